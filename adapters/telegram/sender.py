@@ -1,0 +1,288 @@
+"""`TelegramSender`: the bot's `Sender` port on Telegram, with flood control and error mapping.
+
+Every outgoing request (sends, edits, streamed previews) waits for the `RateLimiter` first. Bot API
+errors become the port's errors, so the outbox and the core never see a PTB exception:
+
+- 429 `RetryAfter`: wait exactly `retry_after`, resend; after `max_attempts` raise
+  `TransientSendError(retry_after)` so the outbox retries later;
+- 403 (blocked, kicked, deactivated, can't initiate) and "chat not found": `ChatUnreachable`;
+- 400 with `migrate_to_chat_id`: `ChatMoved("tg:<new id>")`;
+- 400 "can't parse entities": resend the same content as plain text;
+- 400 "message is not modified" on an edit: nothing to do;
+- timeouts and network errors: `TransientSendError`.
+
+A message longer than one Telegram message goes out in parts (buttons on the last). With an
+`idempotency_key`, parts already delivered are remembered, so a retry after a failure half-way
+sends only the missing parts: nothing is sent twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+import warnings
+from collections import OrderedDict
+from datetime import timedelta
+
+from telegram import Bot, LinkPreviewOptions, ReplyParameters
+from telegram import Message as TgMessage
+from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from adapters.telegram.limits import RateLimiter
+from adapters.telegram.render import TelegramPayload, render, render_plain
+from bot.ports import AnswerStream, ChatMoved, ChatUnreachable, SendError, SentRef, TransientSendError
+from digest.message import Markdown, Message
+
+__all__ = ["TelegramSender", "chat_ref", "tg_chat_id"]
+
+log = logging.getLogger(__name__)
+
+_NO_PREVIEW = LinkPreviewOptions(is_disabled=True)
+_UNREACHABLE_400 = ("chat not found", "user not found", "have no rights to send", "not enough rights",
+                    "need administrator rights", "chat_write_forbidden", "peer_id_invalid")
+_REMEMBERED_KEYS = 10_000
+
+
+def tg_chat_id(chat_id: str) -> int:
+    """The Telegram chat id inside a paperboy chat id ("tg:-100123" -> -100123)."""
+    platform, _, raw = chat_id.partition(":")
+    if platform != "tg" or not raw.lstrip("-").isdigit():
+        raise ValueError(f"{chat_id!r} is not a Telegram chat id (expected tg:<number>)")
+    return int(raw)
+
+
+def chat_ref(tg_id: int) -> str:
+    """The paperboy chat id of a Telegram chat."""
+    return f"tg:{tg_id}"
+
+
+def retry_after_seconds(exc: RetryAfter) -> float:
+    """`RetryAfter.retry_after` in seconds, whichever type this PTB version returns."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        value = exc.retry_after
+    return value.total_seconds() if isinstance(value, timedelta) else float(value)
+
+
+def _plain(payload: TelegramPayload) -> TelegramPayload:
+    """The same part without markup (what a parse-error resend sends)."""
+    text = html.unescape(re.sub(r"<[^>]*>", "", payload.text)) if payload.parse_mode else payload.text
+    return TelegramPayload(text.strip() or "…", None, payload.reply_markup)
+
+
+class TelegramSender:
+    """Sends, edits and streams neutral messages through a PTB `Bot`, within Telegram's limits."""
+
+    def __init__(self, bot: Bot, *, limiter: RateLimiter | None = None, max_attempts: int = 3,
+                 stream_interval_s: float = 1.0, group_stream_interval_s: float = 3.0) -> None:
+        self.bot = bot
+        self.limiter = limiter or RateLimiter()
+        self.max_attempts = max_attempts
+        self.stream_interval_s = stream_interval_s
+        self.group_stream_interval_s = group_stream_interval_s
+        self.floods = 0  # 429s met (each was waited out); the benchmark reports it
+        self._progress: OrderedDict[str, list[int]] = OrderedDict()
+
+    # --- the Sender port -------------------------------------------------------------------
+
+    async def send(self, chat_id: str, message: Message, *, idempotency_key: str | None = None,
+                   reply_to: str | None = None) -> SentRef:
+        """Send a message (in parts if long); returns the part that carries the buttons."""
+        tg_id = tg_chat_id(chat_id)
+        payloads = render(message)
+        done = self._remember(idempotency_key) if idempotency_key else []
+        for i, payload in enumerate(payloads):
+            if i < len(done):
+                continue  # delivered before a failure; a retry must not repeat it
+            reply = int(reply_to) if reply_to and i == 0 else None
+            try:
+                sent = await self._send_payload(tg_id, payload, reply)
+            except BadRequest as exc:
+                if not _is_parse_error(exc):
+                    raise _permanent(exc) from exc
+                log.warning("Telegram could not parse our HTML for %s (%s); resending as plain text", chat_id, exc)
+                fallback = render_plain(message) if len(payloads) == 1 else [_plain(payload)]
+                for part in fallback:
+                    sent = await self._send_payload(tg_id, part, reply)
+                    reply = None
+            done.append(sent.message_id)
+        if idempotency_key:
+            self._progress.pop(idempotency_key, None)
+        return SentRef(chat_id, str(done[-1]))
+
+    def _remember(self, key: str) -> list[int]:
+        done = self._progress.setdefault(key, [])
+        self._progress.move_to_end(key)
+        while len(self._progress) > _REMEMBERED_KEYS:
+            self._progress.popitem(last=False)
+        return done
+
+    async def edit(self, ref: SentRef, message: Message) -> None:
+        """Replace a sent message; content too long for one message continues in new messages."""
+        await self._edit_parts(ref, render(message), message)
+
+    async def open_stream(self, chat_id: str, *, reply_to: str | None = None) -> AnswerStream:
+        """A streamed answer: drafts in private chats, a throttled edited placeholder elsewhere."""
+        tg_id = tg_chat_id(chat_id)
+        if tg_id > 0:
+            return DraftStream(self, chat_id, reply_to)
+        return EditStream(self, chat_id, reply_to)
+
+    # --- requests ----------------------------------------------------------------------------
+
+    async def _send_payload(self, tg_id: int, payload: TelegramPayload, reply_to: int | None) -> TgMessage:
+        reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
+        return await self.request(tg_id, lambda: self.bot.send_message(
+            tg_id, payload.text, parse_mode=payload.parse_mode, reply_markup=payload.reply_markup,
+            link_preview_options=_NO_PREVIEW, reply_parameters=reply,
+        ))
+
+    async def _edit_parts(self, ref: SentRef, payloads: list[TelegramPayload], message: Message) -> SentRef:
+        tg_id, message_id = tg_chat_id(ref.chat_id), int(ref.message_id)
+        first = payloads[0]
+        try:
+            await self._edit_payload(tg_id, message_id, first)
+        except BadRequest as exc:
+            if _is_not_modified(exc):
+                pass
+            elif _is_parse_error(exc):
+                log.warning("Telegram could not parse our HTML for an edit in %s (%s); using plain text", ref.chat_id, exc)
+                plain = render_plain(message)
+                await self._edit_payload(tg_id, message_id, plain[0])
+                payloads = plain
+            else:
+                raise _permanent(exc) from exc
+        last = ref
+        for payload in payloads[1:]:
+            sent = await self._send_payload(tg_id, payload, None)
+            last = SentRef(ref.chat_id, str(sent.message_id))
+        return last
+
+    async def _edit_payload(self, tg_id: int, message_id: int, payload: TelegramPayload) -> None:
+        await self.request(tg_id, lambda: self.bot.edit_message_text(
+            payload.text, chat_id=tg_id, message_id=message_id, parse_mode=payload.parse_mode,
+            reply_markup=payload.reply_markup, link_preview_options=_NO_PREVIEW,
+        ), edit=True)
+
+    async def request(self, tg_id: int, call, *, edit: bool = False, wait: bool = True):
+        """Run one Bot API call within the flood limits, absorbing 429s and mapping errors.
+
+        BadRequest is left to the caller (it knows whether "not modified" or a parse error is fine).
+        """
+        for attempt in range(1, self.max_attempts + 1):
+            if not await self.limiter.acquire(tg_id, group=tg_id < 0, edit=edit, wait=wait):
+                return None
+            try:
+                return await call()
+            except RetryAfter as exc:
+                seconds = retry_after_seconds(exc)
+                self.floods += 1
+                if attempt == self.max_attempts:
+                    raise TransientSendError(f"Telegram flood control for chat {tg_id}", retry_after=seconds) from exc
+                log.info("429 for chat %s: waiting %.1fs as Telegram asks, then resending", tg_id, seconds)
+                await asyncio.sleep(seconds)
+            except ChatMigrated as exc:
+                raise ChatMoved(f"chat {tg_id} became a supergroup", chat_ref(exc.new_chat_id)) from exc
+            except Forbidden as exc:
+                raise ChatUnreachable(f"chat {tg_id}: {exc.message}") from exc
+            except BadRequest as exc:
+                if any(s in exc.message.lower() for s in _UNREACHABLE_400):
+                    raise ChatUnreachable(f"chat {tg_id}: {exc.message}") from exc
+                raise
+            except NetworkError as exc:  # includes TimedOut
+                raise TransientSendError(f"chat {tg_id}: {exc.message}") from exc
+            except TelegramError as exc:
+                raise SendError(f"chat {tg_id}: {exc.message}") from exc
+        raise AssertionError("unreachable")
+
+
+def _is_parse_error(exc: BadRequest) -> bool:
+    return "can't parse entities" in exc.message.lower() or "can't find end tag" in exc.message.lower()
+
+
+def _is_not_modified(exc: BadRequest) -> bool:
+    return "message is not modified" in exc.message.lower()
+
+
+def _permanent(exc: BadRequest) -> SendError:
+    return SendError(f"Telegram refused the message: {exc.message}")
+
+
+# --- streamed answers ----------------------------------------------------------------------------
+
+
+def _preview(text_so_far: str) -> TelegramPayload:
+    """The answer so far as one payload: rendered Markdown when it fits, else its plain tail."""
+    parts = render(Message(blocks=(Markdown(text_so_far),)))
+    if len(parts) == 1:
+        return parts[0]
+    return TelegramPayload("…" + text_so_far[-4000:], None)
+
+
+class DraftStream:
+    """Private chats: `sendMessageDraft` previews (throttled), then one real message at the end."""
+
+    def __init__(self, sender: TelegramSender, chat_id: str, reply_to: str | None) -> None:
+        self.sender, self.chat_id, self.reply_to = sender, chat_id, reply_to
+        self.tg_id = tg_chat_id(chat_id)
+        self.draft_id = (id(self) & 0x7FFFFFFF) or 1
+        self._last = float("-inf")
+
+    async def update(self, text_so_far: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if not text_so_far.strip() or now - self._last < self.sender.stream_interval_s:
+            return
+        self._last = now
+        payload = _preview(text_so_far)
+        try:
+            await self.sender.bot.send_message_draft(self.tg_id, self.draft_id, payload.text, parse_mode=payload.parse_mode)
+        except TelegramError as exc:  # a preview is worth nothing if it fails; the final message still goes
+            log.debug("draft preview failed in %s: %s", self.chat_id, exc)
+
+    async def finish(self, message: Message) -> SentRef:
+        return await self.sender.send(self.chat_id, message, reply_to=self.reply_to)
+
+    async def fail(self, message: Message) -> SentRef:
+        return await self.sender.send(self.chat_id, message, reply_to=self.reply_to)
+
+
+class EditStream:
+    """Groups and channels: a placeholder message edited at most every few seconds, then the answer."""
+
+    def __init__(self, sender: TelegramSender, chat_id: str, reply_to: str | None) -> None:
+        self.sender, self.chat_id, self.reply_to = sender, chat_id, reply_to
+        self.tg_id = tg_chat_id(chat_id)
+        self.ref: SentRef | None = None
+        self._last = float("-inf")
+        self._shown = ""
+
+    async def update(self, text_so_far: str) -> None:
+        now = asyncio.get_running_loop().time()
+        if not text_so_far.strip() or now - self._last < self.sender.group_stream_interval_s:
+            return
+        self._last = now
+        payload = _preview(text_so_far + " …")
+        if self.ref is None:
+            sent = await self.sender._send_payload(self.tg_id, payload, int(self.reply_to) if self.reply_to else None)
+            self.ref = SentRef(self.chat_id, str(sent.message_id))
+            return
+        if payload.text == self._shown:
+            return
+        try:  # skip this update rather than queue behind the group's edit limit
+            await self.sender.request(self.tg_id, lambda: self.sender.bot.edit_message_text(
+                payload.text, chat_id=self.tg_id, message_id=int(self.ref.message_id),
+                parse_mode=payload.parse_mode, link_preview_options=_NO_PREVIEW,
+            ), edit=True, wait=False)
+            self._shown = payload.text
+        except BadRequest as exc:
+            log.debug("preview edit failed in %s: %s", self.chat_id, exc)
+
+    async def finish(self, message: Message) -> SentRef:
+        if self.ref is None:
+            return await self.sender.send(self.chat_id, message, reply_to=self.reply_to)
+        return await self.sender._edit_parts(self.ref, render(message), message)
+
+    async def fail(self, message: Message) -> SentRef:
+        return await self.finish(message)

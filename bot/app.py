@@ -1,0 +1,252 @@
+"""The chat-agnostic bot: what adapters call for every incoming message and button press.
+
+`Paperboy` is built once by `bot.cli.build_app` (the composition root) with the database, the
+arXiv client and the clock, and adapters attach their `Sender`s to it. An adapter turns a platform
+event into `handle_text` or `handle_action` and renders the `Message`s that come back. Handlers
+live in feature modules that register with `bot.registry`; this class only dispatches, guards
+(who may change a group's subscription) and turns errors into polite answers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import registry
+from bot.command_specs import COMMANDS_BY_NAME
+from bot.config import Settings
+from bot.outbox import Outbox
+from bot.ports import ChatContext, Reply, Sender
+from digest.arxiv_api import fetch_by_ids
+from digest.arxiv_http import ArxivHttp
+from digest.cards import ArxivUrls
+from digest.errors import ApiUnavailable, BadInput, PaperboyError, PaperNotFound
+from digest.message import Message, text
+from digest.models import Paper
+from digest.store import PaperStore
+from digest.subscriptions import Subscription, SubscriptionStore
+
+log = logging.getLogger(__name__)
+
+Clock = Callable[[], dt.datetime]
+
+
+def utc_clock() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc)
+
+
+@dataclass
+class ActionReply:
+    """What a button press produces.
+
+    `notice` is a short toast (Telegram's answerCallbackQuery text, at most 200 characters),
+    `edit` replaces the message that carried the button (Save's new state, another page), and
+    `replies` are new messages in the chat.
+    """
+
+    notice: str | None = None
+    replies: list[Message] = field(default_factory=list)
+    edit: Message | None = None
+    alert: bool = False
+
+
+APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
+NOT_ALLOWED = "Only this chat's admins can change what it follows. Ask one of them, or talk to me in private."
+
+
+class Paperboy:
+    """The bot's brain, shared by every adapter of the process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        http: ArxivHttp,
+        clock: Clock = utc_clock,
+    ) -> None:
+        self.settings = settings
+        self.engine = engine
+        self.sessions = sessions
+        self.http = http
+        self.clock = clock
+        self.store = PaperStore(sessions)
+        self.subscriptions = SubscriptionStore(sessions, defaults=Subscription(
+            chat_id="",
+            delivery_time=settings.digest.default_time,
+            timezone=settings.digest.default_timezone,
+            max_papers=settings.digest.default_max_papers,
+        ))
+        self.urls = ArxivUrls(settings.arxiv.abs_url, settings.arxiv.pdf_url, settings.arxiv.html_url)
+        self.senders: dict[str, Sender] = {}
+        self.outbox = Outbox(
+            sessions,
+            sender_for=self.sender_for,
+            clock=clock,
+            on_unreachable=self.subscriptions.pause,
+            on_moved=self.subscriptions.move,
+        )
+        self.assistant: Any = None  # bot.assistant.Assistant, set by the composition root
+        self.personal: Any = None  # digest.personal.PersonalRanker, set by the composition root
+        self.on_papers_stored: list[Callable[[list[str]], None]] = []  # e.g. the search index
+        self._tasks: set[asyncio.Task] = set()
+        _load_feature_modules()
+
+    # --- wiring ----------------------------------------------------------------------------
+
+    def attach_sender(self, platform: str, sender: Sender) -> None:
+        """Let the bot and the outbox send to chats of `platform` ("tg", "dc", "console")."""
+        self.senders[platform] = sender
+
+    def sender_for(self, chat_id: str) -> Sender | None:
+        return self.senders.get(chat_id.split(":", 1)[0])
+
+    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+        """Run slow work (an LLM answer) after a button press has been answered; errors are logged."""
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("background task failed", exc_info=task.exception())
+
+    async def wait_idle(self) -> None:
+        """Wait for background tasks (tests, shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    async def aclose(self) -> None:
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self.assistant is not None and hasattr(self.assistant, "aclose"):
+            await self.assistant.aclose()
+        await self.http.aclose()
+        self.engine.dispose()
+
+    # --- papers ------------------------------------------------------------------------------
+
+    async def fetch_papers(self, ids: list[str]) -> dict[str, Paper]:
+        """Papers by id: the store first, the arXiv API for the rest (and they are kept)."""
+        found = self.store.get_papers(ids)
+        missing = [i for i in ids if i not in found]
+        if missing:
+            fetched = await fetch_by_ids(self.http, self.settings.arxiv.api_url, missing)
+            if fetched:
+                self.store.upsert_papers(fetched.values())
+                self.papers_stored(list(fetched))
+            found.update(fetched)
+        return found
+
+    async def fetch_paper(self, paper_id: str) -> Paper:
+        """One paper by id; `PaperNotFound` when arXiv does not know it."""
+        paper = (await self.fetch_papers([paper_id])).get(paper_id)
+        if paper is None:
+            raise PaperNotFound(paper_id)
+        return paper
+
+    def papers_stored(self, ids: list[str]) -> None:
+        """Tell listeners (the search index) that papers were added or changed."""
+        for listener in self.on_papers_stored:
+            try:
+                listener(ids)
+            except Exception:
+                log.exception("a papers-stored listener failed")
+
+    # --- incoming ----------------------------------------------------------------------------
+
+    async def handle_text(self, ctx: ChatContext, text_in: str, *, reply: Reply | None = None) -> list[Message]:
+        """Answer anything a user wrote: a command, arXiv links, or a reply to a paper."""
+        line = text_in.strip()
+        if line.startswith("/"):
+            name, _, args = line[1:].partition(" ")
+            name = name.split("@", 1)[0].lower()
+            return await self._run_command(ctx, name, args.strip(), reply)
+        paper_id = _paper_in_reply(reply)
+        if paper_id and "ask" in registry.COMMAND_HANDLERS:
+            return await self._run_command(ctx, "ask", f"{paper_id} {line}", reply)
+        return await self._run_command(ctx, "_links", line, reply)
+
+    async def _run_command(self, ctx: ChatContext, name: str, args: str, reply: Reply | None) -> list[Message]:
+        handler = registry.COMMAND_HANDLERS.get(name)
+        spec = COMMANDS_BY_NAME.get(name)
+        if handler is None or (spec is None and not name.startswith("_")):
+            return [text(f"I don't know /{name}. /help lists what I can do.")]
+        if spec is not None and spec.manages and not ctx.can_manage:
+            return [text(NOT_ALLOWED)]
+        return await self._guarded(lambda: handler(self, ctx, args, reply), lambda m: [text(m)])
+
+    async def handle_action(self, ctx: ChatContext, action: str, *, message_id: str | None = None) -> ActionReply:
+        """Answer a button press. Payloads are untrusted: unknown or stale ones get a gentle notice."""
+        verb, _, args = action.partition(":")
+        handler = registry.ACTION_HANDLERS.get(verb)
+        if handler is None:
+            return ActionReply(notice="This button no longer works. Try /help.")
+        return await self._guarded(lambda: handler(self, ctx, args, message_id), lambda m: ActionReply(notice=m[:200]))
+
+    async def _guarded(self, call: Callable[[], Awaitable[Any]], wrap: Callable[[str], Any]) -> Any:
+        try:
+            return await call()
+        except BadInput as exc:
+            return wrap(str(exc))
+        except PaperNotFound as exc:
+            return wrap(str(exc))
+        except ApiUnavailable:
+            return wrap("arXiv did not answer just now. Please try again in a few minutes.")
+        except PaperboyError as exc:
+            log.warning("request failed: %s", exc)
+            return wrap(str(exc) or APOLOGY)
+        except Exception:
+            log.exception("handler failed")
+            return wrap(APOLOGY)
+
+    async def chat_moved(self, old_chat_id: str, new_chat_id: str) -> None:
+        """A group changed id (Telegram supergroup migration): its subscription follows."""
+        self.subscriptions.move(old_chat_id, new_chat_id)
+
+    async def chat_unreachable(self, chat_id: str, reason: str) -> None:
+        """The bot was blocked or removed: stop scheduled digests until someone talks to it again."""
+        self.subscriptions.pause(chat_id, reason)
+
+    # --- scheduled work (implemented in bot.delivery) -----------------------------------------
+
+    async def deliver_pending(self) -> int:
+        """Send what is waiting in the outbox."""
+        return await self.outbox.deliver()
+
+
+def _paper_in_reply(reply: Reply | None) -> str | None:
+    """The paper a replied-to message is about, from its FAQ/Ask buttons."""
+    if reply is None:
+        return None
+    for act in reply.actions:
+        verb, _, args = act.partition(":")
+        if verb in {"faq", "ask"} and args:
+            return args
+    return None
+
+
+_FEATURE_MODULES = ("bot.handlers", "bot.digest_commands", "bot.find_commands", "bot.assistant.commands")
+
+
+def _load_feature_modules() -> None:
+    """Import every module that registers handlers (a missing optional module is skipped)."""
+    import importlib
+
+    for name in _FEATURE_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise

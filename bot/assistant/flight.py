@@ -1,0 +1,66 @@
+"""One generation that many chats follow: single flight with a shared, growing preview.
+
+When 50 people press FAQ on the same paper, one task generates and all 50 streams show the same
+text as it is written. A `Flight` holds the latest preview (a status line such as "2nd in line"
+until text arrives) and the final result; `follow()` forwards each new preview to one chat's
+`update` callback, coalescing what it missed while that chat was slow, and returns the result
+(or raises the generation's error).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
+
+__all__ = ["Flight"]
+
+T = TypeVar("T")
+
+
+class Flight(Generic[T]):
+    """A result being produced, with a preview that followers see as it changes."""
+
+    def __init__(self) -> None:
+        self.preview = ""
+        self.version = 0
+        self.result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
+        self._changed = asyncio.Event()  # replaced after every change; followers wait on the current one
+
+    def publish(self, preview: str) -> None:
+        """Show `preview` to every follower (latest wins; followers may skip intermediate ones)."""
+        if preview == self.preview or self.result.done():
+            return
+        self.preview = preview
+        self.version += 1
+        self._wake()
+
+    def settle(self, value: T | None = None, error: BaseException | None = None) -> None:
+        """End the flight with a value or an error; wakes every follower."""
+        if self.result.done():
+            return
+        if error is not None:
+            self.result.set_exception(error)
+            self.result.exception()  # retrieved: followers re-raise it themselves
+        else:
+            self.result.set_result(value)  # type: ignore[arg-type]
+        self._wake()
+
+    def _wake(self) -> None:
+        changed, self._changed = self._changed, asyncio.Event()
+        changed.set()
+
+    async def follow(self, update: Callable[[str], Awaitable[None]]) -> T:
+        """Forward previews to `update` until the result is in; return it or raise its error."""
+        seen = 0
+        while not self.result.done():
+            if self.version == seen:
+                await self._changed.wait()
+                continue
+            seen = self.version
+            if self.preview:
+                try:
+                    await update(self.preview)
+                except Exception:  # a preview that fails to show is not worth losing the answer for
+                    pass
+        return self.result.result()

@@ -1,0 +1,234 @@
+"""Reading and writing the assistant's tables; short synchronous calls, like `digest.store`.
+
+Leases make "one generation ever" hold across processes: before generating, a process inserts a
+`llm_leases` row for the key (primary key: only one insert can win) with an expiry; others see
+the row and wait for the answers to appear (or for the lease to expire, when the owner died).
+Within one process the assistant's asyncio future map already keeps it to one flight.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.assistant.llm import Completion
+from bot.assistant.schema import AskTurnRow, FaqAnswerRow, LeaseRow, TldrRow, TranslationRow, UsageRow
+from digest.schema import AnnouncementRow, SubscriptionRow
+
+__all__ = ["AssistantStore", "naive_utc"]
+
+
+def naive_utc(moment: dt.datetime) -> dt.datetime:
+    """The project stores naive UTC datetimes; convert an aware clock reading."""
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+class AssistantStore:
+    """All database access of the assistant, over a sessionmaker."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self._sessions = sessions
+
+    # --- FAQ ------------------------------------------------------------------------------------
+
+    def faq_answers(self, paper_id: str, language: str, count: int) -> list[str] | None:
+        """The cached FAQ answers in question order, or None unless all `count` are there."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(FaqAnswerRow)
+                .where(FaqAnswerRow.paper_id == paper_id, FaqAnswerRow.language == language)
+                .order_by(FaqAnswerRow.question)
+            ).all()
+        if len(rows) != count:
+            return None
+        return [row.answer for row in rows]
+
+    def save_faq(self, paper_id: str, language: str, answers: Sequence[Completion], source: str) -> bool:
+        """Store a complete FAQ set in one transaction; False when another process stored it first."""
+        with self._sessions() as session:
+            for index, answer in enumerate(answers):
+                session.add(
+                    FaqAnswerRow(
+                        paper_id=paper_id, language=language, question=index, answer=answer.text,
+                        model=answer.model, prompt_tokens=answer.prompt_tokens,
+                        completion_tokens=answer.completion_tokens, cached_tokens=answer.cached_tokens,
+                        source=source,
+                    )
+                )
+            try:
+                session.commit()
+                return True
+            except IntegrityError:
+                session.rollback()
+                return False
+
+    # --- leases (cross-process single flight) ---------------------------------------------------
+
+    def acquire_lease(self, key: str, owner: str, now: dt.datetime, ttl_s: float) -> bool:
+        """Take the lease for `key` unless someone else holds a live one."""
+        now = naive_utc(now)
+        expires = now + dt.timedelta(seconds=ttl_s)
+        with self._sessions() as session:
+            try:
+                session.add(LeaseRow(key=key, owner=owner, expires_at=expires))
+                session.commit()
+                return True
+            except IntegrityError:
+                session.rollback()
+            taken = session.execute(
+                update(LeaseRow)
+                .where(LeaseRow.key == key, (LeaseRow.expires_at < now) | (LeaseRow.owner == owner))
+                .values(owner=owner, expires_at=expires)
+            )
+            session.commit()
+            return bool(taken.rowcount)
+
+    def release_lease(self, key: str, owner: str) -> None:
+        with self._sessions() as session:
+            session.execute(delete(LeaseRow).where(LeaseRow.key == key, LeaseRow.owner == owner))
+            session.commit()
+
+    def lease_alive(self, key: str, now: dt.datetime) -> bool:
+        with self._sessions() as session:
+            row = session.get(LeaseRow, key)
+            return row is not None and row.expires_at >= naive_utc(now)
+
+    # --- translations and TL;DRs ----------------------------------------------------------------
+
+    def translation(self, paper_id: str, language: str) -> tuple[str, str] | None:
+        with self._sessions() as session:
+            row = session.get(TranslationRow, (paper_id, language))
+            return (row.title, row.abstract) if row else None
+
+    def save_translation(self, paper_id: str, language: str, title: str, abstract: str, model: str) -> None:
+        self._insert_once(TranslationRow(paper_id=paper_id, language=language, title=title, abstract=abstract, model=model))
+
+    def tldr(self, paper_id: str) -> str | None:
+        with self._sessions() as session:
+            row = session.get(TldrRow, paper_id)
+            return row.text if row else None
+
+    def save_tldr(self, paper_id: str, text: str, model: str) -> None:
+        self._insert_once(TldrRow(paper_id=paper_id, text=text, model=model))
+
+    def _insert_once(self, row: object) -> None:
+        with self._sessions() as session:
+            try:
+                session.add(row)
+                session.commit()
+            except IntegrityError:  # someone else wrote it first; theirs stands
+                session.rollback()
+
+    # --- Ask threads ----------------------------------------------------------------------------
+
+    def thread(self, chat_id: str, paper_id: str, limit: int = 6) -> list[tuple[str, str]]:
+        """The last `limit` answered (question, answer) pairs of a chat's thread on a paper, oldest first."""
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(AskTurnRow)
+                .where(AskTurnRow.chat_id == chat_id, AskTurnRow.paper_id == paper_id, AskTurnRow.answer.is_not(None))
+                .order_by(AskTurnRow.id.desc())
+                .limit(limit)
+            ).all()
+        return [(row.question, row.answer or "") for row in reversed(rows)]
+
+    def add_question(self, chat_id: str, paper_id: str, language: str, question: str) -> int:
+        with self._sessions() as session:
+            row = AskTurnRow(chat_id=chat_id, paper_id=paper_id, language=language, question=question)
+            session.add(row)
+            session.commit()
+            return row.id
+
+    def answer_question(self, turn_id: int, answer: str, model: str) -> None:
+        with self._sessions() as session:
+            session.execute(update(AskTurnRow).where(AskTurnRow.id == turn_id).values(answer=answer, model=model))
+            session.commit()
+
+    def pending_question(self, chat_id: str, paper_id: str) -> tuple[int, str] | None:
+        """The latest question of the thread when it has no answer yet (what Retry re-asks)."""
+        with self._sessions() as session:
+            row = session.scalars(
+                select(AskTurnRow)
+                .where(AskTurnRow.chat_id == chat_id, AskTurnRow.paper_id == paper_id)
+                .order_by(AskTurnRow.id.desc())
+                .limit(1)
+            ).first()
+        return (row.id, row.question) if row is not None and row.answer is None else None
+
+    # --- usage and quotas -----------------------------------------------------------------------
+
+    def record_usage(
+        self, *, chat_id: str | None, paper_id: str, kind: str, day: dt.date, completions: Sequence[Completion], ok: bool
+    ) -> None:
+        with self._sessions() as session:
+            session.add(
+                UsageRow(
+                    chat_id=chat_id, paper_id=paper_id, kind=kind, day=day, calls=len(completions),
+                    prompt_tokens=sum(c.prompt_tokens for c in completions),
+                    completion_tokens=sum(c.completion_tokens for c in completions),
+                    cached_tokens=sum(c.cached_tokens for c in completions),
+                    ok=ok,
+                )
+            )
+            session.commit()
+
+    def requests_today(self, chat_id: str, day: dt.date) -> int:
+        """Successful LLM-backed requests of a chat on a day: what the quota counts."""
+        with self._sessions() as session:
+            return int(
+                session.scalar(
+                    select(func.count()).select_from(UsageRow).where(
+                        UsageRow.chat_id == chat_id, UsageRow.day == day, UsageRow.ok.is_(True)
+                    )
+                )
+                or 0
+            )
+
+    def tokens(self, *, chat_id: str | None = None, paper_id: str | None = None) -> dict[str, int]:
+        """Tokens spent, for a chat, a paper, or everything."""
+        query = select(
+            func.coalesce(func.sum(UsageRow.calls), 0),
+            func.coalesce(func.sum(UsageRow.prompt_tokens), 0),
+            func.coalesce(func.sum(UsageRow.completion_tokens), 0),
+            func.coalesce(func.sum(UsageRow.cached_tokens), 0),
+        )
+        if chat_id is not None:
+            query = query.where(UsageRow.chat_id == chat_id)
+        if paper_id is not None:
+            query = query.where(UsageRow.paper_id == paper_id)
+        with self._sessions() as session:
+            calls, prompt, completion, cached = session.execute(query).one()
+        return {"calls": calls, "prompt_tokens": prompt, "completion_tokens": completion, "cached_tokens": cached}
+
+    # --- chat language and paper freshness ------------------------------------------------------
+
+    def chat_language(self, chat_id: str) -> str:
+        with self._sessions() as session:
+            row = session.get(SubscriptionRow, chat_id)
+            return (row.language if row is not None else None) or "en"
+
+    def set_chat_language(self, chat_id: str, language: str, chat_kind: str = "private") -> None:
+        """Store the chat's language, creating its subscription row with defaults when it has none."""
+        with self._sessions() as session:
+            row = session.get(SubscriptionRow, chat_id)
+            if row is None:
+                row = SubscriptionRow(chat_id=chat_id, chat_kind=chat_kind)
+                session.add(row)
+            row.language = language
+            session.commit()
+
+    def announced_latest(self, paper_id: str) -> bool:
+        """Whether the paper is in the newest announcement day we know (today's papers go first)."""
+        with self._sessions() as session:
+            latest = session.scalar(select(func.max(AnnouncementRow.day)))
+            if latest is None:
+                return False
+            return session.scalar(
+                select(func.count()).select_from(AnnouncementRow).where(
+                    AnnouncementRow.paper_id == paper_id, AnnouncementRow.day == latest
+                )
+            ) > 0

@@ -1,0 +1,249 @@
+"""The `paperboy` command line, and `build_app`, the one place where concrete parts are chosen.
+
+    paperboy chat                       a terminal chat with the bot (scheduled digests appear too)
+    paperboy run                        every configured adapter plus the scheduler
+    paperboy ingest [--date D] [--categories EXPR]
+    paperboy digest --categories EXPR [--keywords ...] [--date D] [--format text|json]
+    paperboy import FILE [FILE ...]     paper metadata from JSONL / JSONL.gz
+    paperboy search | related | rank    see `paperboy <command> --help`
+
+Every subcommand takes `--config PATH` (else $PAPERBOY_CONFIG, else ./paperboy.toml, else defaults).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import logging
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from bot.app import Paperboy, utc_clock
+from bot.config import ConfigError, Settings, load_settings
+from bot.migrate import init_db
+from digest.arxiv_http import ArxivHttp
+from digest.db import make_engine, make_sessionmaker
+from digest.errors import PaperboyError
+
+log = logging.getLogger("paperboy")
+
+
+def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = None) -> Paperboy:
+    """The bot with its database (migrated), arXiv client, LLM assistant and rankers wired in."""
+    engine = make_engine(settings.database.url)
+    init_db(engine)
+    sessions = make_sessionmaker(engine)
+    http = ArxivHttp.from_settings(settings.arxiv)
+    app = Paperboy(settings, engine=engine, sessions=sessions, http=http, clock=clock or utc_clock)
+    _attach_optional_parts(app)
+    return app
+
+
+def _attach_optional_parts(app: Paperboy) -> None:
+    """The LLM assistant, the personal ranker and the search index, each from its own package."""
+    from bot.assistant import Assistant
+
+    app.assistant = Assistant(app.settings, app.sessions, app.http, app.clock)
+    try:
+        from digest.personal import PersonalRanker
+    except ModuleNotFoundError:
+        pass
+    else:
+        app.personal = PersonalRanker(app.sessions)
+    try:
+        from digest.search import index_papers
+    except ImportError:
+        pass
+    else:
+        app.on_papers_stored.append(lambda ids: index_papers(app.engine, ids))
+
+
+def setup_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.logging.level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "telegram.ext.Updater", "discord.gateway"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+# --- subcommands -------------------------------------------------------------------------------
+
+
+async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
+    from adapters.console import run_chat
+    from bot.scheduler import build_scheduler
+
+    app = build_app(settings)
+    scheduler = build_scheduler(app) if not args.no_schedule else None
+    try:
+        if scheduler:
+            scheduler.start()
+        await run_chat(app)
+    finally:
+        if scheduler:
+            scheduler.shutdown(wait=False)
+        await app.aclose()
+    return 0
+
+
+NO_PLATFORM = """No chat platform is configured, so there is nothing to run.
+Set a token and run again:
+  Telegram: telegram.token in paperboy.toml, or PAPERBOY_TELEGRAM__TOKEN=123:abc (from @BotFather)
+  Discord:  discord.token in paperboy.toml,  or PAPERBOY_DISCORD__TOKEN=...       (Developer Portal -> Bot)
+Or try the bot in your terminal right away:  paperboy chat"""
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    if not settings.telegram.token and not settings.discord.token:
+        print(NO_PLATFORM, file=sys.stderr)
+        return 2
+    from bot.scheduler import build_scheduler
+
+    app = build_app(settings)
+    stoppers: list[Callable[[], object]] = []
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        if settings.telegram.token:
+            from adapters.telegram import start_telegram
+
+            stoppers.append(await start_telegram(app, settings))
+        if settings.discord.token:
+            from adapters.discord import start_discord
+
+            stoppers.append(await start_discord(app, settings))
+        scheduler = build_scheduler(app)
+        scheduler.start()
+        stoppers.append(lambda: scheduler.shutdown(wait=False))
+        log.info("paperboy is running; Ctrl-C stops it")
+        await stop.wait()
+    finally:
+        for stopper in reversed(stoppers):
+            result = stopper()
+            if asyncio.iscoroutine(result):
+                await result
+        await app.aclose()
+    return 0
+
+
+async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.delivery import ingest
+
+    app = build_app(settings)
+    try:
+        report = await ingest(app, args.date, args.categories or "")
+    finally:
+        await app.aclose()
+    if report is None:
+        print("Nothing to ingest: no chat follows a category. Use --categories, e.g. --categories cs.CL")
+        return 1
+    print(report.summary())
+    return 0 if report.status in ("announced", "not_yet") else 1
+
+
+async def cmd_digest(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.digest_printing import print_digest
+
+    app = build_app(settings)
+    try:
+        return await print_digest(app, args)
+    finally:
+        await app.aclose()
+
+
+async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from digest.importer import import_jsonl
+
+    app = build_app(settings)
+    try:
+        missing = [p for p in args.files if not Path(p).is_file()]
+        if missing:
+            print(f"No such file: {', '.join(missing)}", file=sys.stderr)
+            return 2
+        with tqdm(unit=" lines", disable=args.quiet or not sys.stderr.isatty(), mininterval=0.5) as bar:
+            report = await asyncio.to_thread(import_jsonl, [Path(p) for p in args.files], app.sessions,
+                                             progress=bar.update)
+        await asyncio.to_thread(app.papers_stored, [])  # let the search index catch up
+        print(f"Imported {report.papers} papers ({report.announcements} new announcement listings) "
+              f"from {report.lines} lines; {report.skipped} unreadable lines skipped.")
+    finally:
+        await app.aclose()
+    return 0
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"'{text}' is not a date; use YYYY-MM-DD") from None
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="paperboy", description="Your morning arXiv papers, in chat.")
+    parser.add_argument("--config", help="TOML settings file (default: $PAPERBOY_CONFIG or ./paperboy.toml)")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    chat = sub.add_parser("chat", help="chat with the bot in this terminal")
+    chat.add_argument("--no-schedule", action="store_true", help="do not ingest or deliver in the background")
+    chat.set_defaults(run=cmd_chat)
+
+    sub.add_parser("run", help="run the configured chat platforms and the scheduler").set_defaults(run=cmd_run)
+
+    ingest = sub.add_parser("ingest", help="fetch an announcement from arXiv's RSS feeds into the store")
+    ingest.add_argument("--date", type=_date, help="the announcement day expected (default: the latest due)")
+    ingest.add_argument("--categories", help="categories to fetch, e.g. cs.CL+cs.LG (default: all subscribed)")
+    ingest.set_defaults(run=cmd_ingest)
+
+    digest = sub.add_parser("digest", help="print a digest without any chat")
+    digest.add_argument("--categories", required=True, help="e.g. cs.CL, cs.AI+cs.LG-cs.CY, cs")
+    digest.add_argument("--keywords", nargs="*", default=[], help="words or phrases that come first")
+    digest.add_argument("--keywords-only", action="store_true", help="show only keyword matches")
+    digest.add_argument("--exclude", nargs="*", default=[], help="words that leave a paper out")
+    digest.add_argument("--authors", nargs="*", default=[], help="followed authors (quote each name)")
+    digest.add_argument("--no-cross", action="store_true", help="leave out cross-lists")
+    digest.add_argument("--replacements", action="store_true", help="include new versions of older papers")
+    digest.add_argument("--date", type=_date, help="announcement day (default: the latest)")
+    digest.add_argument("--format", choices=["text", "json"], default="text")
+    digest.set_defaults(run=cmd_digest)
+
+    imp = sub.add_parser("import", help="import paper metadata from JSONL or JSONL.gz files")
+    imp.add_argument("files", nargs="+", metavar="FILE")
+    imp.add_argument("--quiet", action="store_true", help="no progress bar")
+    imp.set_defaults(run=cmd_import)
+
+    try:
+        from bot.cli_find import add_find_commands
+    except ModuleNotFoundError:
+        pass
+    else:
+        add_find_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings(args.config)
+    except ConfigError as exc:
+        print(f"paperboy: {exc}", file=sys.stderr)
+        return 2
+    setup_logging(settings)
+    try:
+        return asyncio.run(args.run(settings, args)) or 0
+    except KeyboardInterrupt:
+        return 130
+    except PaperboyError as exc:
+        print(f"paperboy: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

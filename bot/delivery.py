@@ -1,0 +1,185 @@
+"""Scheduled work: ingest each announcement, then bring every chat its digest at its own time.
+
+A chat is *due* when the store holds an announcement day newer than the last digest it got and
+its delivery moment for that day has come: the first `HH:MM` (in its time zone, on one of its
+weekdays) after both the announcement and the moment it subscribed. So someone who subscribes in
+the evening gets papers at their next delivery time, subscribing sends nothing by itself, and a
+process that was down simply finds the chat due when it comes back: the missed digest goes out
+once, because the digest, its "shown" marks, the outbox rows and `last_digest_day` commit together.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import update
+
+from bot.outbox import Outgoing, enqueue
+from digest.calendar import RSS_DELAY, feed_time, latest_announcement_day
+from digest.categories import merge_exprs
+from digest.day_index import DayIndex
+from digest.digest_store import record_digest, seen_by_chat
+from digest.ingest import IngestReport, ingest_day
+from digest.layout import digest_messages
+from digest.matching import Digest, build_digest, subscription_expr
+from digest.message import Message
+from digest.saved import saved_among
+from digest.schema import SubscriptionRow
+from digest.subscriptions import Subscription
+
+log = logging.getLogger(__name__)
+
+
+# --- ingest --------------------------------------------------------------------------------
+
+
+def feeds_to_ingest(app) -> list[str]:  # type: ignore[no-untyped-def]
+    """The `+`-joined feed paths covering every active subscription and `arxiv.categories`."""
+    texts = [s.categories for s in app.subscriptions.all(active_only=True) if s.categories]
+    texts += list(app.settings.arxiv.categories)
+    return merge_exprs(subscription_expr(t) for t in set(texts))
+
+
+async def ingest(app, day: dt.date | None = None, categories: str = "") -> IngestReport | None:  # type: ignore[no-untyped-def]
+    """Fetch the feeds for `day` (default: the latest announcement due now) and store them."""
+    feeds = merge_exprs([subscription_expr(categories)]) if categories else feeds_to_ingest(app)
+    if not feeds:
+        log.info("nothing to ingest: no chat follows any category and arxiv.categories is empty")
+        return None
+    expected = day or latest_announcement_day(app.clock(), delay=RSS_DELAY)
+    report = await ingest_day(app.http, app.store, app.settings.arxiv.rss_url, feeds, expected)
+    log.info("ingest %s", report.summary())
+    if report.new_listings:
+        app.papers_stored([p.id for p, _ in app.store.announced_on(expected)])
+    return report
+
+
+def ingest_is_due(app, now: dt.datetime) -> dt.date | None:  # type: ignore[no-untyped-def]
+    """The announcement day to (re)try fetching now, or None when there is nothing to do."""
+    day = latest_announcement_day(now, delay=RSS_DELAY)
+    statuses = app.store.mailing_status(day)
+    feeds = feeds_to_ingest(app)
+    if not feeds or (statuses and all(statuses.get(f) == "announced" for f in feeds)):
+        return None
+    give_up = feed_time(day) + dt.timedelta(hours=app.settings.schedule.ingest_give_up_h)
+    if now > give_up and statuses:
+        return None  # tried for hours; the next announcement will be fetched on its own
+    return day
+
+
+async def ingest_if_due(app) -> IngestReport | None:  # type: ignore[no-untyped-def]
+    day = ingest_is_due(app, app.clock())
+    return await ingest(app, day) if day else None
+
+
+# --- who is due --------------------------------------------------------------------------------
+
+
+def delivery_moment(sub: Subscription, available_at: dt.datetime, not_before: dt.datetime) -> dt.datetime:
+    """The first delivery time of `sub` at or after both instants, on an allowed weekday."""
+    zone = ZoneInfo(sub.timezone)
+    start = max(available_at, not_before).astimezone(zone)
+    hour, minute = (int(x) for x in sub.delivery_time.split(":"))
+    moment = start.replace(hour=hour, minute=minute, second=0, microsecond=0)
+    if moment < start:
+        moment = _next_day_same_time(moment, zone)
+    allowed = sub.weekday_numbers or frozenset(range(7))
+    for _ in range(7):
+        if moment.weekday() in allowed:
+            break
+        moment = _next_day_same_time(moment, zone)
+    return moment
+
+
+def _next_day_same_time(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
+    naive = moment.replace(tzinfo=None) + dt.timedelta(days=1)
+    return naive.replace(tzinfo=zone)
+
+
+def is_due(sub: Subscription, day: dt.date, now: dt.datetime) -> bool:
+    if not sub.is_active or (sub.last_digest_day is not None and sub.last_digest_day >= day):
+        return False
+    created = sub.created_at.replace(tzinfo=dt.timezone.utc) if sub.created_at.tzinfo is None else sub.created_at
+    return now >= delivery_moment(sub, feed_time(day), created)
+
+
+# --- building and enqueueing -------------------------------------------------------------------
+
+
+def following_line(sub: Subscription) -> str:
+    parts = []
+    if sub.categories:
+        parts.append(sub.categories)
+    if sub.keywords:
+        parts.append("keywords: " + ", ".join(sub.keywords))
+    if sub.authors:
+        parts.append("authors: " + ", ".join(sub.authors))
+    return "Following " + " · ".join(parts) if parts else ""
+
+
+def digest_outgoing(app, sub: Subscription, digest: Digest, digest_id: int, note: str | None = None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """The messages of a digest for `sub`, with Save buttons in their current state."""
+    saved = frozenset(saved_among(app.sessions, sub.chat_id, [e.paper.id for e in digest.entries[: sub.max_papers]]))
+    return digest_messages(
+        digest, urls=app.urls, digest_id=digest_id, max_cards=sub.max_papers,
+        page_size=app.settings.digest.page_size, saved=saved, following=following_line(sub), note=note,
+    )
+
+
+def personal_scores(app):  # type: ignore[no-untyped-def]
+    return app.personal.scores if app.personal is not None else None
+
+
+def build_digests(app, day: dt.date, subs: list[Subscription]) -> list[Digest]:  # type: ignore[no-untyped-def]
+    """Digests of `day` for many chats at once: one day index, one pass over what was shown."""
+    index = DayIndex.build(app.store.announced_on(day))
+    seen = seen_by_chat(app.sessions, [p.id for p in index.papers])
+    personal = personal_scores(app)
+    return [build_digest(index, sub, day, seen=seen.get(sub.chat_id, ()), personal=personal) for sub in subs]
+
+
+def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: bool, note: str | None = None) -> tuple[int, list[Message]]:  # type: ignore[no-untyped-def]
+    """Record a digest, its shown papers and (for scheduled ones) its outbox rows in one transaction."""
+    now = app.clock()
+    with app.sessions.begin() as session:
+        digest_id = record_digest(session, digest)
+        messages = digest_outgoing(app, sub, digest, digest_id, note)
+        if enqueue_messages:
+            items = [Outgoing(f"digest:{sub.chat_id}:{digest.day.isoformat()}:{part}", sub.chat_id, message)
+                     for part, message in enumerate(messages)]
+            enqueue(session, items, now.astimezone(dt.timezone.utc).replace(tzinfo=None))
+        session.execute(
+            update(SubscriptionRow)
+            .where(SubscriptionRow.chat_id == sub.chat_id)
+            .where((SubscriptionRow.last_digest_day.is_(None)) | (SubscriptionRow.last_digest_day < digest.day))
+            .values(last_digest_day=digest.day)
+        )
+    return digest_id, messages
+
+
+def due_subscriptions(app, now: dt.datetime) -> tuple[dt.date | None, list[Subscription]]:  # type: ignore[no-untyped-def]
+    day = app.store.latest_announced_day(on_or_before=now.astimezone(ZoneInfo("America/New_York")).date())
+    if day is None:
+        return None, []
+    return day, [s for s in app.subscriptions.all(active_only=True) if is_due(s, day, now)]
+
+
+def enqueue_due_digests(app) -> int:  # type: ignore[no-untyped-def]
+    """Build and enqueue every due chat's digest; returns how many chats got one."""
+    day, due = due_subscriptions(app, app.clock())
+    if not due or day is None:
+        return 0
+    for sub, digest in zip(due, build_digests(app, day, due)):
+        commit_digest(app, sub, digest, enqueue_messages=True)
+    log.info("enqueued %d digests for %s", len(due), day)
+    return len(due)
+
+
+async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
+    """Enqueue due digests (in a worker thread: it is CPU work) and flush the outbox."""
+    count = await asyncio.to_thread(enqueue_due_digests, app)
+    await app.deliver_pending()
+    return count

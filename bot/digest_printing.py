@@ -1,0 +1,99 @@
+"""`paperboy digest`: a digest printed without any chat, as text or JSON for scripts.
+
+It uses the same matcher and ranking as chats (a throw-away subscription, nothing marked as
+shown), fetching the day from arXiv first when the store does not have it yet. The JSON holds
+`date`, `counts` {`new`, `cross`, `matched`} and `papers` [{`id`, `title`, `authors`,
+`categories`, `announce_type`, `reason`}], plus `status` and `note` saying which day this is.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+
+from bot.delivery import ingest
+from digest.calendar import RSS_DELAY, is_announcement_day, latest_announcement_day, next_announcement_day
+from digest.categories import parse_expr
+from digest.day_index import DayIndex
+from digest.latex import to_unicode
+from digest.matching import Digest, build_digest
+from digest.subscriptions import Subscription
+from digest.taxonomy import load_taxonomy
+
+
+def _subscription(args: argparse.Namespace) -> Subscription:
+    expr = parse_expr(args.categories, load_taxonomy())  # raises a clear error for unknown names
+    return Subscription(
+        chat_id="cli",
+        categories=str(expr),
+        keywords=tuple(args.keywords),
+        keywords_only=args.keywords_only,
+        exclude=tuple(args.exclude),
+        authors=tuple(args.authors),
+        include_cross=not args.no_cross,
+        include_replacements=args.replacements,
+    )
+
+
+async def print_digest(app, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    sub = _subscription(args)
+    due = latest_announcement_day(app.clock(), delay=RSS_DELAY)
+    day = args.date or due
+    status, note = "announced", None
+    if not app.store.announced_on(day):
+        report = await ingest(app, day, sub.categories)
+        if report is not None and report.status == "failed" and not app.store.announced_on(day):
+            print(f"paperboy: could not fetch arXiv's feed: {'; '.join(report.errors.values())}", file=sys.stderr)
+            return 1
+    papers = app.store.announced_on(day)
+    if not papers:
+        if not is_announcement_day(day):
+            status = "no_announcement"
+            note = f"No arXiv announcement on {day:%a %Y-%m-%d}; the next is {next_announcement_day(day):%a %Y-%m-%d}."
+        else:
+            status = "not_announced_yet"
+            note = f"arXiv has not announced {day:%a %Y-%m-%d} yet (or those papers are not in the store)."
+    digest = build_digest(DayIndex.build(papers), sub, day)
+    if papers and not digest.entries:
+        status, note = "nothing_matched", "Nothing matched your filters."
+    if args.format == "json":
+        print(json.dumps(digest_json(digest, status, note), ensure_ascii=False, indent=2))
+    else:
+        print(digest_text(digest, note))
+    return 0
+
+
+def digest_json(digest: Digest, status: str, note: str | None) -> dict:
+    return {
+        "date": digest.day.isoformat(),
+        "status": status,
+        "note": note,
+        "counts": {"new": digest.counts.new, "cross": digest.counts.cross, "matched": digest.counts.matched},
+        "papers": [
+            {
+                "id": e.paper.id,
+                "title": to_unicode(e.paper.title),
+                "authors": list(e.paper.authors),
+                "categories": list(e.paper.categories),
+                "announce_type": e.kind,
+                "reason": e.reason,
+            }
+            for e in digest.entries
+        ],
+    }
+
+
+def digest_text(digest: Digest, note: str | None) -> str:
+    c = digest.counts
+    lines = [f"arXiv digest for {digest.day:%a %Y-%m-%d}: {c.new} new, {c.cross} cross-listed, {c.matched} matched"]
+    if note:
+        lines.append(note)
+    for number, entry in enumerate(digest.entries, start=1):
+        authors = ", ".join(to_unicode(a) for a in entry.paper.authors[:4])
+        if len(entry.paper.authors) > 4:
+            authors += f" +{len(entry.paper.authors) - 4}"
+        lines.append(f"\n{number:3}. {to_unicode(entry.paper.title)}  [{entry.paper.id}, {entry.kind}]")
+        lines.append(f"     {authors}")
+        lines.append(f"     why: {entry.reason}")
+    return "\n".join(lines)

@@ -1,0 +1,325 @@
+"""The subscription commands: welcome, help, what to follow, when, and browsing categories.
+
+Each handler is a small `async def` registered with `bot.registry`; it takes the app, the chat and
+the argument text, and returns the reply messages. Bad input raises `BadInput` with a message that
+says what is accepted; `Paperboy` turns it into the reply.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+
+from bot.command_specs import COMMANDS
+from bot.ports import ChatContext, ChatKind, Reply
+from bot.registry import action, command
+from digest.categories import parse_expr
+from digest.errors import BadInput, UnknownCategory
+from digest.ids import find_ids
+from digest.message import Button, Heading, Message, Paragraph, Text, text
+from digest.subscriptions import (
+    Subscription,
+    parse_authors,
+    parse_max_papers,
+    parse_switch,
+    parse_terms,
+    parse_time,
+    parse_timezone,
+    parse_weekdays,
+)
+from digest.taxonomy import load_taxonomy
+
+MAX_CARDS_FOR_LINKS = 5
+OFF_WORDS = {"off", "none", "clear", "-"}
+
+
+def _sub(app, ctx: ChatContext) -> Subscription:  # type: ignore[no-untyped-def]
+    return app.subscriptions.get_or_default(ctx.chat_id, ctx.kind.value)
+
+
+def _save(app, sub: Subscription) -> Subscription:  # type: ignore[no-untyped-def]
+    """Save a change; any change from the chat also lifts a pause (they are clearly reachable)."""
+    return app.subscriptions.save(replace(sub, paused=False, paused_reason=None))
+
+
+# --- welcome and help ---------------------------------------------------------------------
+
+
+@command("start")
+async def start(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Welcome, or subscribe in one tap from a deep link (`/start cs_CL` or `/start cs_AI-cs_LG`)."""
+    if args and ctx.can_manage:
+        categories = args.replace("_", ".").replace("-", " ").replace("..", "_")
+        return await subscribe(app, ctx, categories, reply)
+    taxonomy = load_taxonomy()
+    popular = [c.id for c in taxonomy.popular_categories()[:12]]
+    buttons = [Button(cat, action=f"sub:{cat}") for cat in popular]
+    rows = tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))
+    sub = app.subscriptions.get(ctx.chat_id)
+    following = f"\nThis chat follows: {sub.categories}." if sub and sub.categories else ""
+    return [Message(
+        blocks=(
+            Heading((Text("👋 Hi, I'm paperboy."),)),
+            Paragraph((Text(
+                "Every morning I bring you the new arXiv papers in the fields you follow, each with "
+                "buttons to get an AI-read FAQ, ask questions, save it or find related work." + following),)),
+            Paragraph((Text("Tap a category to follow it, or type e.g. /subscribe cs.CL cs.LG. "
+                            "/categories browses all of arXiv, /digest shows today's papers, /help lists everything."),)),
+        ),
+        buttons=rows,
+    )]
+
+
+@command("help")
+async def help_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    lines = [Paragraph((Text(f"{spec.usage}", code=True), Text(f" — {spec.description}"))) for spec in COMMANDS]
+    tail = Paragraph((Text("Paste any arXiv link or id (e.g. 2401.12345 or hep-th/9901001) and I'll show the paper."),))
+    return [Message(blocks=(Heading((Text("What I can do"),)), *lines, tail))]
+
+
+# --- what to follow -------------------------------------------------------------------------
+
+
+def _describe(expr_text: str) -> str:
+    taxonomy = load_taxonomy()
+    names = []
+    for part in re.split(r"(?=[+-])", expr_text):
+        sign, cat = ("-", part[1:]) if part.startswith("-") else ("", part.lstrip("+"))
+        if cat:
+            names.append(f"{sign}{cat} ({taxonomy.name_of(cat) or cat})")
+    return ", ".join(names)
+
+
+@command("subscribe")
+async def subscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Add categories (Cool Papers' algebra works: cs.AI+cs.LG-cs.CY, or a whole archive like cs)."""
+    if not args.strip():
+        raise BadInput("Which categories? For example /subscribe cs.CL cs.LG, or cs.AI+cs.LG-cs.CY. "
+                       "/categories lists them all.")
+    taxonomy = load_taxonomy()
+    try:
+        added = parse_expr(args, taxonomy)
+    except UnknownCategory as exc:
+        raise BadInput(f"{exc} /categories lists all categories, /categories <words> searches them.") from None
+    sub = _sub(app, ctx)
+    merged = parse_expr(sub.categories, taxonomy).union(added) if sub.categories.strip() else added
+    sub = _save(app, replace(sub, categories=str(merged)))
+    when = f"{sub.delivery_time} {sub.timezone}"
+    return [Message(
+        blocks=(
+            Paragraph((Text("✅ Following: ", bold=True), Text(_describe(str(merged))))),
+            Paragraph((Text(f"Your digest arrives each announcement day at {when} (change with /time). "
+                            "Refine with /keywords, /authors and /exclude; /settings shows everything."),)),
+        ),
+        buttons=((Button("📬 Show the latest papers now", action="dg:now"),),),
+    )]
+
+
+@action("sub")
+async def subscribe_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+    from bot.app import NOT_ALLOWED, ActionReply
+
+    if not ctx.can_manage:
+        return ActionReply(notice=NOT_ALLOWED[:200], alert=True)
+    replies = await subscribe(app, ctx, args, None)
+    return ActionReply(notice=f"Following {args}", replies=replies)
+
+
+@command("unsubscribe")
+async def unsubscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    sub = app.subscriptions.get(ctx.chat_id)
+    if sub is None or not sub.categories:
+        return [text("This chat doesn't follow any categories. /subscribe cs.CL starts a digest.")]
+    if not args.strip():
+        _save(app, replace(sub, categories=""))
+        return [text("Done: no more digests here. Your keywords, authors and saved papers are kept; "
+                     "/subscribe brings the digest back.")]
+    taxonomy = load_taxonomy()
+    drop = parse_expr(args, taxonomy)
+    left = parse_expr(sub.categories, taxonomy).minus(drop.include)
+    _save(app, replace(sub, categories=str(left) if left.include else ""))
+    if not left.include:
+        return [text("Done: that was the last category, so no more digests here. /subscribe brings them back.")]
+    return [text(f"Done. Still following: {_describe(str(left))}.")]
+
+
+def _terms_command(field_name: str, label: str, explain: str):  # type: ignore[no-untyped-def]
+    async def handler(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+        sub = _sub(app, ctx)
+        current = getattr(sub, field_name)
+        if not args.strip():
+            shown = ", ".join(f"“{t}”" for t in current) or "none"
+            return [text(f"{label}: {shown}.", explain)]
+        changes: dict = {}
+        words = args.strip()
+        if words.lower() in OFF_WORDS:
+            changes[field_name] = ()
+            changes.update({"keywords_only": False} if field_name == "keywords" else {})
+        else:
+            if field_name == "keywords":
+                first, _, rest = words.partition(" ")
+                changes["keywords_only"] = first.lower() == "only"
+                words = rest if changes["keywords_only"] else words
+            parse = parse_authors if field_name == "authors" else parse_terms
+            changes[field_name] = parse(words)
+            if not changes[field_name]:
+                raise BadInput(explain)
+        sub = _save(app, replace(sub, **changes))
+        shown = ", ".join(f"“{t}”" for t in getattr(sub, field_name)) or "none"
+        suffix = " (only these are shown)" if field_name == "keywords" and sub.keywords_only else ""
+        return [text(f"{label}: {shown}{suffix}.")]
+
+    return handler
+
+
+command("keywords")(_terms_command(
+    "keywords", "Keywords",
+    'Papers with these words come first. Use quotes for phrases: /keywords diffusion "language model". '
+    "/keywords only <words> shows only matching papers; /keywords off clears them."))
+command("exclude")(_terms_command(
+    "exclude", "Excluded words",
+    'Papers with these words are left out: /exclude survey "position paper". /exclude off clears them.'))
+command("authors")(_terms_command(
+    "authors", "Followed authors",
+    "Papers by these authors always come first, whatever their category: "
+    "/authors Yann LeCun, Fei-Fei Li. /authors off clears them."))
+
+
+@command("time")
+async def set_time(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    parts = args.split()
+    if not parts or len(parts) > 2:
+        raise BadInput("Usage: /time HH:MM [Area/City], e.g. /time 08:30 Europe/Berlin.")
+    when = parse_time(parts[0])
+    sub = _sub(app, ctx)
+    zone = parse_timezone(parts[1]) if len(parts) == 2 else sub.timezone
+    _save(app, replace(sub, delivery_time=when, timezone=zone))
+    return [text(f"⏰ Your digest will arrive at {when} ({zone}) on each day with a new arXiv announcement.")]
+
+
+@command("days")
+async def set_days(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    if not args.strip():
+        raise BadInput("Usage: /days mon-fri (or daily, weekends, mon,wed,fri).")
+    days = parse_weekdays(args)
+    _save(app, replace(_sub(app, ctx), weekdays=days))
+    return [text(f"Digests will arrive on: {days.replace(',', ', ')}. "
+                 "A day without delivery rolls its papers into the next digest.")]
+
+
+@command("cross")
+async def set_cross(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    on = parse_switch(args)
+    _save(app, replace(_sub(app, ctx), include_cross=on))
+    return [text("Cross-listed papers are " + ("included." if on else "left out; only papers whose main category you follow."))]
+
+
+@command("replacements")
+async def set_replacements(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    on = parse_switch(args)
+    _save(app, replace(_sub(app, ctx), include_replacements=on))
+    return [text("New versions of older papers are " + ("included (once per paper)." if on else "left out."))]
+
+
+@command("max")
+async def set_max(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    n = parse_max_papers(args)
+    _save(app, replace(_sub(app, ctx), max_papers=n))
+    if n == 0:
+        return [text("Digests will show a compact numbered list; tap a number for the full card.")]
+    return [text(f"Digests will show the top {n} papers as cards; the rest come in a paged list.")]
+
+
+@command("settings")
+async def settings_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    sub = _sub(app, ctx)
+    def line(label: str, value: str, how: str) -> Paragraph:
+        return Paragraph((Text(f"{label}: ", bold=True), Text(value), Text(f"  {how}", italic=True)))
+    keywords = ", ".join(sub.keywords) or "none"
+    if sub.keywords and sub.keywords_only:
+        keywords += " (only these)"
+    blocks = [
+        Heading((Text("⚙️ This chat's digest"),)),
+        line("Categories", _describe(sub.categories) if sub.categories else "none", "/subscribe, /unsubscribe"),
+        line("Keywords", keywords, "/keywords"),
+        line("Excluded words", ", ".join(sub.exclude) or "none", "/exclude"),
+        line("Authors", ", ".join(sub.authors) or "none", "/authors"),
+        line("Delivery", f"{sub.delivery_time} {sub.timezone}, {sub.weekdays.replace(',', ' ')}", "/time, /days"),
+        line("Cross-lists", "included" if sub.include_cross else "left out", "/cross on|off"),
+        line("Replacements", "included" if sub.include_replacements else "left out", "/replacements on|off"),
+        line("Cards per digest", str(sub.max_papers), "/max"),
+        line("Answer language", sub.language, "/language"),
+    ]
+    if sub.paused:
+        blocks.append(Paragraph((Text(f"⏸ Paused: {sub.paused_reason or 'unreachable'}. Any change here resumes it."),)))
+    return [Message(blocks=tuple(blocks))]
+
+
+# --- browsing --------------------------------------------------------------------------------
+
+
+@command("categories")
+async def categories_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    taxonomy = load_taxonomy()
+    words = args.strip()
+    if not words:
+        lines = [Paragraph((Text(a.id, code=True), Text(f" — {a.name}"))) for a in taxonomy.archives()]
+        return [Message(blocks=(Heading((Text("arXiv archives"),)), *lines,
+                                Paragraph((Text("/categories cs lists an archive; /categories language searches."),))))]
+    if taxonomy.is_archive(words):
+        found = [c for c in taxonomy.categories_in_archive(words) if not c.is_alias]
+        title = f"{taxonomy.name_of(words)} ({words.lower()})"
+    else:
+        found = taxonomy.search(words, limit=15)
+        title = f"Categories matching “{words}”"
+    if not found:
+        return [text(f"No category matches “{words}”. Try a broader word, or /categories for the archives.")]
+    lines = [Paragraph((Text(c.id, code=True), Text(f" — {c.name}"))) for c in found]
+    buttons = [Button(f"+ {c.id}", action=f"sub:{c.id}") for c in found[:12]]
+    rows = tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))
+    return [Message(blocks=(Heading((Text(title),)), *lines), buttons=rows if ctx.can_manage else ())]
+
+
+@command("paper")
+async def paper_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    ids = find_ids(args)
+    if not ids:
+        from digest.ids import parse_id
+
+        ids = [parse_id(args.strip())[0]] if args.strip() else []
+    if not ids:
+        raise BadInput("Usage: /paper <arXiv id or link>, e.g. /paper 2401.12345.")
+    return await paper_cards(app, ctx, ids)
+
+
+async def paper_cards(app, ctx: ChatContext, ids: list[str]) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Cards for papers named by id; unknown ids are said so, not silently dropped."""
+    from digest.cards import paper_card
+    from digest.saved import saved_among
+
+    ids = ids[:MAX_CARDS_FOR_LINKS]
+    papers = await app.fetch_papers(ids)
+    saved = saved_among(app.sessions, ctx.chat_id, list(papers))
+    out = [paper_card(papers[i], urls=app.urls, saved=i in saved) for i in ids if i in papers]
+    missing = [i for i in ids if i not in papers]
+    if missing:
+        out.append(text(f"arXiv has no paper {', '.join(missing)}."))
+    return out
+
+
+@command("_links")
+async def links(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Free text: arXiv ids and links get paper cards (the chat form of Cool Papers' redirector)."""
+    ids = find_ids(args)
+    if ids:
+        return await paper_cards(app, ctx, ids)
+    if ctx.kind is ChatKind.PRIVATE:
+        return [text("Send me an arXiv link or id and I'll show the paper, or try /help.")]
+    return []
+
+
+@action("card")
+async def card_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+    from bot.app import ActionReply
+
+    return ActionReply(replies=await paper_cards(app, ctx, [args]))

@@ -1,0 +1,97 @@
+"""Built digests and what each chat has been shown, so no chat sees a paper twice.
+
+`record_digest` takes the caller's session so a digest, its "shown" marks and the outbox rows that
+will carry it commit together: after a crash either all of them exist or none do.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from digest.matching import Digest, DigestCounts, DigestEntry
+from digest.schema import DigestRow, SentPaperRow
+from digest.store import PaperStore
+
+_CHUNK = 500
+
+
+def record_digest(session: Session, digest: Digest) -> int:
+    """Store a digest and mark its papers as shown to the chat; returns the digest's id.
+
+    Recording the same chat and day again returns the existing digest untouched.
+    """
+    existing = session.scalar(select(DigestRow).where(DigestRow.chat_id == digest.chat_id, DigestRow.day == digest.day))
+    if existing is not None:
+        return existing.id
+    row = DigestRow(
+        chat_id=digest.chat_id,
+        day=digest.day,
+        entries=[{"id": e.paper.id, "kind": e.kind, "reason": e.reason} for e in digest.entries],
+        counts=_counts_dict(digest.counts),
+    )
+    session.add(row)
+    already = seen_in(session, digest.chat_id, [e.paper.id for e in digest.entries])
+    for entry in digest.entries:
+        if entry.paper.id not in already:
+            session.add(SentPaperRow(chat_id=digest.chat_id, paper_id=entry.paper.id, day=digest.day))
+    session.flush()
+    return row.id
+
+
+def _counts_dict(counts: DigestCounts) -> dict[str, int]:
+    return {name: getattr(counts, name) for name in counts.__slots__}
+
+
+def seen_in(session: Session, chat_id: str, paper_ids: Sequence[str]) -> set[str]:
+    """Which of `paper_ids` the chat has already been shown."""
+    seen: set[str] = set()
+    for start in range(0, len(paper_ids), _CHUNK):
+        chunk = list(paper_ids[start : start + _CHUNK])
+        seen.update(session.scalars(
+            select(SentPaperRow.paper_id).where(SentPaperRow.chat_id == chat_id, SentPaperRow.paper_id.in_(chunk))
+        ))
+    return seen
+
+
+def seen_by_chat(sessions: sessionmaker[Session], paper_ids: Iterable[str]) -> dict[str, set[str]]:
+    """For every chat, which of `paper_ids` it was already shown (one pass, for the delivery sweep)."""
+    ids = list(paper_ids)
+    result: dict[str, set[str]] = {}
+    with sessions() as session:
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = session.execute(select(SentPaperRow.chat_id, SentPaperRow.paper_id).where(SentPaperRow.paper_id.in_(chunk)))
+            for chat_id, paper_id in rows:
+                result.setdefault(chat_id, set()).add(paper_id)
+    return result
+
+
+def load_digest(sessions: sessionmaker[Session], store: PaperStore, digest_id: int, chat_id: str) -> Digest | None:
+    """A stored digest, only if it belongs to `chat_id` (a forged page button gets nothing)."""
+    with sessions() as session:
+        row = session.get(DigestRow, digest_id)
+        if row is None or row.chat_id != chat_id:
+            return None
+        return _digest_from_row(row, store)
+
+
+def find_digest(sessions: sessionmaker[Session], store: PaperStore, chat_id: str, day: dt.date) -> tuple[int, Digest] | None:
+    """The chat's stored digest for `day`, with its id."""
+    with sessions() as session:
+        row = session.scalar(select(DigestRow).where(DigestRow.chat_id == chat_id, DigestRow.day == day))
+        if row is None:
+            return None
+        return row.id, _digest_from_row(row, store)
+
+
+def _digest_from_row(row: DigestRow, store: PaperStore) -> Digest:
+    papers = store.get_papers([e["id"] for e in row.entries])
+    entries = tuple(
+        DigestEntry(paper=papers[e["id"]], kind=e["kind"], reason=e["reason"]) for e in row.entries if e["id"] in papers
+    )
+    counts = DigestCounts(**{k: v for k, v in (row.counts or {}).items() if k in DigestCounts.__slots__})
+    return Digest(chat_id=row.chat_id, day=row.day, entries=entries, counts=counts)

@@ -1,0 +1,379 @@
+"""Full-text search over every stored paper: BM25 on SQLite FTS5, ts_rank on PostgreSQL.
+
+Why these engines: they live inside the database the bot already has, so the index is updated in
+the same transaction as the papers (database triggers; nothing for the caller to remember) and
+there is no second store to back up or keep in step. `bench/bench_search.py` measures FTS5 against
+tantivy and PostgreSQL on the 75k-paper corpus (figures in the README): FTS5 answers well inside
+the 30 ms p95 target, so a separate engine would buy nothing but moving parts.
+
+Index maintenance is automatic. `create_search_index(connection)` (called from the Alembic
+migration) creates, per dialect:
+
+- SQLite: `search_docs` (a stable integer docid per paper id: the implicit rowid of `papers` is
+  not stable across VACUUM) and the contentless FTS5 table `papers_fts(title, abstract, authors)`
+  with the porter stemmer, kept in step by AFTER INSERT/UPDATE/DELETE triggers on `papers`;
+- PostgreSQL: `paper_search(paper_id, document tsvector)` with a GIN index, kept in step by a
+  trigger function (title weight A, authors B, abstract D).
+
+Authors are stored as JSON; the triggers index the decoded names (`json_each`), so "José" is found
+by `jose` too. `rebuild_search_index(connection)` refills the index from `papers` in one statement
+per table (after a bulk load with triggers dropped, or to repair), and reports how many it indexed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any
+
+from sqlalchemy import Connection, Engine, text
+
+from digest.search_query import SearchQuery
+
+__all__ = [
+    "Hit",
+    "PaperSearch",
+    "SearchPage",
+    "create_search_index",
+    "drop_search_index",
+    "rebuild_search_index",
+    "search_index_exists",
+]
+
+# BM25 column weights (title, abstract, authors): a word in the title says more about the paper
+# than the same word deep in the abstract; a name is as telling as a title word.
+_FTS_WEIGHTS = (4.0, 1.0, 3.0)
+_AUTHORS_SQLITE = "(SELECT group_concat(value, ' ') FROM json_each({col}))"
+
+# Scoring is the cost of a search (about 1 us per matching paper in FTS5). A query whose words are
+# in most papers ("model", "language model") would score tens of thousands of rows for an order
+# BM25 barely distinguishes (such words have almost no IDF), so above this many matches the papers
+# with the words in their title are ranked instead; the rest only follow them in a broader search.
+_BROAD_MATCHES = 12000
+
+# Words that BM25 gives no weight but that cost a scan of nearly every paper; dropped when the query
+# has anything else to match.
+STOPWORDS = frozenset(
+    "a an and are as at be by for from has have in is it its of on or that the this to was were with "
+    "we our via using based towards toward into".split()
+)
+
+_SQLITE_DDL = (
+    "CREATE TABLE IF NOT EXISTS search_docs (docid INTEGER PRIMARY KEY, paper_id VARCHAR(40) NOT NULL UNIQUE)",
+    "CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5("
+    "title, abstract, authors, content='', tokenize='porter unicode61 remove_diacritics 2')",
+    f"""CREATE TRIGGER IF NOT EXISTS papers_fts_insert AFTER INSERT ON papers BEGIN
+        INSERT OR IGNORE INTO search_docs(paper_id) VALUES (new.id);
+        INSERT INTO papers_fts(rowid, title, abstract, authors) VALUES (
+            (SELECT docid FROM search_docs WHERE paper_id = new.id),
+            new.title, new.abstract, {_AUTHORS_SQLITE.format(col="new.authors")});
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS papers_fts_update AFTER UPDATE OF title, abstract, authors ON papers
+    WHEN old.title IS NOT new.title OR old.abstract IS NOT new.abstract OR old.authors IS NOT new.authors
+    BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors) VALUES ('delete',
+            (SELECT docid FROM search_docs WHERE paper_id = old.id),
+            old.title, old.abstract, {_AUTHORS_SQLITE.format(col="old.authors")});
+        INSERT INTO papers_fts(rowid, title, abstract, authors) VALUES (
+            (SELECT docid FROM search_docs WHERE paper_id = new.id),
+            new.title, new.abstract, {_AUTHORS_SQLITE.format(col="new.authors")});
+    END""",
+    f"""CREATE TRIGGER IF NOT EXISTS papers_fts_delete AFTER DELETE ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors) VALUES ('delete',
+            (SELECT docid FROM search_docs WHERE paper_id = old.id),
+            old.title, old.abstract, {_AUTHORS_SQLITE.format(col="old.authors")});
+        DELETE FROM search_docs WHERE paper_id = old.id;
+    END""",
+)
+
+_PG_DDL = (
+    "CREATE TABLE IF NOT EXISTS paper_search ("
+    "paper_id VARCHAR(40) PRIMARY KEY REFERENCES papers(id) ON DELETE CASCADE, document tsvector NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS ix_paper_search_document ON paper_search USING GIN (document)",
+    """CREATE OR REPLACE FUNCTION paper_search_document(title text, abstract text, authors json)
+    RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
+        SELECT setweight(to_tsvector('english', coalesce(title, '')), 'A')
+            || setweight(to_tsvector('english', coalesce(CASE WHEN json_typeof(authors) = 'array' THEN
+                   (SELECT string_agg(value, ' ') FROM json_array_elements_text(authors) AS value) END, '')), 'B')
+            || setweight(to_tsvector('english', coalesce(abstract, '')), 'D')
+    $$""",
+    """CREATE OR REPLACE FUNCTION paper_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        INSERT INTO paper_search(paper_id, document)
+        VALUES (NEW.id, paper_search_document(NEW.title, NEW.abstract, NEW.authors))
+        ON CONFLICT (paper_id) DO UPDATE SET document = EXCLUDED.document;
+        RETURN NULL;
+    END $$""",
+    "CREATE OR REPLACE TRIGGER papers_search_sync AFTER INSERT OR UPDATE OF title, abstract, authors "
+    "ON papers FOR EACH ROW EXECUTE FUNCTION paper_search_sync()",
+)
+
+
+def create_search_index(connection: Connection) -> None:
+    """Create the search index and its triggers for this connection's dialect (idempotent)."""
+    for statement in _SQLITE_DDL if _dialect(connection) == "sqlite" else _PG_DDL:
+        connection.execute(text(statement))
+
+
+def drop_search_index(connection: Connection) -> None:
+    """Remove the search index, its triggers and functions (the migration's downgrade)."""
+    if _dialect(connection) == "sqlite":
+        statements = ["DROP TRIGGER IF EXISTS papers_fts_insert", "DROP TRIGGER IF EXISTS papers_fts_update",
+                      "DROP TRIGGER IF EXISTS papers_fts_delete", "DROP TABLE IF EXISTS papers_fts",
+                      "DROP TABLE IF EXISTS search_docs"]
+    else:
+        statements = ["DROP TRIGGER IF EXISTS papers_search_sync ON papers",
+                      "DROP FUNCTION IF EXISTS paper_search_sync()",
+                      "DROP TABLE IF EXISTS paper_search",
+                      "DROP FUNCTION IF EXISTS paper_search_document(text, text, json)"]
+    for statement in statements:
+        connection.execute(text(statement))
+
+
+def rebuild_search_index(connection: Connection) -> int:
+    """Re-index every stored paper from scratch; returns how many papers the index now holds."""
+    create_search_index(connection)
+    if _dialect(connection) == "sqlite":
+        connection.execute(text("INSERT INTO papers_fts(papers_fts) VALUES ('delete-all')"))
+        connection.execute(text("DELETE FROM search_docs"))
+        connection.execute(text("INSERT INTO search_docs(paper_id) SELECT id FROM papers"))
+        connection.execute(text(
+            "INSERT INTO papers_fts(rowid, title, abstract, authors) "
+            f"SELECT d.docid, p.title, p.abstract, {_AUTHORS_SQLITE.format(col='p.authors')} "
+            "FROM papers p JOIN search_docs d ON d.paper_id = p.id"))
+        connection.execute(text("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')"))
+        return connection.execute(text("SELECT count(*) FROM search_docs")).scalar_one()
+    connection.execute(text("TRUNCATE paper_search"))
+    connection.execute(text(
+        "INSERT INTO paper_search(paper_id, document) "
+        "SELECT id, paper_search_document(title, abstract, authors) FROM papers"))
+    return connection.execute(text("SELECT count(*) FROM paper_search")).scalar_one()
+
+
+def search_index_exists(connection: Connection) -> bool:
+    """True when `create_search_index` has run on this database."""
+    if _dialect(connection) == "sqlite":
+        sql = "SELECT count(*) FROM sqlite_master WHERE name = 'papers_fts'"
+    else:
+        sql = "SELECT count(*) FROM pg_class WHERE relname = 'paper_search'"
+    return bool(connection.execute(text(sql)).scalar_one())
+
+
+def _dialect(connection: Connection | Engine) -> str:
+    name = connection.dialect.name
+    if name not in ("sqlite", "postgresql"):
+        raise ValueError(f"search supports SQLite and PostgreSQL, not {name}")
+    return name
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    """One search result: a stored paper id and its relevance (higher is better; 0 for pure filters)."""
+
+    id: str
+    score: float
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """One page of results. `relaxed` means no paper had every word, so any word was enough."""
+
+    hits: tuple[Hit, ...]
+    offset: int
+    has_more: bool
+    relaxed: bool = False
+
+
+class PaperSearch:
+    """Runs parsed queries against the search index of one database (SQLite FTS5 or PostgreSQL)."""
+
+    def __init__(self, engine: Engine, choice: str = "auto") -> None:
+        dialect = _dialect(engine)
+        expected = {"fts5": "sqlite", "postgres": "postgresql"}.get(choice)
+        if expected and expected != dialect:
+            raise ValueError(f"search.engine = {choice!r} needs a {expected} database, but this one is {dialect}")
+        self.engine = engine
+        self.dialect = dialect
+
+    def search(self, query: SearchQuery, *, limit: int = 10, offset: int = 0) -> SearchPage:
+        """The papers matching `query`, best first; words are relaxed to OR when AND finds nothing."""
+        if query.paper_id:
+            return SearchPage(hits=(Hit(query.paper_id, 0.0),), offset=0, has_more=False)
+        page = self._run(query, limit, offset, relaxed=False)
+        if not page.hits and offset == 0 and len(query.words) > 1:
+            page = self._run(query, limit, offset, relaxed=True)
+        elif offset > 0 and len(query.words) > 1 and not self._run(query, 1, 0, relaxed=False).hits:
+            page = self._run(query, limit, offset, relaxed=True)  # later pages of a relaxed search
+        return page
+
+    def search_any(self, query: SearchQuery, *, limit: int = 10) -> SearchPage:
+        """Papers matching any of the words, ranked over every match (for keyword lists, e.g. Related)."""
+        return self._run(query, limit, 0, relaxed=True, narrow_broad=False)
+
+    def _run(self, query: SearchQuery, limit: int, offset: int, *, relaxed: bool,
+             narrow_broad: bool = True) -> SearchPage:
+        query = _without_stopwords(query)
+        with self.engine.connect() as conn:
+            if self.dialect == "sqlite":
+                title_only = narrow_broad and self._is_broad(conn, query, relaxed, offset + limit)
+                sql, params = _sqlite_sql(query, relaxed, title_only=title_only)
+            else:
+                sql, params = _postgres_sql(query, relaxed)
+            params.update(limit=limit + 1, offset=offset)
+            rows = conn.execute(text(sql), params).all()
+        hits = tuple(Hit(row[0], float(row[1])) for row in rows[:limit])
+        return SearchPage(hits=hits, offset=offset, has_more=len(rows) > limit, relaxed=relaxed)
+
+
+    @staticmethod
+    def _is_broad(conn: Connection, query: SearchQuery, relaxed: bool, needed: int) -> bool:
+        """True when so many papers match that ranking only the title matches is the sane thing to do."""
+        match = _fts_match(query, relaxed)
+        if match is None:
+            return False
+        count = "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH :m LIMIT :cap)"
+        if conn.execute(text(count), {"m": match, "cap": _BROAD_MATCHES + 1}).scalar_one() <= _BROAD_MATCHES:
+            return False
+        titled = conn.execute(text(count), {"m": f"{{title}} : ({match})", "cap": needed + 1}).scalar_one()
+        return titled > needed
+
+
+def _without_stopwords(query: SearchQuery) -> SearchQuery:
+    """Drop stopwords from the words, unless nothing else would be left to match."""
+    kept = tuple(w for w in query.words if w not in STOPWORDS)
+    if kept == query.words or not (kept or query.phrases or query.authors):
+        return query
+    return replace(query, words=kept)
+
+
+# --- SQLite FTS5 -----------------------------------------------------------------------------
+
+
+def _fts_string(value: str) -> str:
+    """An FTS5 string literal: tokenized like the index, so `3d-aware` is the phrase `3d aware`."""
+    return '"' + value.replace('"', '""') + '"'
+
+
+def _name_tokens(name: str) -> list[str]:
+    return re.findall(r"\w+", name.lower())
+
+
+def _fts_author(name: str) -> str:
+    tokens = [_fts_string(t) for t in _name_tokens(name)]
+    if len(tokens) == 1:
+        return f"authors : {tokens[0]}"
+    # NEAR within 2 tokens: "yann lecun" matches "Yann A. LeCun" and "LeCun Yann"
+    return f"authors : NEAR({' '.join(tokens)}, 2)"
+
+
+def _fts_match(query: SearchQuery, relaxed: bool) -> str | None:
+    parts: list[str] = []
+    if query.words:
+        words = [_fts_string(w) for w in query.words]
+        parts.append("(" + " OR ".join(words) + ")" if relaxed else " AND ".join(words))
+    parts += [_fts_string(p) for p in query.phrases]
+    parts += [_fts_author(a) for a in query.authors if _name_tokens(a)]
+    return " AND ".join(parts) if parts else None
+
+
+def _fts_exclusion(query: SearchQuery) -> str | None:
+    return " OR ".join(_fts_string(e) for e in query.exclude) if query.exclude else None
+
+
+def _filters(query: SearchQuery, params: dict[str, Any], *, sqlite: bool) -> list[str]:
+    """WHERE clauses on the papers row `p`: categories (any of) and the first-version date."""
+    clauses: list[str] = []
+    if query.categories:
+        tests = []
+        for i, cat in enumerate(query.categories):
+            params[f"cat{i}"] = cat
+            if "." in cat:
+                tests.append(f"c.value = :cat{i}" if sqlite else f"c = :cat{i}")
+            else:
+                params[f"catp{i}"] = cat + ".%"
+                tests.append(f"(c.value = :cat{i} OR c.value LIKE :catp{i})" if sqlite
+                             else f"(c = :cat{i} OR c LIKE :catp{i})")
+        source = "json_each(p.categories) c" if sqlite else "json_array_elements_text(p.categories) c"
+        clauses.append(f"EXISTS (SELECT 1 FROM {source} WHERE {' OR '.join(tests)})")
+    if query.after:
+        params["after"] = query.after
+        clauses.append("p.published >= :after")
+    if query.before:
+        params["before"] = query.before
+        clauses.append("p.published <= :before")
+    return clauses
+
+
+def _sqlite_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {}
+    filters = _filters(query, params, sqlite=True)
+    match = _fts_match(query, relaxed)
+    exclusion = _fts_exclusion(query)
+    if match is None:  # filters only: newest first
+        if exclusion:
+            params["exclusion"] = exclusion
+            filters.append("p.id NOT IN (SELECT d.paper_id FROM papers_fts JOIN search_docs d "
+                           "ON d.docid = papers_fts.rowid WHERE papers_fts MATCH :exclusion)")
+        where = " AND ".join(filters) or "1"
+        return (f"SELECT p.id, 0.0 FROM papers p WHERE {where} "
+                "ORDER BY p.published DESC, p.id DESC LIMIT :limit OFFSET :offset", params)
+    if title_only:
+        match = f"{{title}} : ({match})"
+    params["match"] = f"({match}) NOT ({exclusion})" if exclusion else match
+    weights = ", ".join(str(w) for w in _FTS_WEIGHTS)
+    join = "JOIN papers p ON p.id = d.paper_id " if filters else ""
+    where = " AND ".join(["papers_fts MATCH :match", *filters])
+    return (f"SELECT d.paper_id, -bm25(papers_fts, {weights}) AS score FROM papers_fts "
+            f"JOIN search_docs d ON d.docid = papers_fts.rowid {join}"
+            f"WHERE {where} ORDER BY bm25(papers_fts, {weights}) LIMIT :limit OFFSET :offset", params)
+
+
+# --- PostgreSQL full text --------------------------------------------------------------------
+
+
+def _pg_tsquery(query: SearchQuery, relaxed: bool, params: dict[str, Any]) -> str | None:
+    parts: list[str] = []
+    words = []
+    for i, word in enumerate(query.words):
+        params[f"w{i}"] = word
+        words.append(f"plainto_tsquery('english', :w{i})")
+    if words:
+        parts.append("(" + (" || " if relaxed else " && ").join(words) + ")")
+    for i, phrase in enumerate(query.phrases):
+        params[f"p{i}"] = phrase
+        parts.append(f"phraseto_tsquery('english', :p{i})")
+    for i, name in enumerate(query.authors):
+        tokens = _name_tokens(name)
+        if tokens:  # \w+ tokens cannot carry tsquery operators; :B = the authors' weight
+            params[f"a{i}"] = " & ".join(f"{t}:B" for t in tokens)
+            parts.append(f"to_tsquery('english', :a{i})")
+    return " && ".join(parts) if parts else None
+
+
+def _pg_exclusion(query: SearchQuery, params: dict[str, Any]) -> str | None:
+    parts = []
+    for i, item in enumerate(query.exclude):
+        params[f"e{i}"] = item
+        parts.append(f"phraseto_tsquery('english', :e{i})")
+    return "(" + " || ".join(parts) + ")" if parts else None
+
+
+def _postgres_sql(query: SearchQuery, relaxed: bool) -> tuple[str, dict[str, Any]]:
+    params: dict[str, Any] = {}
+    filters = _filters(query, params, sqlite=False)
+    tsquery = _pg_tsquery(query, relaxed, params)
+    exclusion = _pg_exclusion(query, params)
+    if tsquery is None:
+        if exclusion:
+            filters.append(f"NOT EXISTS (SELECT 1 FROM paper_search s WHERE s.paper_id = p.id "
+                           f"AND s.document @@ {exclusion})")
+        where = " AND ".join(filters) or "TRUE"
+        return (f"SELECT p.id, 0.0 FROM papers p WHERE {where} "
+                "ORDER BY p.published DESC NULLS LAST, p.id DESC LIMIT :limit OFFSET :offset", params)
+    if exclusion:
+        tsquery = f"({tsquery}) && !!{exclusion}"
+    join = "JOIN papers p ON p.id = s.paper_id " if filters else ""
+    where = " AND ".join(["s.document @@ q.q", *filters])
+    return (f"SELECT s.paper_id, ts_rank(s.document, q.q, 1) AS score "
+            f"FROM (SELECT {tsquery} AS q) q CROSS JOIN paper_search s {join}"
+            f"WHERE {where} ORDER BY score DESC, s.paper_id LIMIT :limit OFFSET :offset", params)
