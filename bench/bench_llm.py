@@ -126,18 +126,23 @@ async def run(args: argparse.Namespace) -> None:
               f"in {elapsed:.1f}s; fake model: first token after {args.ttft}s, {args.tokens_per_s} tokens/s, "
               f"~{args.words} words an answer; papers: {'real PDFs' if sources else 'HTML fixture'}")
         print()
-        print("first model token -> first visible answer text      p50      p95      max")
+        print("first model token -> first visible answer text          n      p50      p95      max")
         for label, interval in THROTTLES.items():
-            latencies = []
+            groups: dict[str, list[float]] = {"all": [], "served at once": [], "waited in line": []}
             for factory, paper in zip(factories, papers):
                 stream = factory.last
                 token_at = llm.first_token_at[first_request[paper.id]]
-                updates = list(zip(stream.update_times, stream.updates))
-                shown = first_visible(updates, interval)
-                if shown is not None:
-                    latencies.append(shown - token_at)
-            print(f"  {label:<44} {percentile(latencies, .5):7.3f}s {percentile(latencies, .95):7.3f}s "
-                  f"{max(latencies):7.3f}s")
+                shown = first_visible(list(zip(stream.update_times, stream.updates)), interval)
+                if shown is None:
+                    continue
+                queued = any("in line" in u for u in stream.updates)
+                groups["all"].append(shown - token_at)
+                groups["waited in line" if queued else "served at once"].append(shown - token_at)
+            print(f"  {label}")
+            for name, latencies in groups.items():
+                if latencies:
+                    print(f"    {name:<44} {len(latencies):3d} {percentile(latencies, .5):7.3f}s "
+                          f"{percentile(latencies, .95):7.3f}s {max(latencies):7.3f}s")
         print()
         print("tokens per FAQ (6 calls)                 prompt   cached  completion")
         per_paper = [assistant.store.tokens(paper_id=p.id) for p in papers]

@@ -60,8 +60,9 @@ def enqueue(session: Session, items: Iterable[Outgoing], now: dt.datetime) -> in
     dialect = session.get_bind().dialect.name
     insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
     if insert is not None:
-        result = session.execute(insert(OutboxRow).values(rows).on_conflict_do_nothing(index_elements=["key"]))
-        return result.rowcount or 0
+        result = session.execute(insert(OutboxRow).values(rows).on_conflict_do_nothing(index_elements=["key"])
+                                 .returning(OutboxRow.id))
+        return len(result.all())
     existing = set(session.scalars(select(OutboxRow.key).where(OutboxRow.key.in_([r["key"] for r in rows]))))
     fresh = [r for r in rows if r["key"] not in existing]
     for row in fresh:

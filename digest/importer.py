@@ -134,8 +134,9 @@ def _write_chunk(session: Session, papers: dict[str, Paper], days: dict[str, dt.
     announcements = [{"day": day, "paper_id": pid, "announce_type": AnnounceType.NEW.value,
                       "version": papers[pid].version} for pid, day in days.items()]
     result = session.execute(insert(AnnouncementRow).values(announcements)
-                             .on_conflict_do_nothing(index_elements=["day", "paper_id"]))
-    return result.rowcount or 0
+                             .on_conflict_do_nothing(index_elements=["day", "paper_id"])
+                             .returning(AnnouncementRow.id))
+    return len(result.all())  # rowcount is -1 for multi-row inserts on some drivers
 
 
 def import_jsonl(

@@ -144,7 +144,8 @@ class Assistant:
             done = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
             if done is not None:  # written while we took the lease
                 return done, ""
-            flight.publish("📄 Reading the paper…")
+            if self.texts.cached(paper.id) is None:  # a status only when it means a wait: it costs a group edit
+                flight.publish("📄 Reading the paper…")
             body, source = await self._paper_text(paper)
 
             async def show_place(place: int) -> None:
@@ -213,7 +214,8 @@ class Assistant:
     async def _answer(self, chat_id: str, paper: Paper, turn: int, question: str, language: str, stream: AnswerStream) -> None:
         completion: Completion | None = None
         try:
-            await _quietly(stream.update("📄 Reading the paper…"))
+            if self.texts.cached(paper.id) is None:
+                await _quietly(stream.update("📄 Reading the paper…"))
             body, _source = await self._paper_text(paper)
             faq = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS)) or []
             # the FAQ conversation (same prefix as the FAQ's calls, so a provider's cache applies), then the thread

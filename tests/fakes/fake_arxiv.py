@@ -4,8 +4,8 @@ Tests run the real httpx/feedparser code against it, so it fakes the boundary, n
 (see STYLE.md on httpx's MockTransport). It runs `http.server.ThreadingHTTPServer` in a thread,
 on a random port, and:
 
-- serves `/rss/<cats>` from `rss` (cats string such as `cs.AI+cs.CL` -> bytes, or a callable
-  taking the `Seen` request); unknown cats get an empty feed, like arXiv on a weekend;
+- serves `/rss/<cats>` from `rss` (cats string such as `cs.AI+cs.CL` -> bytes, a `Reply`, or a
+  callable taking the `Seen` request); unknown cats get an empty feed, like arXiv on a weekend;
 - answers `/api/query?id_list=...` from `api_entries` (id, versioned or not -> one `<entry>` XML)
   with a proper Atom feed, a 400 error feed for ids arXiv would reject, and `search_query`
   from `api_search` (query string -> bytes, or a callable);
@@ -40,6 +40,7 @@ __all__ = [
     "Reply",
     "Seen",
     "atom_entry",
+    "atom_error",
     "atom_feed",
     "entries_from_feed",
     "rss_feed",
@@ -100,7 +101,7 @@ class FakeArxiv:
     """The fake server; use as a context manager or call `start()`/`stop()`."""
 
     def __init__(self) -> None:
-        self.rss: dict[str, bytes | Handler] = {}
+        self.rss: dict[str, bytes | Reply | Handler] = {}
         self.api_entries: dict[str, bytes] = {}
         self.api_search: dict[str, bytes] | Handler = {}
         self.html: dict[str, bytes] = {}
