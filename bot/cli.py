@@ -65,7 +65,8 @@ def _attach_optional_parts(app: Paperboy) -> None:
 def setup_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.logging.level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for noisy in ("httpx", "httpcore", "apscheduler.executors.default", "telegram.ext.Updater", "discord.gateway"):
+    for noisy in ("httpx", "httpcore", "alembic", "apscheduler.executors.default", "telegram.ext.Updater",
+                  "discord.gateway"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 

@@ -47,10 +47,9 @@ def _save(app, sub: Subscription) -> Subscription:  # type: ignore[no-untyped-de
 
 @command("start")
 async def start(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
-    """Welcome, or subscribe in one tap from a deep link (`/start cs_CL` or `/start cs_AI-cs_LG`)."""
+    """Welcome, or subscribe in one tap from a deep link (`/start cs_CL` or `/start cs_AI__q-bio_NC`)."""
     if args and ctx.can_manage:
-        categories = args.replace("_", ".").replace("-", " ").replace("..", "_")
-        return await subscribe(app, ctx, categories, reply)
+        return await subscribe(app, ctx, deep_link_categories(args), reply)
     taxonomy = load_taxonomy()
     popular = [c.id for c in taxonomy.popular_categories()[:12]]
     buttons = [Button(cat, action=f"sub:{cat}") for cat in popular]
@@ -68,6 +67,11 @@ async def start(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[M
         ),
         buttons=rows,
     )]
+
+
+def deep_link_categories(payload: str) -> str:
+    """Telegram deep-link payloads allow only `A-Za-z0-9_-`: `.` is written `_`, and `__` separates names."""
+    return " ".join(part.replace("_", ".") for part in payload.split("__") if part)
 
 
 @command("help")

@@ -30,7 +30,7 @@ def record_digest(session: Session, digest: Digest) -> int:
     row = DigestRow(
         chat_id=digest.chat_id,
         day=digest.day,
-        entries=[{"id": e.paper.id, "kind": e.kind, "reason": e.reason} for e in digest.entries],
+        entries=[{"id": e.paper.id, "kind": e.kind, "reason": e.reason, "notable": e.notable} for e in digest.entries],
         counts=_counts_dict(digest.counts),
     )
     session.add(row)
@@ -91,7 +91,9 @@ def find_digest(sessions: sessionmaker[Session], store: PaperStore, chat_id: str
 def _digest_from_row(row: DigestRow, store: PaperStore) -> Digest:
     papers = store.get_papers([e["id"] for e in row.entries])
     entries = tuple(
-        DigestEntry(paper=papers[e["id"]], kind=e["kind"], reason=e["reason"]) for e in row.entries if e["id"] in papers
+        DigestEntry(paper=papers[e["id"]], kind=e["kind"], reason=e["reason"], notable=e.get("notable", False))
+        for e in row.entries
+        if e["id"] in papers
     )
     counts = DigestCounts(**{k: v for k, v in (row.counts or {}).items() if k in DigestCounts.__slots__})
     return Digest(chat_id=row.chat_id, day=row.day, entries=entries, counts=counts)

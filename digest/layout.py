@@ -91,7 +91,9 @@ def list_page(
     blocks = [Heading((Text(f"{title} {start + 1}–{start + len(chunk)} of {len(entries)}"
                             + (f" · page {page + 1}/{pages}" if pages > 1 else "")),))]
     for offset, entry in enumerate(chunk):
-        blocks.append(paper_line(entry.paper, urls=urls, index=start + offset + 1, reason=entry.reason, kind=entry.kind))
+        # In the compact list only a notable reason is worth a line; the kind says the rest.
+        reason = entry.reason if entry.notable else None
+        blocks.append(paper_line(entry.paper, urls=urls, index=start + offset + 1, reason=reason, kind=entry.kind))
     numbers = [Button(str(start + k + 1), action=f"card:{e.paper.id}") for k, e in enumerate(chunk)]
     rows = [tuple(numbers[i : i + NUMBERS_PER_ROW]) for i in range(0, len(numbers), NUMBERS_PER_ROW)]
     nav = []

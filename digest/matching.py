@@ -36,6 +36,7 @@ class DigestEntry:
     paper: Paper
     kind: str  # "new" | "cross" | "replace" | "replace-cross" (as this chat sees the paper)
     reason: str
+    notable: bool = False  # a followed author, a keyword or the personal ranker put it here
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +185,7 @@ class _Ranking:
     def _entry(self, group: int, kind: str, i: int) -> DigestEntry:
         paper = self.index.papers[i]
         personal_reason = self.personal.get(paper.id, (0.0, None))[1] if self.personal else None
+        notable = group != _GROUP_REST or personal_reason is not None
         if group == _GROUP_AUTHOR:
             reason = f"by {_followed_author(self.index, self.sub.authors, 1 << i)}"
         elif group == _GROUP_KEYWORD:
@@ -193,7 +195,7 @@ class _Ranking:
             personal_reason = None
         if personal_reason:
             reason = f"{reason}; {personal_reason}"
-        return DigestEntry(paper=paper, kind=kind, reason=reason)
+        return DigestEntry(paper=paper, kind=kind, reason=reason, notable=notable)
 
 
 _KIND_ORDER = {"new": 0, "cross": 1, "replace": 2, "replace-cross": 3}

@@ -135,13 +135,16 @@ async def test_every_rendered_real_feed_ingests_to_exactly_its_items_by_type(
     files = sorted((shared_data / "rss" / "rendered").glob(f"rss_*_{day}.xml"), key=lambda p: -len(p.name))
     assert len(files) == 4, files
     combined_total = None
+    statuses: dict[str, str] = {}
     for path in files:  # the combined feed (longest name) first, then each category alone
         cats = _NAME.match(path.name)["cats"]
         items, by_type = xml_counts(path)
-        assert items == sum(by_type.values()) and items > 0
+        assert items == sum(by_type.values())
         fake_arxiv.rss[cats] = path.read_bytes()
         report = await ingest_day(arxiv_http, store, arxiv_settings.rss_url, [cats], dt.date.fromisoformat(day))
-        assert report.feeds == {cats: "announced"}, report.summary()
+        # 06-25 was a partial crawl: its cs.CL feed is empty, which reads as "not announced yet"
+        statuses[cats] = "announced" if items else "empty"
+        assert report.feeds == {cats: "announced" if items else "not_yet"}, report.summary()
         assert report.by_type == by_type, path.name
         if combined_total is None:
             combined_total = (items, by_type)
@@ -152,4 +155,4 @@ async def test_every_rendered_real_feed_ingests_to_exactly_its_items_by_type(
             assert report.new_listings == 0, path.name
     assert store.count_by_type(dt.date.fromisoformat(day)) == dict(combined_total[1])
     assert store.count_papers() == combined_total[0]
-    assert store.mailing_status(dt.date.fromisoformat(day)) == {_NAME.match(p.name)["cats"]: "announced" for p in files}
+    assert store.mailing_status(dt.date.fromisoformat(day)) == statuses

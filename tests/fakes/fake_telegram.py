@@ -15,7 +15,8 @@ Telegram would accept:
 
 Tests push updates (`push_update` and the builders below) that `getUpdates` long-polls, and read
 what the bot did from `calls` and `chats[chat_id]` (the live state of every message sent).
-Runs a stdlib `ThreadingHTTPServer` in a thread, so it never shares the test's event loop.
+Runs an aiohttp server on its own event loop in a thread, so it never shares the test's loop
+(aiohttp comes with discord.py); long polls wait in a worker thread.
 """
 
 from __future__ import annotations
@@ -30,9 +31,10 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Callable
 from urllib.parse import parse_qs
+
+from aiohttp import web
 
 TOKEN = "123456:TEST-token-not-real"
 BOT_ID = 123456
@@ -44,11 +46,6 @@ ALLOWED_TAGS = {
 }  # fmt: skip
 SEND_METHODS = {"sendMessage", "sendPhoto", "sendDocument"}
 EDIT_METHODS = {"editMessageText", "editMessageReplyMarkup"}
-
-
-class _Server(ThreadingHTTPServer):
-    request_queue_size = 1024  # PTB opens up to 256 connections at once; the default backlog is 5
-    daemon_threads = True
 
 
 class ApiError(Exception):
@@ -213,39 +210,46 @@ class FakeTelegram:
         self._per_chat: dict[int, _Window] = {}
         self._per_group: dict[int, _Window] = {}
         self._group_edits: dict[int, _Window] = {}
-        self._server: ThreadingHTTPServer | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
+        self._port = 0
+        self._stopping = False
 
     # lifecycle
 
     def start(self) -> "FakeTelegram":
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-            disable_nagle_algorithm = True  # headers and body go out as two writes; don't wait 40 ms between them
-
-            def do_POST(self) -> None:  # noqa: N802
-                fake._serve(self)
-
-            do_GET = do_POST  # noqa: N815
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self._server = _Server(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-telegram", daemon=True)
+        started = threading.Event()
+        self._thread = threading.Thread(target=self._run_server, args=(started,), name="fake-telegram", daemon=True)
         self._thread.start()
+        started.wait(10)
+        assert self._port, "the fake Telegram server did not start"
         return self
 
+    def _run_server(self, started: threading.Event) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        app = web.Application(client_max_size=16 * 1024 * 1024)
+        app.router.add_route("*", "/{path:.*}", self._serve)
+        runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        loop.run_until_complete(runner.setup())
+        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
+        loop.run_until_complete(site.start())
+        self._port = runner.addresses[0][1]
+        started.set()
+        try:
+            loop.run_forever()
+        finally:
+            loop.run_until_complete(runner.cleanup())
+            loop.close()
+
     def stop(self) -> None:
-        if self._server is not None:
+        if self._loop is not None and self._thread is not None:
+            self._stopping = True
             with self._cond:
                 self._cond.notify_all()
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(10)
+            self._loop = None
 
     def __enter__(self) -> "FakeTelegram":
         return self.start()
@@ -255,8 +259,8 @@ class FakeTelegram:
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/bot"
+        assert self._port, "start() the fake first"
+        return f"http://127.0.0.1:{self._port}/bot"
 
     # test controls
 
@@ -403,10 +407,9 @@ class FakeTelegram:
 
     # HTTP plumbing
 
-    def _serve(self, request: BaseHTTPRequestHandler) -> None:
-        length = int(request.headers.get("Content-Length") or 0)
-        body = request.rfile.read(length) if length else b""
-        match = re.fullmatch(r"/bot([^/]+)/(\w+)", request.path.split("?")[0])
+    async def _serve(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        match = re.fullmatch(r"/bot([^/]+)/(\w+)", request.path)
         status, payload = 404, {"ok": False, "error_code": 404, "description": "Not Found"}
         if match and match.group(1) != self.token:
             status, payload = 401, {"ok": False, "error_code": 401, "description": "Unauthorized"}
@@ -417,7 +420,10 @@ class FakeTelegram:
             with self._cond:
                 self.calls.append(call)
             try:
-                result = self._dispatch(method, params)
+                if method == "getUpdates":  # blocks while long-polling: off the server's loop
+                    result = await asyncio.get_running_loop().run_in_executor(None, self._get_updates, params)
+                else:
+                    result = self._dispatch(method, params)
                 status, payload = 200, {"ok": True, "result": result}
             except ApiError as err:
                 status = err.code
@@ -426,19 +432,9 @@ class FakeTelegram:
                     payload["parameters"] = err.parameters
                 call.description = err.description
             call.status = status
-        data = json.dumps(payload).encode()
-        try:
-            request.send_response(status)
-            request.send_header("Content-Type", "application/json")
-            request.send_header("Content-Length", str(len(data)))
-            request.end_headers()
-            request.wfile.write(data)
-        except (BrokenPipeError, ConnectionResetError):  # the client gave up (shutdown mid long-poll)
-            pass
+        return web.json_response(payload, status=status)
 
     def _dispatch(self, method: str, params: dict[str, Any]) -> Any:
-        if method == "getUpdates":
-            return self._get_updates(params)
         handler = getattr(self, f"_m_{method}", None)
         if handler is None:
             raise ApiError(404, f"Not Found: method {method} not found")
@@ -451,7 +447,7 @@ class FakeTelegram:
         deadline = time.monotonic() + timeout
         with self._cond:
             self._updates = [u for u in self._updates if u["update_id"] >= offset]
-            while not self._updates and time.monotonic() < deadline and self._server is not None:
+            while not self._updates and time.monotonic() < deadline and not self._stopping:
                 self._cond.wait(deadline - time.monotonic())
             return list(self._updates[: int(params.get("limit") or 100)])
 
