@@ -146,10 +146,10 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--chats", type=int, default=10_000)
     parser.add_argument("--groups", type=float, default=0.1, help="share of the chats that are groups")
-    parser.add_argument("--overall", type=float, default=300.0, help="allowed messages/s overall (Telegram: 30)")
+    parser.add_argument("--overall", type=float, default=100.0, help="allowed messages/s overall (Telegram: 30)")
     parser.add_argument("--chat-rate", type=float, default=10.0, help="allowed messages/s per chat (Telegram: 1)")
     parser.add_argument("--group-per-min", type=float, default=20.0, help="allowed messages/min per group")
-    parser.add_argument("--connections", type=int, default=256, help="HTTP connections (and sends in flight)")
+    parser.add_argument("--connections", type=int, default=8, help="HTTP connections (and sends in flight)")
     parser.add_argument("--via", choices=["sender", "outbox"], default="sender")
     return asyncio.run(run(parser.parse_args()))
 

@@ -84,7 +84,7 @@ class Paperboy:
             delivery_time=settings.digest.default_time,
             timezone=settings.digest.default_timezone,
             max_papers=settings.digest.default_max_papers,
-        ))
+        ), clock=clock)
         self.urls = ArxivUrls(settings.arxiv.abs_url, settings.arxiv.pdf_url, settings.arxiv.html_url)
         self.senders: dict[str, Sender] = {}
         self.outbox = Outbox(

@@ -62,9 +62,17 @@ def _attach_optional_parts(app: Paperboy) -> None:
         app.on_papers_stored.append(lambda ids: index_papers(app.engine, ids))
 
 
+class _NoVoiceWarnings(logging.Filter):
+    """discord.py warns at every start that voice libraries are missing; paperboy has no voice."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "voice will NOT be supported" not in record.getMessage() and "davey" not in record.getMessage()
+
+
 def setup_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.logging.level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("discord.client").addFilter(_NoVoiceWarnings())
     for noisy in ("httpx", "httpcore", "alembic", "apscheduler.executors.default", "telegram.ext.Updater",
                   "discord.gateway"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

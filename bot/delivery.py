@@ -120,13 +120,33 @@ def following_line(sub: Subscription) -> str:
     return "Following " + " · ".join(parts) if parts else ""
 
 
-def digest_outgoing(app, sub: Subscription, digest: Digest, digest_id: int, note: str | None = None) -> list[Message]:  # type: ignore[no-untyped-def]
+def digest_outgoing(app, sub: Subscription, digest: Digest, digest_id: int, note: str | None = None,  # type: ignore[no-untyped-def]
+                    tldrs: dict[str, str] | None = None) -> list[Message]:
     """The messages of a digest for `sub`, with Save buttons in their current state."""
     saved = frozenset(saved_among(app.sessions, sub.chat_id, [e.paper.id for e in digest.entries[: sub.max_papers]]))
     return digest_messages(
         digest, urls=app.urls, digest_id=digest_id, max_cards=sub.max_papers,
         page_size=app.settings.digest.page_size, saved=saved, following=following_line(sub), note=note,
+        tldrs=tldrs,
     )
+
+
+TLDR_WAIT_S = 120.0
+
+
+async def card_tldrs(app, pairs: list[tuple[Subscription, Digest]]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """TL;DRs (when `llm.tldr` is on) for every paper shown as a card: one generation per paper for all chats."""
+    if app.assistant is None or not app.settings.llm.tldr:
+        return {}
+    papers = {e.paper.id: e.paper for sub, d in pairs for e in d.entries[: sub.max_papers]}
+    if not papers:
+        return {}
+    try:
+        texts = await asyncio.wait_for(asyncio.gather(*(app.assistant.tldr(p) for p in papers.values())), TLDR_WAIT_S)
+    except asyncio.TimeoutError:  # a digest is never held back for long by its TL;DRs
+        log.warning("TL;DRs took longer than %.0f s; sending digests without the missing ones", TLDR_WAIT_S)
+        return {}
+    return {pid: text for pid, text in zip(papers, texts) if text}
 
 
 def personal_scores(app):  # type: ignore[no-untyped-def]
@@ -141,12 +161,13 @@ def build_digests(app, day: dt.date, subs: list[Subscription]) -> list[Digest]: 
     return [build_digest(index, sub, day, seen=seen.get(sub.chat_id, ()), personal=personal) for sub in subs]
 
 
-def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: bool, note: str | None = None) -> tuple[int, list[Message]]:  # type: ignore[no-untyped-def]
+def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: bool, note: str | None = None,  # type: ignore[no-untyped-def]
+                  tldrs: dict[str, str] | None = None) -> tuple[int, list[Message]]:
     """Record a digest, its shown papers and (for scheduled ones) its outbox rows in one transaction."""
     now = app.clock()
     with app.sessions.begin() as session:
         digest_id = record_digest(session, digest)
-        messages = digest_outgoing(app, sub, digest, digest_id, note)
+        messages = digest_outgoing(app, sub, digest, digest_id, note, tldrs)
         if enqueue_messages:
             items = [Outgoing(f"digest:{sub.chat_id}:{digest.day.isoformat()}:{part}", sub.chat_id, message)
                      for part, message in enumerate(messages)]
@@ -167,19 +188,22 @@ def due_subscriptions(app, now: dt.datetime) -> tuple[dt.date | None, list[Subsc
     return day, [s for s in app.subscriptions.all(active_only=True) if is_due(s, day, now)]
 
 
-def enqueue_due_digests(app) -> int:  # type: ignore[no-untyped-def]
-    """Build and enqueue every due chat's digest; returns how many chats got one."""
-    day, due = due_subscriptions(app, app.clock())
-    if not due or day is None:
-        return 0
-    for sub, digest in zip(due, build_digests(app, day, due)):
-        commit_digest(app, sub, digest, enqueue_messages=True)
-    log.info("enqueued %d digests for %s", len(due), day)
+async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
+    """Build and enqueue every due chat's digest, then flush the outbox; returns how many chats got one.
+
+    Building and committing are CPU and database work, so they run in a worker thread.
+    """
+    day, due = await asyncio.to_thread(due_subscriptions, app, app.clock())
+    if due and day is not None:
+        digests = await asyncio.to_thread(build_digests, app, day, due)
+        pairs = list(zip(due, digests))
+        tldrs = await card_tldrs(app, pairs)
+        await asyncio.to_thread(_commit_all, app, pairs, tldrs)
+        log.info("enqueued %d digests for %s", len(due), day)
+    await app.deliver_pending()
     return len(due)
 
 
-async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
-    """Enqueue due digests (in a worker thread: it is CPU work) and flush the outbox."""
-    count = await asyncio.to_thread(enqueue_due_digests, app)
-    await app.deliver_pending()
-    return count
+def _commit_all(app, pairs: list[tuple[Subscription, Digest]], tldrs: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+    for sub, digest in pairs:
+        commit_digest(app, sub, digest, enqueue_messages=True, tldrs=tldrs)

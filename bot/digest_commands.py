@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from bot.delivery import commit_digest, digest_outgoing, ingest
+from bot.delivery import build_digests, card_tldrs, commit_digest, digest_outgoing, ingest
 from bot.ports import ChatContext, Reply
 from bot.registry import action, command
 from digest.calendar import RSS_DELAY, feed_time, is_announcement_day, latest_announcement_day, next_announcement_day
@@ -82,10 +82,9 @@ async def digest_command(app, ctx: ChatContext, args: str, reply: Reply | None) 
     if found is not None:
         digest_id, digest = found
         return digest_outgoing(app, sub, digest, digest_id, note)
-    from bot.delivery import build_digests
-
     digest = build_digests(app, shown, [sub])[0]
-    _, messages = commit_digest(app, sub, digest, enqueue_messages=False, note=note)
+    tldrs = await card_tldrs(app, [(sub, digest)])
+    _, messages = commit_digest(app, sub, digest, enqueue_messages=False, note=note, tldrs=tldrs)
     return messages
 
 

@@ -22,6 +22,7 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 TABLE_MODULES = (
     "digest.schema",
     "digest.fulltext_cache",
+    "digest.personal",
     "bot.schema",
     "bot.assistant.schema",
 )

@@ -77,6 +77,7 @@ def paper_card(
     saved: bool = False,
     index: int | None = None,
     kind: str | None = None,
+    tldr: str | None = None,
 ) -> Message:
     """The full card of a paper: linked title, authors, categories, why it is here, abstract, buttons."""
     number = f"{index}. " if index is not None else ""
@@ -93,6 +94,8 @@ def paper_card(
     ]
     if reason:
         blocks.append(Paragraph((Text(f"⭐ {reason}"),)))
+    if tldr:
+        blocks.append(Paragraph((Text("TL;DR: ", bold=True), Text(tldr))))
     if paper.abstract:
         blocks.append(Quote((Text(_clip(to_unicode(paper.abstract), ABSTRACT_LIMIT)),), expandable=True))
     return Message(blocks=tuple(blocks), buttons=paper_buttons(paper.id, urls, saved=saved))

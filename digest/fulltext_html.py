@@ -27,7 +27,7 @@ _DROP = ", ".join(
         "[style*='visibility:hidden']", ".ltx_page_navbar", ".ltx_page_header", ".ltx_page_footer",
         ".ltx_page_logo", ".ltx_TOC", ".ltx_role_affiliationtext", ".ltx_authors", ".ltx_dates",
         ".ltx_bibliography", ".ltx_note_mark", ".ltx_tag_note", ".ltx_ERROR", ".ltx_rdf",
-        "#header", ".package-alerts", ".ar5iv-footer", ".html-header-nav",
+        "#header", ".package-alerts", ".ar5iv-footer", ".html-header-nav", ".sr-only", ".ltx_page_logo",
     ]
 )
 # Elements read as one block of text each (their insides are not walked further).

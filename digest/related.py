@@ -15,6 +15,7 @@ from a background task; nothing here is global: the composition root owns one in
 
 from __future__ import annotations
 
+import os
 import threading
 from collections.abc import Sequence
 
@@ -42,12 +43,16 @@ def paper_text(title: str, abstract: str) -> str:
     return f"{title}. {title}. {abstract or ''}"
 
 
-def _vectorizer() -> TfidfVectorizer:
+def _vectorizer(n_docs: int) -> TfidfVectorizer:
+    """Words and word pairs; rare terms (typos, one-off names) and near-universal ones are dropped
+    once there are enough papers to tell which is which."""
+    small = n_docs < 200
     return TfidfVectorizer(
         sublinear_tf=True,
-        ngram_range=(1, 2),
-        min_df=2,
-        max_df=0.5,
+        ngram_range=(1, int(os.environ.get("PB_NGRAM", "2"))),
+        min_df=1 if small else 3,
+        max_df=1.0 if small else 0.5,
+        max_features=300_000,
         stop_words="english",
         strip_accents="unicode",
         dtype=np.float32,
@@ -65,7 +70,7 @@ class PaperVectors:
         self._matrix: sparse.csr_matrix | None = None
         self._row: dict[str, int] = {}
         self._ids: list[str] = []
-        self._pending: list[sparse.csr_matrix] = []
+        self._names: np.ndarray | None = None
 
     @property
     def fitted(self) -> bool:
@@ -82,12 +87,9 @@ class PaperVectors:
             if not ids and self._vectorizer is not None:
                 return 0
             if self._vectorizer is None:
-                self._vectorizer = _vectorizer()
-                if len(texts) < 2:
-                    texts = texts + ["placeholder text", "placeholder words"]  # min_df=2 needs something
-                    matrix = self._vectorizer.fit_transform(texts)[: len(ids)]
-                else:
-                    matrix = self._vectorizer.fit_transform(texts)
+                self._vectorizer = _vectorizer(len(texts))
+                # an empty store still gets a vocabulary, so papers fetched from arXiv can be compared
+                matrix = self._vectorizer.fit_transform(texts + ["paper"])[: len(ids)]
                 self._matrix = sparse.csr_matrix(matrix)
             else:
                 self._matrix = sparse.vstack([self._matrix, self._vectorizer.transform(texts)], format="csr")
@@ -119,7 +121,7 @@ class PaperVectors:
         """Cosine of each given vector with every stored paper: shape (len(vectors), stored)."""
         self.ensure()
         assert self._matrix is not None
-        return np.asarray((vectors @ self._matrix.T).todense())
+        return np.asarray((self._matrix @ vectors.T).T.todense())
 
     def ids(self) -> list[str]:
         return self._ids
@@ -129,7 +131,9 @@ class PaperVectors:
         self.ensure()
         assert self._vectorizer is not None
         vector = self.transform([paper]).tocoo()
-        names = self._vectorizer.get_feature_names_out()
+        if self._names is None:
+            self._names = self._vectorizer.get_feature_names_out()
+        names = self._names
         ranked = sorted(zip(vector.data, vector.col), reverse=True)
         terms = [names[col] for _, col in ranked]
         if unigrams:

@@ -11,13 +11,14 @@ import datetime as dt
 import re
 import shlex
 import zoneinfo
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import BadInput
-from digest.schema import SubscriptionRow, utcnow
+from digest.schema import DigestRow, SavedPaperRow, SentPaperRow, SubscriptionRow, utcnow
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = ",".join(WEEKDAYS)
@@ -72,9 +73,19 @@ def _from_row(row: SubscriptionRow) -> Subscription:
 class SubscriptionStore:
     """Read and write subscriptions; a chat without a row gets the configured defaults."""
 
-    def __init__(self, sessions: sessionmaker[Session], defaults: Subscription | None = None) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        defaults: Subscription | None = None,
+        clock: Callable[[], dt.datetime] | None = None,
+    ) -> None:
         self.sessions = sessions
         self.defaults = defaults or Subscription(chat_id="")
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    def _now(self) -> dt.datetime:
+        """Naive UTC, as stored."""
+        return self.clock().astimezone(dt.timezone.utc).replace(tzinfo=None)
 
     def get(self, chat_id: str) -> Subscription | None:
         with self.sessions() as session:
@@ -82,7 +93,7 @@ class SubscriptionStore:
             return _from_row(row) if row else None
 
     def get_or_default(self, chat_id: str, chat_kind: str = "private") -> Subscription:
-        return self.get(chat_id) or replace(self.defaults, chat_id=chat_id, chat_kind=chat_kind, created_at=utcnow())
+        return self.get(chat_id) or replace(self.defaults, chat_id=chat_id, chat_kind=chat_kind, created_at=self._now())
 
     def save(self, sub: Subscription) -> Subscription:
         """Insert or update the whole subscription."""
@@ -96,7 +107,7 @@ class SubscriptionStore:
                     continue
                 value = getattr(sub, name)
                 setattr(row, name, list(value) if name in _TUPLES else value)
-            row.updated_at = utcnow()
+            row.updated_at = self._now()
         return sub
 
     def all(self, *, active_only: bool = False) -> list[Subscription]:
@@ -108,7 +119,7 @@ class SubscriptionStore:
         with self.sessions.begin() as session:
             row = session.get(SubscriptionRow, chat_id)
             if row is not None:
-                row.paused, row.paused_reason, row.updated_at = True, reason, utcnow()
+                row.paused, row.paused_reason, row.updated_at = True, reason, self._now()
 
     def move(self, old_chat_id: str, new_chat_id: str) -> None:
         """Give a chat's subscription to its new id (a Telegram group became a supergroup)."""
@@ -121,6 +132,10 @@ class SubscriptionStore:
             session.delete(row)
             session.flush()
             session.add(SubscriptionRow(**values))
+            # The chat's history moves too: what it was shown (no repeats), its digests (their page
+            # buttons are already in the chat) and its saved papers.
+            for table in (SentPaperRow, DigestRow, SavedPaperRow):
+                session.execute(update(table).where(table.chat_id == old_chat_id).values(chat_id=new_chat_id))
 
 
 # --- parsing what users type -------------------------------------------------------------

@@ -109,8 +109,7 @@ class DiscordSender:
         await self._replace(self._channel(ref.chat_id), ref.chat_id, _split_ref(ref), render(message))
 
     async def _replace(
-        self, channel: discord.PartialMessageable, chat_id: str, ids: list[int], payloads: list[DiscordPayload],
-        reference: discord.MessageReference | None = None,
+        self, channel: discord.PartialMessageable, chat_id: str, ids: list[int], payloads: list[DiscordPayload]
     ) -> SentRef:
         new_ids: list[str] = []
         with _mapped_errors(chat_id):

@@ -5,24 +5,34 @@ Telegram allows about 30 messages a second per bot, 1 a second per chat and 20 a
 this is a small limiter of our own, in one process:
 
 - overall: a smooth schedule (one slot every 1/rate seconds, reserved in arrival order), because a
-  burst of hundreds of requests at once arrives spread out and trips a sliding window;
-- per chat, per group and per group for edits: sliding windows ("at most N in any W seconds").
+  burst of hundreds of requests at once trips a sliding window;
+- per chat, per group and per group for edits, and overall as a hard cap: sliding windows ("at
+  most N in any W seconds").
+
+Telegram counts a request when it *arrives*, which is somewhere between the moment we send it and
+the moment its answer comes back. When the network or the event loop stalls, requests sent evenly
+can arrive bunched. So a request counts in its windows from the moment it is scheduled until W
+seconds after its answer: whatever the delays, no window on Telegram's side can then see more than
+N. (Proof sketch: take the last request sent among those Telegram saw in some W-window; every
+other one was sent before it and answered at most W before it was sent, so it was counted.)
 
 A send first waits until its chat's windows allow it (holding only that chat's lock, so a busy chat
-never blocks the others), then takes the next overall slot and records it in its windows. Every
-rate is multiplied by `safety` (< 1) so that network jitter between our clock and Telegram's never
-makes two requests look closer than they were scheduled.
+never blocks the others), then takes the next overall slot. Every rate is multiplied by `safety`
+(< 1), a margin for limits Telegram does not state exactly.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
-__all__ = ["RateLimiter", "RateLimits"]
+__all__ = ["Permit", "RateLimiter", "RateLimits"]
+
+_POLL_S = 0.005  # how often to look again while a window is full of requests still in flight
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,25 +46,64 @@ class RateLimits:
     safety: float = 0.95
 
 
-class _Window:
-    """Reservations of one key: at most `count` in any `seconds` (times may lie in the future)."""
+class _Entry:
+    """One request in a window: when it was scheduled (then answered), and whether it was answered."""
 
-    __slots__ = ("count", "seconds", "times")
+    __slots__ = ("at", "done")
+
+    def __init__(self, at: float) -> None:
+        self.at = at
+        self.done = False
+
+
+class _Window:
+    """At most `count` requests in any `seconds`; a request counts until `seconds` after its answer."""
+
+    __slots__ = ("count", "seconds", "entries")
 
     def __init__(self, count: float, seconds: float) -> None:
         self.count = max(1, int(count))
         self.seconds = seconds
-        self.times: deque[float] = deque()
+        self.entries: deque[_Entry] = deque()
 
     def wait(self, now: float) -> float:
-        while self.times and self.times[0] <= now - self.seconds:
-            self.times.popleft()
-        if len(self.times) < self.count:
+        """Seconds until one more request fits (0 when it fits now)."""
+        horizon = now - self.seconds
+        while self.entries and self.entries[0].done and self.entries[0].at <= horizon:
+            self.entries.popleft()
+        if len(self.entries) < self.count:
             return 0.0
-        return self.times[-self.count] + self.seconds - now
+        live = [e for e in self.entries if not e.done or e.at > horizon]
+        if len(live) != len(self.entries):
+            self.entries = deque(live)
+        excess = len(live) - self.count + 1
+        if excess <= 0:
+            return 0.0
+        expiries = sorted(e.at + self.seconds if e.done else math.inf for e in live)
+        free_at = expiries[excess - 1]
+        return _POLL_S if free_at == math.inf else max(free_at - now, 1e-4)
 
-    def add(self, at: float) -> None:
-        self.times.append(at)
+    def add(self, at: float) -> _Entry:
+        entry = _Entry(at)
+        self.entries.append(entry)
+        return entry
+
+
+class Permit:
+    """Leave to send one request; `release()` it when the answer (or an error) came back."""
+
+    __slots__ = ("_entries", "_clock")
+
+    def __init__(self, entries: list[_Entry], clock: Callable[[], float]) -> None:
+        self._entries = entries
+        self._clock = clock
+
+    def release(self) -> None:
+        now = self._clock()
+        for entry in self._entries:
+            if not entry.done:
+                entry.at = max(entry.at, now)
+                entry.done = True
 
 
 def _per_second(rate: float, safety: float) -> tuple[float, float]:
@@ -79,14 +128,17 @@ class RateLimiter:
         self._sleep = sleep
         self._interval = 1.0 / (self.limits.overall_per_s * self.limits.safety)
         self._next_slot = 0.0
+        # The hard cap sits halfway between the schedule's pace and the limit itself.
+        ceiling = math.ceil(self.limits.overall_per_s * (1 + self.limits.safety) / 2)
+        self._overall = _Window(min(ceiling, int(self.limits.overall_per_s)) or 1, 1.0)
         self._locks: dict[int, asyncio.Lock] = {}
         self._windows: dict[tuple[str, int], _Window] = {}
 
-    async def acquire(self, chat: int, *, group: bool, edit: bool = False, wait: bool = True) -> bool:
-        """Wait for a slot for one request to `chat`; with wait=False, give up (False) instead of waiting."""
+    async def acquire(self, chat: int, *, group: bool, edit: bool = False, wait: bool = True) -> Permit | None:
+        """Wait for leave to send one request to `chat`; with wait=False, None instead of waiting."""
         lock = self._locks.setdefault(chat, asyncio.Lock())
         if not wait and lock.locked():
-            return False
+            return None
         async with lock:
             windows = self._windows_for(chat, group=group, edit=edit)
             while True:
@@ -95,16 +147,23 @@ class RateLimiter:
                 if delay <= 0:
                     break
                 if not wait:
-                    return False
+                    return None
                 await self._sleep(delay)
             slot = max(now, self._next_slot)
             self._next_slot = slot + self._interval
-            for w in windows:
-                w.add(slot)
-        delay = slot - self._clock()
-        if delay > 0:
-            await self._sleep(delay)
-        return True
+            entries = [w.add(slot) for w in windows]
+        permit = Permit(entries, self._clock)
+        try:
+            delay = slot - self._clock()
+            if delay > 0:
+                await self._sleep(delay)
+            while (late := self._overall.wait(self._clock())) > 0:
+                await self._sleep(late)
+            entries.append(self._overall.add(self._clock()))
+        except BaseException:
+            permit.release()
+            raise
+        return permit
 
     def _windows_for(self, chat: int, *, group: bool, edit: bool) -> list[_Window]:
         lim = self.limits
@@ -121,8 +180,3 @@ class RateLimiter:
                 window = self._windows[(kind, chat)] = _Window(count, seconds)
             windows.append(window)
         return windows
-
-    @property
-    def allowed_overall_per_s(self) -> float:
-        """The overall rate Telegram allows (what a benchmark compares its throughput to)."""
-        return self.limits.overall_per_s

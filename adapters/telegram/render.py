@@ -16,6 +16,7 @@ renders and splits everything.
 from __future__ import annotations
 
 import bisect
+import functools
 import html
 import logging
 import re
@@ -81,12 +82,19 @@ def utf16_len(text: str) -> int:
 
 def render(message: Message, *, limit: int = MAX_TEXT) -> list[TelegramPayload]:
     """The message as HTML parts of at most `limit` UTF-16 units each; buttons go on the last part."""
-    return _payloads(_layout(message, rich=True), "HTML", keyboard(message), limit)
+    return list(_render_cached(message, True, limit))
 
 
 def render_plain(message: Message, *, limit: int = MAX_TEXT) -> list[TelegramPayload]:
     """The message as plain text (no parse mode): the fallback when Telegram rejects our markup."""
-    return _payloads(_layout(message, rich=False), None, keyboard(message), limit)
+    return list(_render_cached(message, False, limit))
+
+
+@functools.lru_cache(maxsize=1024)
+def _render_cached(message: Message, rich: bool, limit: int) -> tuple[TelegramPayload, ...]:
+    """A morning's fan-out sends the same paper card to many chats: render each message once."""
+    parse_mode = "HTML" if rich else None
+    return tuple(_payloads(_layout(message, rich=rich), parse_mode, keyboard(message), limit))
 
 
 def keyboard(message: Message) -> InlineKeyboardMarkup | None:

@@ -172,11 +172,13 @@ class TelegramSender:
         BadRequest is left to the caller (it knows whether "not modified" or a parse error is fine).
         """
         for attempt in range(1, self.max_attempts + 1):
-            if not await self.limiter.acquire(tg_id, group=tg_id < 0, edit=edit, wait=wait):
+            permit = await self.limiter.acquire(tg_id, group=tg_id < 0, edit=edit, wait=wait)
+            if permit is None:
                 return None
             try:
                 return await call()
             except RetryAfter as exc:
+                permit.release()
                 seconds = retry_after_seconds(exc)
                 self.floods += 1
                 if attempt == self.max_attempts:
@@ -195,6 +197,8 @@ class TelegramSender:
                 raise TransientSendError(f"chat {tg_id}: {exc.message}") from exc
             except TelegramError as exc:
                 raise SendError(f"chat {tg_id}: {exc.message}") from exc
+            finally:
+                permit.release()
         raise AssertionError("unreachable")
 
 

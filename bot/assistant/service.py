@@ -115,7 +115,8 @@ class Assistant:
             return
         cached = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
         if cached is not None:
-            await stream.finish(render.faq_message(paper, cached, abs_url=self._abs_url))
+            source = self.store.faq_source(paper.id, language)
+            await stream.finish(render.faq_message(paper, cached, abs_url=self._abs_url, source=source))
             return
         key = ("faq", paper.id, language)
         flight = self._flights.get(key)
@@ -138,12 +139,12 @@ class Assistant:
             await asyncio.sleep(self._lease_poll_s)
             done = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
             if done is not None:
-                return done, ""
+                return done, self.store.faq_source(paper.id, language)
         completions: list[Completion] = []
         try:
             done = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
             if done is not None:  # written while we took the lease
-                return done, ""
+                return done, self.store.faq_source(paper.id, language)
             if self.texts.cached(paper.id) is None:  # a status only when it means a wait: it costs a group edit
                 flight.publish("📄 Reading the paper…")
             body, source = await self._paper_text(paper)

@@ -47,6 +47,13 @@ class AssistantStore:
             return None
         return [row.answer for row in rows]
 
+    def faq_source(self, paper_id: str, language: str) -> str:
+        """What a cached FAQ was written from: "html", "pdf" or "abstract" ("" when unknown)."""
+        with self._sessions() as session:
+            return session.scalar(
+                select(FaqAnswerRow.source).where(FaqAnswerRow.paper_id == paper_id, FaqAnswerRow.language == language).limit(1)
+            ) or ""
+
     def save_faq(self, paper_id: str, language: str, answers: Sequence[Completion], source: str) -> bool:
         """Store a complete FAQ set in one transaction; False when another process stored it first."""
         with self._sessions() as session:

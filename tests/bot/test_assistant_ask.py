@@ -76,6 +76,15 @@ async def test_ask_streams_its_answer(rig):
     assert len(growing) >= 3 and growing == sorted(growing, key=len)
 
 
+async def test_reasoning_deltas_are_not_shown_or_kept(rig):
+    rig.llm.reasoning = "SECRET-CHAIN-OF-THOUGHT"
+    factory = FakeStreamFactory()
+    await rig.assistant.ask("test:1", PAPER, "Why?", "en", factory)
+    assert factory.last.final.plain_text().count("Answer about: Why?") == 1
+    assert not any("SECRET" in u for u in factory.last.updates)
+    assert "SECRET" not in factory.last.final.plain_text()
+
+
 async def test_ask_counts_against_the_daily_quota(tmp_path):
     async with assistant_rig(tmp_path, daily_quota=2) as rig:
         for question in ("One?", "Two?"):

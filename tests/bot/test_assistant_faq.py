@@ -230,6 +230,9 @@ async def test_a_paper_without_full_text_is_answered_from_its_abstract_and_says_
     await rig.assistant.faq("test:1", paper, "en", factory)
     assert "An abstract-only paper about gizmos." in rig.llm.requests[0]["messages"][1]["content"]
     assert "answers rest on the abstract" in factory.last.final.plain_text()
+    cached = FakeStreamFactory()
+    await rig.assistant.faq("test:2", paper, "en", cached)
+    assert "answers rest on the abstract" in cached.last.final.plain_text()
 
 
 async def test_an_instruction_inside_the_paper_never_reaches_the_system_role(rig):

@@ -12,6 +12,7 @@ instead. It serves `POST /v1/chat/completions`, plain or streamed (`stream: true
   answering (to trigger client timeouts), an error event in the middle of a stream, or a stream
   cut off without a finish reason;
 - `chunk_chars` / `chunk_delay_s` set how the answer is streamed (tokens at a realistic rate);
+  `reasoning` is streamed before it as `reasoning_content` deltas, as reasoning models do;
 - usage counts ~4 characters a token, and reports as `cached_tokens` the longest prefix of
   messages it has seen before, the way providers' prompt caches do.
 """
@@ -66,8 +67,10 @@ class FakeOpenAI:
         chunk_chars: int = 6,
         chunk_delay_s: float = 0.0,
         first_token_delay_s: float = 0.0,
+        reasoning: str = "",
     ) -> None:
         self.answer = answer
+        self.reasoning = reasoning  # streamed first as `reasoning_content` deltas, as DeepSeek/Kimi do
         self.chunk_chars = chunk_chars
         self.chunk_delay_s = chunk_delay_s
         self.first_token_delay_s = first_token_delay_s
@@ -218,6 +221,8 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self._event(_chunk(cid, model, {"role": "assistant", "content": ""}))
             if fake.first_token_delay_s:
                 time.sleep(fake.first_token_delay_s)
+            for i in range(0, len(fake.reasoning), fake.chunk_chars):
+                self._event(_chunk(cid, model, {"reasoning_content": fake.reasoning[i : i + fake.chunk_chars]}))
             pieces = [text[i : i + fake.chunk_chars] for i in range(0, len(text), fake.chunk_chars)] or [""]
             broken = fault is not None and fault.kind in {"error_mid_stream", "cut"}
             if broken:

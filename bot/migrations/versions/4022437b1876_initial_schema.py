@@ -1,8 +1,8 @@
 """initial schema
 
-Revision ID: 186f142e5b16
+Revision ID: 4022437b1876
 Revises: 
-Create Date: 2026-11-23 05:22:38.941683
+Create Date: 2026-11-23 05:36:01.790477
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 
-revision = '186f142e5b16'
+revision = '4022437b1876'
 down_revision = None
 branch_labels = None
 depends_on = None
@@ -147,6 +147,14 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_outbox_next_attempt_at'), ['next_attempt_at'], unique=False)
         batch_op.create_index(batch_op.f('ix_outbox_status'), ['status'], unique=False)
 
+    op.create_table('paper_feedback',
+    sa.Column('chat_id', sa.String(length=80), nullable=False),
+    sa.Column('paper_id', sa.String(length=40), nullable=False),
+    sa.Column('value', sa.Integer(), nullable=False),
+    sa.Column('source', sa.String(length=8), nullable=False),
+    sa.Column('created', sa.DateTime(), nullable=False),
+    sa.PrimaryKeyConstraint('chat_id', 'paper_id', name=op.f('pk_paper_feedback'))
+    )
     op.create_table('papers',
     sa.Column('id', sa.String(length=40), nullable=False),
     sa.Column('version', sa.Integer(), nullable=False),
@@ -239,6 +247,7 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_papers_primary_category'))
 
     op.drop_table('papers')
+    op.drop_table('paper_feedback')
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_outbox_status'))
         batch_op.drop_index(batch_op.f('ix_outbox_next_attempt_at'))
