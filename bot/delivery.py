@@ -16,6 +16,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
+from sqlalchemy.exc import IntegrityError
 
 from bot.outbox import Outgoing, enqueue
 from digest.calendar import RSS_DELAY, feed_time, latest_announcement_day
@@ -153,12 +154,41 @@ def personal_scores(app):  # type: ignore[no-untyped-def]
     return app.personal.scores if app.personal is not None else None
 
 
+MAX_ROLLED_DAYS = 7
+
+
+def days_covered(app, day: dt.date, subs: list[Subscription]) -> list[tuple[dt.date, ...]]:  # type: ignore[no-untyped-def]
+    """The announcement days each chat's digest covers, ending at `day`.
+
+    A day the chat did not get (a weekday it skipped, the process being down) rolls into its next
+    digest, so no paper is ever missed; at most a week rolls in. A chat's first digest is one day.
+    """
+    oldest = min((s.last_digest_day for s in subs if s.last_digest_day), default=None)
+    stored = app.store.announced_days(after=oldest, upto=day) if oldest else [day]
+    covered = []
+    for sub in subs:
+        if sub.last_digest_day is None:
+            covered.append((day,))
+            continue
+        days = [d for d in stored if d > sub.last_digest_day][-MAX_ROLLED_DAYS:]
+        covered.append(tuple(days) or (day,))
+    return covered
+
+
 def build_digests(app, day: dt.date, subs: list[Subscription]) -> list[Digest]:  # type: ignore[no-untyped-def]
-    """Digests of `day` for many chats at once: one day index, one pass over what was shown."""
-    index = DayIndex.build(app.store.announced_on(day))
-    seen = seen_by_chat(app.sessions, [p.id for p in index.papers])
+    """Digests ending at `day` for many chats at once: one index per span of days, one pass over what was shown."""
+    by_span: dict[tuple[dt.date, ...], list[int]] = {}
+    for position, span in enumerate(days_covered(app, day, subs)):
+        by_span.setdefault(span, []).append(position)
     personal = personal_scores(app)
-    return [build_digest(index, sub, day, seen=seen.get(sub.chat_id, ()), personal=personal) for sub in subs]
+    digests: list[Digest | None] = [None] * len(subs)
+    for span, positions in by_span.items():
+        index = DayIndex.build(app.store.announced_over(span) if len(span) > 1 else app.store.announced_on(span[0]))
+        seen = seen_by_chat(app.sessions, [p.id for p in index.papers])
+        for k in positions:
+            sub = subs[k]
+            digests[k] = build_digest(index, sub, day, seen=seen.get(sub.chat_id, ()), personal=personal, covers=span)
+    return digests  # type: ignore[return-value]
 
 
 def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: bool, note: str | None = None,  # type: ignore[no-untyped-def]
@@ -166,7 +196,7 @@ def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: b
     """Record a digest, its shown papers and (for scheduled ones) its outbox rows in one transaction."""
     now = app.clock()
     with app.sessions.begin() as session:
-        digest_id = record_digest(session, digest)
+        digest_id = record_digest(session, digest, cards=sub.max_papers)
         messages = digest_outgoing(app, sub, digest, digest_id, note, tldrs)
         if enqueue_messages:
             items = [Outgoing(f"digest:{sub.chat_id}:{digest.day.isoformat()}:{part}", sub.chat_id, message)
@@ -206,4 +236,8 @@ async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
 
 def _commit_all(app, pairs: list[tuple[Subscription, Digest]], tldrs: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
     for sub, digest in pairs:
-        commit_digest(app, sub, digest, enqueue_messages=True, tldrs=tldrs)
+        try:
+            commit_digest(app, sub, digest, enqueue_messages=True, tldrs=tldrs)
+        except IntegrityError:
+            # The chat asked for /digest of the same day while the sweep was building: it has it.
+            log.info("digest of %s for %s was recorded meanwhile; not sending it twice", sub.chat_id, digest.day)

@@ -11,7 +11,9 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from bot.delivery import build_digests, card_tldrs, commit_digest, digest_outgoing, ingest
+from sqlalchemy.exc import IntegrityError
+
+from bot.delivery import build_digests, card_tldrs, commit_digest, digest_outgoing, feeds_to_ingest, ingest
 from bot.ports import ChatContext, Reply
 from bot.registry import action, command
 from digest.calendar import RSS_DELAY, feed_time, is_announcement_day, latest_announcement_day, next_announcement_day
@@ -33,11 +35,15 @@ def _local(moment: dt.datetime, zone: str) -> str:
 async def _make_sure_ingested(app, due: dt.date) -> None:  # type: ignore[no-untyped-def]
     """Fetch the due day now if nobody tried recently (a user asking should not wait for the scheduler)."""
     statuses = app.store.mailing_status(due)
-    if statuses and all(s == "announced" for s in statuses.values()):
+    missing = [feed for feed in feeds_to_ingest(app) if statuses.get(feed) != "announced"]
+    if not missing:
         return
-    last_try = app.store.last_mailing_attempt(due)
-    if last_try is not None and utcnow() - last_try < RETRY_FETCH_AFTER:
-        return
+    # A feed nobody fetched yet (a chat just followed a new category) is fetched at once: "nothing
+    # matched" must never stand in for "never fetched". Only feeds that were tried wait a while.
+    if all(feed in statuses for feed in missing):
+        last_try = app.store.last_mailing_attempt(due)
+        if last_try is not None and utcnow() - last_try < RETRY_FETCH_AFTER:
+            return
     try:
         await ingest(app, due)
     except Exception:  # the answer below explains what we have; the scheduler retries
@@ -84,7 +90,11 @@ async def digest_command(app, ctx: ChatContext, args: str, reply: Reply | None) 
         return digest_outgoing(app, sub, digest, digest_id, note)
     digest = build_digests(app, shown, [sub])[0]
     tldrs = await card_tldrs(app, [(sub, digest)])
-    _, messages = commit_digest(app, sub, digest, enqueue_messages=False, note=note, tldrs=tldrs)
+    try:
+        _, messages = commit_digest(app, sub, digest, enqueue_messages=False, note=note, tldrs=tldrs)
+    except IntegrityError:  # the scheduled sweep recorded this day's digest a moment ago
+        digest_id, digest = find_digest(app.sessions, app.store, ctx.chat_id, shown)  # type: ignore[misc]
+        return digest_outgoing(app, sub, digest, digest_id, note)
     return messages
 
 
@@ -104,11 +114,11 @@ async def page_button(app, ctx: ChatContext, args: str, message_id: str | None):
         digest_id, page = (int(x) for x in args.split(":"))
     except ValueError:
         return ActionReply(notice="This button no longer works.")
-    digest = load_digest(app.sessions, app.store, digest_id, ctx.chat_id)
-    if digest is None:
+    found = load_digest(app.sessions, app.store, digest_id, ctx.chat_id)
+    if found is None:
         return ActionReply(notice="That digest isn't available in this chat.")
-    sub = app.subscriptions.get_or_default(ctx.chat_id)
-    first = min(sub.max_papers, len(digest.entries))
+    digest, cards = found
+    first = min(cards, len(digest.entries))  # the cards it was sent with, whatever /max says now
     page_message = list_page(digest.entries, urls=app.urls, digest_id=digest_id, first=first, page=page,
                              page_size=app.settings.digest.page_size)
     return ActionReply(edit=page_message)

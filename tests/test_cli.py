@@ -106,6 +106,21 @@ def test_digest_on_a_weekend_says_there_was_no_announcement(config, fake_arxiv, 
     assert "2026-06-23" in data["note"]
 
 
+def test_digest_when_arxiv_fails_says_it_could_not_fetch(config, fake_arxiv, capsys):
+    from tests.fakes.fake_arxiv import Reply
+
+    fake_arxiv.script("/rss/cs.CL", Reply.html_error())
+    assert main(["digest", "--categories", "cs.CL", "--date", "2026-06-16", "--format", "json"]) == 1
+    captured = capsys.readouterr()
+    assert "could not fetch" in captured.err and captured.out == ""
+
+
+def test_digest_before_the_feed_is_out_says_not_announced_yet(config, fake_arxiv, capsys):
+    fake_arxiv.rss["cs.CL"] = rss_feed("cs.CL", [], pub_date=TUE_PUB)
+    data = run_json(capsys, "--categories", "cs.CL", "--date", "2026-06-16")
+    assert data["status"] == "not_announced_yet" and data["papers"] == []
+
+
 def test_digest_with_an_unknown_category_fails_with_a_suggestion(config, capsys):
     assert main(["digest", "--categories", "computation and language"]) == 1
     assert "cs.CL" in capsys.readouterr().err

@@ -65,7 +65,6 @@ def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits
     )
     sender = TelegramSender(application.bot, limiter=RateLimiter(limits))
     handlers = TelegramHandlers(paperboy, sender, AdminCache(application.bot))
-    application.bot_data["paperboy_handlers"] = handlers
     paperboy.attach_sender("tg", sender)
 
     posts = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST

@@ -11,6 +11,9 @@
 - membership: bot added to a group -> greeting; kicked or blocked -> `chat_unreachable`;
   a group's migration to a supergroup -> `chat_moved`; admin changes drop the admin cache;
 - one error handler: logs with exc_info, then a short neutral apology.
+
+With BotFather's privacy mode on (the default), Telegram shows a bot only commands, mentions and
+replies in groups; a message of nothing but links reaches it only when privacy mode is off.
 """
 
 from __future__ import annotations

@@ -31,9 +31,6 @@ def telegram():
 @pytest.fixture
 async def bot(app, settings, telegram):
     """paperboy's Telegram adapter running against the fake (polling, like production)."""
-    from bot.migrate import target_metadata
-
-    target_metadata().create_all(app.engine)  # TEMPORARY until bot/migrations/versions has its first revision
     tg = settings.replace("telegram", token=telegram.token, base_url=telegram.base_url)
     stop = await start_telegram(app, tg, limits=RateLimits(overall_per_s=100, chat_per_s=20, group_per_min=600,
                                                            group_edits_per_min=600))
@@ -225,9 +222,6 @@ async def test_webhook_mode_accepts_only_requests_with_the_secret(app, settings,
 
     import httpx
 
-    from bot.migrate import target_metadata
-
-    target_metadata().create_all(app.engine)  # TEMPORARY, as in the `bot` fixture
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
@@ -252,3 +246,36 @@ async def test_webhook_mode_accepts_only_requests_with_the_secret(app, settings,
         assert len(telegram.sent(USER)) == 1
     finally:
         await stop()
+
+
+async def test_when_a_reply_cannot_be_sent_the_error_is_logged_and_the_user_gets_an_apology(bot, telegram, caplog):
+    telegram.fail_next(USER, "down")
+    [apology] = await reply_to(telegram, USER, lambda: telegram.text(USER, "/help"))
+    assert apology["text"].startswith("Sorry")
+    assert any(r.exc_info for r in caplog.records if "Telegram update" in r.getMessage())
+
+
+async def test_scheduled_messages_leave_through_the_outbox(bot, telegram):
+    import datetime as dt
+
+    from bot.outbox import Outgoing, enqueue
+    from digest.message import text
+
+    await reply_to(telegram, 6161, lambda: telegram.text(6161, "/subscribe cs.CL"))
+    telegram.block(6262)
+    now = dt.datetime(2026, 6, 16, 8, 0)
+    with bot.sessions.begin() as session:
+        enqueue(session, [Outgoing("test:6161:0", "tg:6161", text("Good morning, here are your papers.")),
+                          Outgoing("test:6262:0", "tg:6262", text("Good morning."))], now)
+    assert await bot.deliver_pending() == 1
+    assert texts(telegram, 6161)[-1] == "Good morning, here are your papers."
+    assert await bot.deliver_pending() == 0  # nothing is sent twice
+    assert len(telegram.sent(6161)) == 2
+
+
+async def test_deep_link_subscribes_in_one_tap(bot, telegram):
+    """t.me/<bot>?start=cs_AI-cs_LG opens the chat with "/start cs_AI-cs_LG"."""
+    [done] = await reply_to(telegram, 7373, lambda: telegram.text(7373, "/start cs_AI-cs_LG"))
+    assert "Following" in done["text"]
+    categories = bot.subscriptions.get("tg:7373").categories
+    assert "cs.AI" in categories and "cs.LG" in categories

@@ -42,13 +42,23 @@ async def test_start_welcomes_with_category_buttons_that_subscribe(app):
     assert reply.replies and "Following" in said(reply.replies)
 
 
-@pytest.mark.parametrize(("payload", "expected"), [("cs_CL", "cs.CL"), ("cs_AI-cs_LG", "cs.AI cs.LG")])
+@pytest.mark.parametrize(("payload", "expected"), [
+    ("cs_CL", {"cs.CL"}),
+    ("cs_AI__q-bio_NC", {"cs.AI", "q-bio.NC"}),
+    ("hep-th", {"hep-th"}),
+])
 async def test_a_start_deep_link_subscribes_in_one_tap(app, payload, expected):
     answer = await ask(app, f"/start {payload}")
     sub = app.subscriptions.get(PRIVATE.chat_id)
-    for cat in expected.split():
-        assert cat in sub.categories
+    assert set(sub.categories.split("+")) == expected
+    for cat in expected:
         assert cat in answer
+
+
+async def test_a_start_deep_link_from_a_group_member_only_welcomes(app):
+    answer = await ask(app, "/start cs_CL", GROUP_MEMBER)
+    assert "paperboy" in answer
+    assert app.subscriptions.get(GROUP_MEMBER.chat_id) is None
 
 
 async def test_help_lists_the_commands(app):
@@ -114,6 +124,24 @@ async def test_unsubscribe_one_category_keeps_the_others(app):
     answer = await ask(app, "/unsubscribe cs.LG")
     assert app.subscriptions.get(PRIVATE.chat_id).categories == "cs.CL"
     assert "cs.CL" in answer
+
+
+@pytest.mark.parametrize(("follows", "drop", "left"), [
+    ("cs.CL astro-ph", "astro-ph", "cs.CL"),
+    ("cs", "cs.CY", "cs-cs.CY"),
+    ("cs.AI q-bio.NC", "q-bio.NC", "cs.AI"),
+])
+async def test_unsubscribe_takes_archives_and_hyphenated_names(app, follows, drop, left):
+    await ask(app, f"/subscribe {follows}")
+    answer = await ask(app, f"/unsubscribe {drop}")
+    assert app.subscriptions.get(PRIVATE.chat_id).categories == left
+    assert "Still following" in answer
+
+
+async def test_following_lines_name_hyphenated_categories_whole(app):
+    answer = await ask(app, "/subscribe hep-th+q-bio.NC-cs.CY cs.AI")
+    assert "hep-th (High Energy Physics - Theory)" in answer and "q-bio.NC (Neurons and Cognition)" in answer
+    assert "-cs.CY (Computers and Society)" in answer
 
 
 @pytest.mark.parametrize("line", ["/unsubscribe", "/unsubscribe cs.CL"])

@@ -219,3 +219,25 @@ async def test_a_page_number_out_of_range_shows_the_nearest_page(app, fake_arxiv
     digest_id = next(a for a in actions(messages) if a.startswith("pg:")).split(":")[1]
     reply = await app.handle_action(CHAT, f"pg:{digest_id}:99")
     assert reply.edit is not None and "of 30" in reply.edit.plain_text()
+
+
+async def test_a_chat_following_a_category_nobody_fetched_yet_gets_it_not_an_empty_digest(app, fake_arxiv):
+    language = [rss_item(f"2606.{i:05d}", f"Language {i}", categories=("cs.CL",), pub_date=pub(TUE)) for i in (1, 2)]
+    vision = [rss_item(f"2606.{i:05d}", f"Vision {i}", categories=("cs.CV",), pub_date=pub(TUE)) for i in (50, 51, 52)]
+    for cats, items in (("cs.CL", language), ("cs.CV", vision), ("cs.CL+cs.CV", language + vision), ("cs.CV+cs.CL", language + vision)):
+        fake_arxiv.rss[cats] = rss_feed(cats, items, pub_date=pub(TUE))
+    await subscribe(app)  # cs.CL
+    assert len(titles(await digest(app))) == 2
+    viewer = ChatContext(chat_id="console:bob")
+    await app.handle_text(viewer, "/subscribe cs.CV")
+    messages = await app.handle_text(viewer, "/digest")
+    assert "Nothing matched" not in said(messages)
+    assert titles(messages) == ["Vision 50", "Vision 51", "Vision 52"]
+
+
+async def test_a_recent_failure_is_not_refetched_on_every_digest_request(app, fake_arxiv):
+    fake_arxiv.script("/rss/cs.CL", Reply.html_error())
+    await subscribe(app)
+    await digest(app)
+    await digest(app)
+    assert len(fake_arxiv.requests_to("/rss")) == 1

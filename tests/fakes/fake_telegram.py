@@ -286,8 +286,9 @@ class FakeTelegram:
         self.chat(new_chat_id, "supergroup", admins=tuple(self.chat(chat_id).admins))
 
     def fail_next(self, chat_id: int, kind: str, *, retry_after: int = 1, after: int = 0) -> None:
-        """Script a send to a chat to fail (kind "flood" or "parse"), after `after` sends that succeed."""
+        """Script a send to a chat to fail (kind "flood", "parse" or "down"), after `after` sends that succeed."""
         errors = {
+            "down": ApiError(502, "Bad Gateway"),
             "flood": ApiError(429, f"Too Many Requests: retry after {retry_after}", {"retry_after": retry_after}),
             "parse": ApiError(400, "Bad Request: can't parse entities: scripted failure"),
         }

@@ -1,0 +1,136 @@
+"""`paperboy search | related | rank`: the find-and-rank features on the command line, for evaluation.
+
+They run exactly the code the bot runs (`bot.find_commands.Finder`, `digest.personal`) against the
+configured database, so `--json` output can be scored by scripts:
+
+    paperboy search 'diffusion au:ho' --limit 20 --json      -> [{"id", "score"}, ...]
+    paperboy search --queries queries.txt --json             -> [{"query", "results": [...], "ms"}, ...]
+    paperboy related 2501.01234 --json                       -> [{"id", "score"}, ...]
+    paperboy rank --likes likes.txt --candidates day.txt --json  -> [{"id", "score", "reason"}, ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from pathlib import Path
+
+from digest.errors import BadInput, PaperNotFound
+from digest.ids import parse_id
+from digest.search_query import parse_query
+
+
+def add_find_commands(subparsers: argparse._SubParsersAction) -> None:
+    """Register `search`, `related` and `rank` on the main parser's subcommands."""
+    search = subparsers.add_parser("search", help="search stored papers (the /search syntax)")
+    search.add_argument("query", nargs="?", help='e.g. \'diffusion "video generation" au:ho cat:cs.CV\'')
+    search.add_argument("--limit", type=int, default=10, help="results per query (default 10)")
+    search.add_argument("--queries", metavar="FILE", help="run one query per line, timing each")
+    search.add_argument("--json", action="store_true", help="machine-readable output")
+    search.set_defaults(run=cmd_search)
+
+    related = subparsers.add_parser("related", help="the stored papers most related to one")
+    related.add_argument("paper", help="arXiv id or link")
+    related.add_argument("--limit", type=int, default=10)
+    related.add_argument("--json", action="store_true")
+    related.set_defaults(run=cmd_related)
+
+    rank = subparsers.add_parser("rank", help="order candidate papers by similarity to liked ones")
+    rank.add_argument("--likes", required=True, metavar="FILE", help="arXiv ids, one per line")
+    rank.add_argument("--candidates", required=True, metavar="FILE", help="arXiv ids, one per line")
+    rank.add_argument("--json", action="store_true")
+    rank.set_defaults(run=cmd_rank)
+
+
+def _app(settings):  # type: ignore[no-untyped-def]
+    from bot.cli import build_app
+    from bot.find_commands import finder_of
+    from digest.search import index_papers
+
+    app = build_app(settings)
+    index_papers(app.engine)
+    return app, finder_of(app)
+
+
+def _emit(args: argparse.Namespace, data: object, lines: list[str]) -> None:
+    if args.json:
+        print(json.dumps(data, ensure_ascii=False))
+    else:
+        print("\n".join(lines))
+
+
+async def cmd_search(settings, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    if bool(args.query) == bool(args.queries):
+        print("paperboy search: give a QUERY or --queries FILE", file=sys.stderr)
+        return 2
+    app, finder = _app(settings)
+    try:
+        if args.query:
+            page = finder.search.search(parse_query(args.query), limit=args.limit)
+            hits = [{"id": h.id, "score": round(h.score, 4)} for h in page.hits]
+            _emit(args, hits, [f"{h['id']}\t{h['score']}" for h in hits])
+            return 0
+        out, lines = [], []
+        for line in Path(args.queries).read_text(encoding="utf-8").splitlines():
+            if not line.strip():
+                continue
+            started = time.perf_counter()
+            try:
+                page = finder.search.search(parse_query(line), limit=args.limit)
+                results = [{"id": h.id, "score": round(h.score, 4)} for h in page.hits]
+                error = None
+            except BadInput as exc:
+                results, error = [], str(exc)
+            ms = round((time.perf_counter() - started) * 1000, 2)
+            out.append({"query": line, "results": results, "ms": ms, **({"error": error} if error else {})})
+            lines.append(f"{ms:8.2f} ms  {len(results):3d}  {line}" + (f"  ({error})" if error else ""))
+        _emit(args, out, lines)
+        return 0
+    finally:
+        await app.aclose()
+
+
+async def cmd_related(settings, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    paper_id = parse_id(args.paper)[0]
+    app, finder = _app(settings)
+    try:
+        paper = app.store.get_paper(paper_id)
+        if paper is None:
+            raise PaperNotFound(paper_id)
+        hits = await asyncio.to_thread(finder.related.related, paper, args.limit)
+        data = [{"id": h.id, "score": round(h.score, 4)} for h in hits]
+        _emit(args, data, [f"{h['id']}\t{h['score']}" for h in data])
+        return 0
+    finally:
+        await app.aclose()
+
+
+def _ids(path: str) -> list[str]:
+    ids = []
+    for line in Path(path).read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.lstrip().startswith("#"):
+            ids.append(parse_id(line.split()[0])[0])
+    return list(dict.fromkeys(ids))
+
+
+async def cmd_rank(settings, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    from digest.personal import PersonalRanker
+
+    like_ids, candidate_ids = _ids(args.likes), _ids(args.candidates)
+    app, _ = _app(settings)
+    try:
+        stored = app.store.get_papers(like_ids + candidate_ids)
+        missing = [i for i in like_ids + candidate_ids if i not in stored]
+        if missing:
+            print(f"paperboy rank: not in the store (import them first): {', '.join(missing[:10])}", file=sys.stderr)
+            return 1
+        ranker = app.personal if isinstance(app.personal, PersonalRanker) else PersonalRanker(app.sessions)
+        ranked = ranker.rank([stored[i] for i in like_ids], [stored[i] for i in candidate_ids])
+        data = [{"id": p.id, "score": round(score, 4), "reason": reason} for p, score, reason in ranked]
+        _emit(args, data, [f"{d['id']}\t{d['score']}\t{d['reason'] or ''}" for d in data])
+        return 0
+    finally:
+        await app.aclose()

@@ -1,0 +1,353 @@
+"""Finding papers in chat: /search, /related, /saved, /export, /seed and the Save/Related/👍/👎 buttons.
+
+Paging buttons must fit Telegram's 64-byte callback data, and a query does not, so a search is
+stored in `search_queries` under a short key derived from the chat and the query; the button says
+`sp:<key>:<page>`, and a key only works in the chat that searched. `/saved` pages with `sv:<page>`.
+
+The search index, the related-papers vectors and the personal ranker are built by the composition
+root (`Finder.attach(app)`); handlers use `finder_of(app)`, which attaches one on first use if the
+root did not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import hashlib
+from dataclasses import dataclass
+
+from sqlalchemy import DateTime, String, Text as SqlText, select
+from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
+
+from bot.app import ActionReply
+from bot.ports import ChatContext, Reply
+from bot.registry import action, command
+from digest.bibtex import export_bibtex, export_links, parse_bibtex
+from digest.cards import paper_card, paper_line
+from digest.db import Base
+from digest.errors import BadInput
+from digest.ids import find_ids
+from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
+from digest.models import Paper
+from digest.personal import add_likes, toggle_feedback
+from digest.related import PaperVectors, RelatedFinder
+from digest.saved import saved_among, saved_ids, toggle_saved
+from digest.schema import utcnow
+from digest.search import PaperSearch, SearchPage
+from digest.search_query import SearchQuery, parse_query
+
+EXPORT_CHUNK = 3500  # characters per export message, under every platform's limit
+RELATED_COUNT = 10
+
+
+class SearchQueryRow(Base):
+    """A search a chat ran, so its paging buttons can carry a short key instead of the query."""
+
+    __tablename__ = "search_queries"
+
+    key: Mapped[str] = mapped_column(String(16), primary_key=True)
+    chat_id: Mapped[str] = mapped_column(String(80), index=True)
+    query: Mapped[str] = mapped_column(SqlText)
+    created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+@dataclass
+class Finder:
+    """The search index, related-papers finder and TF-IDF vectors of one app (or CLI run)."""
+
+    search: PaperSearch
+    vectors: PaperVectors
+    related: RelatedFinder
+
+    @classmethod
+    def build(cls, engine, sessions: sessionmaker[Session], engine_choice: str = "auto") -> "Finder":  # type: ignore[no-untyped-def]
+        search = PaperSearch(engine, engine_choice)
+        vectors = PaperVectors(sessions)
+        return cls(search=search, vectors=vectors, related=RelatedFinder(vectors, search))
+
+    @classmethod
+    def attach(cls, app) -> "Finder":  # type: ignore[no-untyped-def]
+        """Build one for `app` and keep it there (the composition root calls this)."""
+        app.finder = cls.build(app.engine, app.sessions, app.settings.search.engine)
+        return app.finder
+
+
+def finder_of(app) -> Finder:  # type: ignore[no-untyped-def]
+    finder = getattr(app, "finder", None)
+    return finder if isinstance(finder, Finder) else Finder.attach(app)
+
+
+def _page_size(app) -> int:  # type: ignore[no-untyped-def]
+    return max(1, app.settings.digest.page_size)
+
+
+# --- stored queries -------------------------------------------------------------------------
+
+
+def remember_query(sessions: sessionmaker[Session], chat_id: str, query: SearchQuery) -> str:
+    """Store the query for paging and return its short key (the same query in the same chat, the same key)."""
+    canonical = query.canonical()
+    key = hashlib.blake2b(f"{chat_id}\n{canonical}".encode(), digest_size=6).hexdigest()
+    with sessions.begin() as session:
+        row = session.get(SearchQueryRow, key)
+        if row is None:
+            session.add(SearchQueryRow(key=key, chat_id=chat_id, query=canonical))
+        else:
+            row.created = utcnow()
+    return key
+
+
+def recall_query(sessions: sessionmaker[Session], chat_id: str, key: str) -> SearchQuery:
+    """The stored query behind a paging button; only the chat that searched may page it."""
+    with sessions() as session:
+        row = session.scalar(select(SearchQueryRow).where(SearchQueryRow.key == key))
+    if row is None or row.chat_id != chat_id:
+        raise BadInput("This search has expired. Run /search again.")
+    return parse_query(row.query)
+
+
+# --- rendering --------------------------------------------------------------------------------
+
+
+def _list_message(app, title: str, papers: list[Paper], *, start: int, note: str | None = None,  # type: ignore[no-untyped-def]
+                  paging: tuple[Button, ...] = (), reasons: dict[str, str] | None = None) -> Message:
+    """A numbered list of papers with a number button per paper (opens its card) and paging buttons."""
+    blocks: list = [Heading((Text(title),))]
+    if note:
+        blocks.append(Paragraph((Text(note, italic=True),)))
+    for i, paper in enumerate(papers, start):
+        blocks.append(paper_line(paper, urls=app.urls, index=i, reason=(reasons or {}).get(paper.id)))
+    numbers = [Button(str(i), action=f"card:{p.id}") for i, p in enumerate(papers, start)]
+    rows = [tuple(numbers[j : j + 5]) for j in range(0, len(numbers), 5)]
+    if paging:
+        rows.append(paging)
+    return Message(blocks=tuple(blocks), buttons=tuple(rows))
+
+
+def _paging(prefix: str, page: int, has_more: bool) -> tuple[Button, ...]:
+    buttons = []
+    if page > 0:
+        buttons.append(Button("◀ Previous", action=f"{prefix}:{page - 1}"))
+    if has_more:
+        buttons.append(Button("Next ▶", action=f"{prefix}:{page + 1}"))
+    return tuple(buttons)
+
+
+# --- /search ----------------------------------------------------------------------------------
+
+
+async def _search_page(app, ctx: ChatContext, query: SearchQuery, page: int) -> Message:  # type: ignore[no-untyped-def]
+    finder = finder_of(app)
+    size = _page_size(app)
+    result: SearchPage = await asyncio.to_thread(finder.search.search, query, limit=size, offset=page * size)
+    papers = app.store.get_papers([h.id for h in result.hits])
+    found = [papers[h.id] for h in result.hits if h.id in papers]
+    shown = query.canonical()
+    if not found:
+        return text(f"No stored paper matches {shown}." if page == 0 else "No more results.")
+    key = remember_query(app.sessions, ctx.chat_id, query)
+    note = "No paper has all these words; showing papers with some of them." if result.relaxed else None
+    first = page * size + 1
+    return _list_message(app, f"🔎 {shown} — results {first}–{first + len(found) - 1}", found, start=first,
+                         note=note, paging=_paging(f"sp:{key}", page, result.has_more))
+
+
+@command("search")
+async def search(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Search stored papers; an arXiv id or link shows that paper's card."""
+    query = parse_query(args)
+    if query.paper_id:
+        paper = await app.fetch_paper(query.paper_id)
+        saved = bool(saved_among(app.sessions, ctx.chat_id, [paper.id]))
+        return [paper_card(paper, urls=app.urls, saved=saved)]
+    return [await _search_page(app, ctx, query, 0)]
+
+
+@action("sp")
+async def search_page(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+    """Another page of a search: `sp:<key>:<page>`; the list is edited in place."""
+    key, _, page = args.partition(":")
+    if not page.isdigit():
+        return ActionReply(notice="This button no longer works. Run /search again.")
+    query = recall_query(app.sessions, ctx.chat_id, key)
+    return ActionReply(edit=await _search_page(app, ctx, query, int(page)))
+
+
+# --- related ------------------------------------------------------------------------------------
+
+
+async def _related_message(app, paper_id: str) -> Message:  # type: ignore[no-untyped-def]
+    paper = await app.fetch_paper(paper_id)
+    finder = finder_of(app)
+    hits = await asyncio.to_thread(finder.related.related, paper, RELATED_COUNT)
+    papers = app.store.get_papers([h.id for h in hits])
+    found = [papers[h.id] for h in hits if h.id in papers]
+    if not found:
+        return text(f"I have no stored paper related to {paper_id} yet.")
+    return _list_message(app, f"🔗 Related to {paper.title}", found, start=1)
+
+
+@command("related")
+async def related(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """The 10 stored papers most related to a paper (an id, a link, or a reply to a card)."""
+    ids = find_ids(args)
+    if not ids and reply is not None:
+        ids = [a.partition(":")[2] for a in reply.actions if a.startswith(("rel:", "faq:", "save:"))][:1]
+    if not ids:
+        raise BadInput("Which paper? Usage: /related 2401.12345 (an arXiv id or link).")
+    return [await _related_message(app, ids[0])]
+
+
+@action("rel")
+async def related_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+    """The Related button under a card: the list arrives as a new message."""
+    return ActionReply(replies=[await _related_message(app, args)])
+
+
+# --- saved and export -------------------------------------------------------------------------
+
+
+def _saved_page(app, ctx: ChatContext, page: int) -> Message:  # type: ignore[no-untyped-def]
+    ids = saved_ids(app.sessions, ctx.chat_id)
+    if not ids:
+        return text("Nothing saved yet. Press ☆ Save under a paper to keep it here.")
+    size = _page_size(app)
+    page = max(0, min(page, (len(ids) - 1) // size))
+    chunk = ids[page * size : (page + 1) * size]
+    papers = app.store.get_papers(chunk)
+    found = [papers[i] for i in chunk if i in papers]
+    first = page * size + 1
+    return _list_message(app, f"★ Saved papers {first}–{first + len(chunk) - 1} of {len(ids)}", found,
+                         start=first, note="/export bibtex or /export links to take them with you.",
+                         paging=_paging("sv", page, (page + 1) * size < len(ids)))
+
+
+@command("saved")
+async def saved(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """The chat's saved papers, newest first, paged."""
+    return [_saved_page(app, ctx, 0)]
+
+
+@action("sv")
+async def saved_page(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+    if not args.isdigit():
+        return ActionReply(notice="This button no longer works. Try /saved.")
+    return ActionReply(edit=_saved_page(app, ctx, int(args)))
+
+
+def _chunks(entries: list[str], limit: int = EXPORT_CHUNK, sep: str = "\n\n") -> list[str]:
+    """Join entries into pieces under `limit` characters, never splitting an entry."""
+    pieces: list[str] = []
+    current = ""
+    for entry in entries:
+        if current and len(current) + len(entry) + len(sep) > limit:
+            pieces.append(current)
+            current = ""
+        current = f"{current}{sep}{entry}" if current else entry
+    if current:
+        pieces.append(current)
+    return pieces
+
+
+@command("export")
+async def export(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Saved papers as BibTeX (code blocks) or as a list of links."""
+    kind = (args.strip().lower() or "bibtex")
+    if kind in {"bib", "tex"}:
+        kind = "bibtex"
+    if kind not in {"bibtex", "links"}:
+        raise BadInput("Usage: /export bibtex or /export links.")
+    ids = saved_ids(app.sessions, ctx.chat_id)
+    if not ids:
+        return [text("Nothing saved yet. Press ☆ Save under a paper first.")]
+    papers = app.store.get_papers(ids)
+    ordered = [papers[i] for i in ids if i in papers]
+    base = app.settings.arxiv.abs_url
+    if kind == "links":
+        lines = export_links(ordered, abs_base=base).splitlines()
+        return [text(piece) for piece in _chunks(lines, sep="\n")]
+    entries = export_bibtex(ordered, abs_base=base).strip().split("\n\n")
+    return [Message(blocks=(Markdown(f"```bibtex\n{piece}\n```"),)) for piece in _chunks(entries)]
+
+
+# --- save, feedback and seeding ---------------------------------------------------------------
+
+
+@action("save")
+async def save_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+    """Toggle Save; the card is re-rendered with the new ★/☆ state."""
+    paper = await app.fetch_paper(args)
+    now_saved = toggle_saved(app.sessions, ctx.chat_id, paper.id)
+    card = paper_card(paper, urls=app.urls, saved=now_saved)
+    return ActionReply(notice="Saved" if now_saved else "Removed", edit=card)
+
+
+async def _feedback(app, ctx: ChatContext, paper_id: str, value: int) -> ActionReply:  # type: ignore[no-untyped-def]
+    paper = await app.fetch_paper(paper_id)  # stored, so the ranker can read it
+    now = toggle_feedback(app.sessions, ctx.chat_id, paper.id, value)
+    if now == 0:
+        return ActionReply(notice="Feedback removed.")
+    if now > 0:
+        return ActionReply(notice="👍 Noted: papers like this will come first.")
+    return ActionReply(notice="👎 Noted: papers like this will come later (never hidden).")
+
+
+@action("up")
+async def thumbs_up(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+    return await _feedback(app, ctx, args, 1)
+
+
+@action("down")
+async def thumbs_down(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+    return await _feedback(app, ctx, args, -1)
+
+
+def _ids_from_bibtex(app, bib: str) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+    """arXiv ids of a pasted .bib, entries without one looked up by exact title among stored papers."""
+    ids: list[str] = []
+    unknown: list[str] = []
+    search = finder_of(app).search
+    for entry in parse_bibtex(bib):
+        if entry.arxiv_id:
+            ids.append(entry.arxiv_id)
+            continue
+        found = None
+        if entry.title:
+            page = search.search(SearchQuery(phrases=(entry.title.lower(),)), limit=1)
+            if page.hits:
+                paper = app.store.get_paper(page.hits[0].id)
+                if paper and _same_title(paper.title, entry.title):
+                    found = paper.id
+        if found:
+            ids.append(found)
+        else:
+            unknown.append(entry.title or entry.key)
+    return ids, unknown
+
+
+def _same_title(a: str, b: str) -> bool:
+    norm = lambda s: "".join(ch for ch in s.lower() if ch.isalnum())  # noqa: E731
+    return norm(a) == norm(b)
+
+
+@command("seed")
+async def seed(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Teach the ranking with papers you like: ids, links, or a pasted BibTeX file."""
+    unknown: list[str] = []
+    if "@" in args and "{" in args:
+        ids, unknown = _ids_from_bibtex(app, args)
+        source = "bib"
+    else:
+        ids, source = find_ids(args), "seed"
+    if not ids:
+        raise BadInput("Usage: /seed 2401.12345 https://arxiv.org/abs/2402.00001 … or paste a BibTeX file.")
+    papers = await app.fetch_papers(ids)  # stored, so the ranker can read them
+    added = add_likes(app.sessions, ctx.chat_id, [i for i in ids if i in papers], source)
+    lines = [f"🌱 Learned from {len(papers)} paper(s) ({added} new). Your digest will put similar papers first."]
+    missing = [i for i in ids if i not in papers]
+    if missing:
+        lines.append(f"arXiv does not know: {', '.join(missing[:10])}.")
+    if unknown:
+        lines.append(f"No arXiv id found for {len(unknown)} entr{'y' if len(unknown) == 1 else 'ies'}: "
+                     + "; ".join(u[:60] for u in unknown[:5]))
+    return [text(*lines)]
