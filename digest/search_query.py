@@ -80,7 +80,7 @@ class SearchQuery:
 
 
 # A token: an optional `-`, an optional `field:`, then a "quoted run" or a bare run of non-spaces.
-_TOKEN = re.compile(r'(?P<neg>-)?(?:(?P<field>[A-Za-z]+):)?(?:"(?P<quoted>[^"]*)"?|(?P<bare>[^\s"]+))')
+_TOKEN = re.compile(r'(?P<neg>-)?(?:(?P<field>[A-Za-z]+):)?(?:"(?P<quoted>[^"]*)"?|(?P<bare>[^\s"]*))')
 _FIELDS = {"au": "author", "author": "author", "cat": "category", "category": "category",
            "after": "after", "before": "before", "date": "date"}  # fmt: skip
 _CATEGORY = re.compile(r"^[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?$", re.IGNORECASE)

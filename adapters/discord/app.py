@@ -49,12 +49,12 @@ def configure_endpoints(settings: DiscordSettings) -> None:
 class PaperboyClient(discord.Client):
     """A discord.py client whose every interaction goes to paperboy."""
 
-    def __init__(self, paperboy: PaperboyCore, *, engine: Any = None, **options: Any) -> None:
+    def __init__(self, paperboy: PaperboyCore, *, sessions: Any = None, **options: Any) -> None:
         options.setdefault("intents", discord.Intents(guilds=True))
         options.setdefault("max_ratelimit_timeout", MAX_RATELIMIT_WAIT_S)
         super().__init__(**options)
         self.paperboy = paperboy
-        self.engine = engine
+        self.sessions = sessions  # the bot's database, for remembering the last command sync
         self.handler = InteractionHandler(paperboy)
         self.tree = PaperboyTree(self)
         add_commands(self.tree, self.handler)
@@ -62,8 +62,8 @@ class PaperboyClient(discord.Client):
     async def setup_hook(self) -> None:
         """Runs once after login: persistent buttons first, then the command sync if needed."""
         self.add_dynamic_items(ActionButton)
-        if self.engine is not None and self.application_id is not None:
-            await sync_if_changed(self.tree, self.engine, self.application_id)
+        if self.sessions is not None and self.application_id is not None:
+            await sync_if_changed(self.tree, self.sessions, self.application_id)
         elif self.application_id is not None:
             await self.tree.sync()
 
@@ -82,7 +82,7 @@ class PaperboyClient(discord.Client):
 def build_discord(paperboy: Any, settings: Settings, **options: Any) -> PaperboyClient:
     """A ready-to-start client for `settings.discord`, attached to `paperboy` as the "dc" sender."""
     configure_endpoints(settings.discord)
-    client = PaperboyClient(paperboy, engine=getattr(paperboy, "engine", None), **options)
+    client = PaperboyClient(paperboy, sessions=getattr(paperboy, "sessions", None), **options)
     paperboy.attach_sender("dc", DiscordSender(client))
     return client
 

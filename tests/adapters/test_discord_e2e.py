@@ -343,7 +343,7 @@ class FailingCore:
 
     def __init__(self) -> None:
         self.senders: dict = {}
-        self.engine = None
+        self.sessions = None
 
     def attach_sender(self, platform, sender) -> None:
         self.senders[platform] = sender

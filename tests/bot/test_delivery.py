@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import func, select, update
+from sqlalchemy import text as text_sql
 
 from bot.delivery import deliver_due, ingest
 from bot.ports import ChatContext, ChatMoved, ChatUnreachable, TransientSendError
@@ -113,6 +114,38 @@ async def test_delivery_waits_for_an_allowed_weekday(app, fake_arxiv, clock, sen
     clock.set("2026-06-17 06:00")  # Wednesday 08:00 in Berlin
     assert await deliver_due(app) == 1
     assert len(headers(sender, BERLIN.chat_id)) == 1
+
+
+async def test_days_without_a_delivery_roll_into_the_next_digest_so_no_paper_is_missed(app, fake_arxiv, clock, sender):
+    clock.set("2026-06-15 12:00")
+    await follow(app, BERLIN, "Europe/Berlin", extra=("/days mon,thu",))
+    serve_day(fake_arxiv, TUE, [("2606.00001", 1, "new")])
+    await ingest(app, TUE, "cs.CL")
+    clock.set("2026-06-16 06:00")  # Tuesday: not a delivery day for this chat
+    assert await deliver_due(app) == 0
+    serve_day(fake_arxiv, WED, [("2606.00002", 1, "new")])
+    await ingest(app, WED, "cs.CL")
+    serve_day(fake_arxiv, THU, [("2606.00003", 1, "new")])
+    await ingest(app, THU, "cs.CL")
+    clock.set("2026-06-18 06:00")  # Thursday 08:00 in Berlin
+    # The chat's first digest is only the newest day; the next one carries everything since.
+    assert await deliver_due(app) == 1
+    assert paper_ids(sender, BERLIN.chat_id) == ["2606.00003"]
+
+    sender.sent.clear()
+    clock.set("2026-06-19 04:30")
+    serve_day(fake_arxiv, dt.date(2026, 6, 19), [("2606.00004", 1, "new")])
+    await ingest(app, dt.date(2026, 6, 19), "cs.CL")
+    with app.sessions.begin() as session:  # pretend Thursday's digest went out on Monday the 15th
+        from digest.schema import SubscriptionRow
+
+        session.get(SubscriptionRow, BERLIN.chat_id).last_digest_day = dt.date(2026, 6, 15)
+        session.execute(text_sql("DELETE FROM sent_papers"))
+    clock.set("2026-06-22 06:00")  # Monday 08:00 in Berlin
+    assert await deliver_due(app) == 1
+    assert sorted(paper_ids(sender, BERLIN.chat_id)) == ["2606.00001", "2606.00002", "2606.00003", "2606.00004"]
+    header = sender.sent[0][1].plain_text()
+    assert "Covers the announcements of Tue 16 Jun 2026, Wed 17 Jun 2026, Thu 18 Jun 2026 and Fri 19 Jun 2026" in header
 
 
 async def test_no_chat_is_shown_the_same_paper_twice_across_days_and_versions(app, fake_arxiv, clock, sender):
