@@ -196,7 +196,7 @@ def _raw_entries(text: str) -> Iterable[tuple[str, str]]:
             elif text[i] == closer:
                 depth -= 1
             i += 1
-        yield match.group(1).lower(), text[match.end() : i - 1]
+        yield match.group(1).lower(), text[match.end() : i - 1 if depth == 0 else i]
 
 
 def _fields(body: str) -> tuple[str, dict[str, str]]:
@@ -233,7 +233,7 @@ def _value(text: str, pos: int) -> tuple[str, int]:
                     continue
                 depth += {"{": 1, "}": -1}.get(text[pos], 0)
                 pos += 1
-            parts.append(text[start : pos - 1])
+            parts.append(text[start : pos - 1 if depth == 0 else pos])
         elif ch == '"':
             start = pos + 1
             pos += 1

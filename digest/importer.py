@@ -119,8 +119,10 @@ def _insert(session: Session):  # type: ignore[no-untyped-def]
 
 
 def _write_chunk(session: Session, papers: dict[str, Paper], days: dict[str, dt.date]) -> int:
+    """One upsert statement compiled once and run for the whole chunk (an executemany)."""
     insert = _insert(session)
-    stmt = insert(PaperRow).values([_paper_values(p) for p in papers.values()])
+    connection = session.connection()
+    stmt = insert(PaperRow)
     updatable = ["version", "title", "authors", "abstract", "categories", "primary_category", "comment",
                  "updated_at"]
     stmt = stmt.on_conflict_do_update(
@@ -128,14 +130,13 @@ def _write_chunk(session: Session, papers: dict[str, Paper], days: dict[str, dt.
         set_={c: stmt.excluded[c] for c in updatable},
         where=PaperRow.version <= stmt.excluded.version,
     )
-    session.execute(stmt)
+    connection.execute(stmt, [_paper_values(p) for p in papers.values()])
     if not days:
         return 0
     announcements = [{"day": day, "paper_id": pid, "announce_type": AnnounceType.NEW.value,
                       "version": papers[pid].version} for pid, day in days.items()]
-    result = session.execute(insert(AnnouncementRow).values(announcements)
-                             .on_conflict_do_nothing(index_elements=["day", "paper_id"])
-                             .returning(AnnouncementRow.id))
+    added = insert(AnnouncementRow).on_conflict_do_nothing(index_elements=["day", "paper_id"])
+    result = connection.execute(added.returning(AnnouncementRow.id), announcements)
     return len(result.all())  # rowcount is -1 for multi-row inserts on some drivers
 
 
