@@ -32,8 +32,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bot.assistant import FAQ_QUESTIONS, Assistant  # noqa: E402
 from bot.config import Settings  # noqa: E402
+from bot.migrate import init_db  # noqa: E402
 from digest.arxiv_http import ArxivHttp  # noqa: E402
-from digest.db import Base, make_engine, make_sessionmaker  # noqa: E402
+from digest.db import make_engine, make_sessionmaker  # noqa: E402
 from digest.models import Paper  # noqa: E402
 from tests.fakes.fake_arxiv import FakeArxiv  # noqa: E402
 from tests.fakes.fake_openai import FakeOpenAI  # noqa: E402
@@ -101,10 +102,7 @@ async def run(args: argparse.Namespace) -> None:
             "llm", base_url=llm.base_url, api_key="bench", max_concurrency=args.concurrency, daily_quota=0
         )
         engine = make_engine(f"sqlite:///{tmp}/bench.sqlite3")
-        import bot.assistant.schema  # noqa: F401
-        import digest.fulltext_cache  # noqa: F401
-
-        Base.metadata.create_all(engine)
+        init_db(engine)
         sessions = make_sessionmaker(engine)
         http = ArxivHttp.from_settings(settings.arxiv)
         assistant = Assistant(settings, sessions, http, lambda: dt.datetime.now(dt.timezone.utc))

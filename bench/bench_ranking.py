@@ -12,7 +12,8 @@ Rankers compared on the same users and days:
 - `personal (text only)`: the same without the co-author bonus, i.e. the text model alone; the
   proxy (an author's own new paper) rewards the co-author signal directly, so this line is the
   honest measure of the text model;
-- `tfidf cosine`: cosine of each paper to the centroid of the liked papers (same TF-IDF);
+- `tfidf cosine`: cosine of each paper to the centroid of the liked papers (textbook TF-IDF on
+  the same hashed words and word pairs);
 - `random`: the day's papers in random order.
 Latency is per reader with the day's papers already vectorised (the digest builder ranks many
 chats against the same day). Authors with one name shared by several people make some "likes" noisy; that noise is the same
@@ -31,7 +32,10 @@ import numpy as np
 
 from _corpus import corpus_path, load_papers, ndcg_at, recall_at, percentile
 
-from digest.personal import _tfidf, _Vectors, rank_papers  # noqa: E402
+from scipy import sparse
+from sklearn.preprocessing import normalize
+
+from digest.personal import _Vectors, rank_papers  # noqa: E402
 
 
 def build_cases(papers, users: int, seed: int, min_likes: int = 3, max_likes: int = 20):
@@ -62,8 +66,17 @@ def build_cases(papers, users: int, seed: int, min_likes: int = 3, max_likes: in
     return cases
 
 
+def plain_tfidf(counts):
+    """Textbook TF-IDF (sublinear TF, smoothed IDF from these rows), rows L2-normalised."""
+    tf = counts.copy()
+    tf.data = 1.0 + np.log(tf.data)
+    df = np.bincount(tf.indices, minlength=tf.shape[1])
+    idf = np.log((1.0 + tf.shape[0]) / (1.0 + df)) + 1.0
+    return sparse.csr_matrix(normalize(tf @ sparse.diags(idf.astype(np.float32))))
+
+
 def cosine_order(likes, candidates, vectors):
-    matrix = _tfidf(vectors.counts([*likes, *candidates]))
+    matrix = plain_tfidf(vectors.counts([*likes, *candidates]))
     centroid = np.asarray(matrix[: len(likes)].mean(axis=0)).ravel()
     scores = matrix[len(likes):] @ centroid
     return [candidates[i].id for i in np.argsort(-scores, kind="stable")]

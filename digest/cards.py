@@ -89,8 +89,7 @@ def paper_card(
         meta.append(KIND_LABELS[kind])
     blocks = [
         Heading(title),
-        Paragraph((Text(short_authors(paper.authors)),)),
-        Paragraph((Text(" · ".join(m for m in meta if m), italic=True),)),
+        Paragraph((Text(short_authors(paper.authors) + "\n"), Text(" · ".join(m for m in meta if m), italic=True))),
     ]
     if reason:
         blocks.append(Paragraph((Text(f"⭐ {reason}"),)))

@@ -49,9 +49,11 @@ _AUTHORS_SQLITE = "(SELECT group_concat(value, ' ') FROM json_each({col}))"
 
 # Scoring is the cost of a search (about 1 us per matching paper in FTS5). A query whose words are
 # in most papers ("model", "language model") would score tens of thousands of rows for an order
-# BM25 barely distinguishes (such words have almost no IDF), so above this many matches the papers
-# with the words in their title are ranked instead; the rest only follow them in a broader search.
+# BM25 barely distinguishes (such words have almost no IDF), so above this many matches only the
+# papers with the words in their title are ranked (unless they are too few to fill the page asked
+# for). PostgreSQL's ts_rank costs about 3 us a row, hence its lower threshold.
 _BROAD_MATCHES = 12000
+_BROAD_MATCHES_PG = 4000
 
 # Words that BM25 gives no weight but that cost a scan of nearly every paper; dropped when the query
 # has anything else to match.
@@ -90,8 +92,10 @@ _SQLITE_DDL = (
 
 _PG_DDL = (
     "CREATE TABLE IF NOT EXISTS paper_search ("
-    "paper_id VARCHAR(40) PRIMARY KEY REFERENCES papers(id) ON DELETE CASCADE, document tsvector NOT NULL)",
+    "paper_id VARCHAR(40) PRIMARY KEY REFERENCES papers(id) ON DELETE CASCADE, "
+    "document tsvector NOT NULL, title_doc tsvector NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ix_paper_search_document ON paper_search USING GIN (document)",
+    "CREATE INDEX IF NOT EXISTS ix_paper_search_title ON paper_search USING GIN (title_doc)",
     """CREATE OR REPLACE FUNCTION paper_search_document(title text, abstract text, authors json)
     RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
         SELECT setweight(to_tsvector('english', coalesce(title, '')), 'A')
@@ -101,9 +105,10 @@ _PG_DDL = (
     $$""",
     """CREATE OR REPLACE FUNCTION paper_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO paper_search(paper_id, document)
-        VALUES (NEW.id, paper_search_document(NEW.title, NEW.abstract, NEW.authors))
-        ON CONFLICT (paper_id) DO UPDATE SET document = EXCLUDED.document;
+        INSERT INTO paper_search(paper_id, document, title_doc)
+        VALUES (NEW.id, paper_search_document(NEW.title, NEW.abstract, NEW.authors),
+                to_tsvector('english', coalesce(NEW.title, '')))
+        ON CONFLICT (paper_id) DO UPDATE SET document = EXCLUDED.document, title_doc = EXCLUDED.title_doc;
         RETURN NULL;
     END $$""",
     "CREATE OR REPLACE TRIGGER papers_search_sync AFTER INSERT OR UPDATE OF title, abstract, authors "
@@ -161,8 +166,9 @@ def rebuild_search_index(connection: Connection) -> int:
         return connection.execute(text("SELECT count(*) FROM search_docs")).scalar_one()
     connection.execute(text("TRUNCATE paper_search"))
     connection.execute(text(
-        "INSERT INTO paper_search(paper_id, document) "
-        "SELECT id, paper_search_document(title, abstract, authors) FROM papers"))
+        "INSERT INTO paper_search(paper_id, document, title_doc) "
+        "SELECT id, paper_search_document(title, abstract, authors), to_tsvector('english', coalesce(title, '')) "
+        "FROM papers"))
     return connection.execute(text("SELECT count(*) FROM paper_search")).scalar_one()
 
 
@@ -234,7 +240,8 @@ class PaperSearch:
                 title_only = narrow_broad and self._is_broad(conn, query, relaxed, offset + limit)
                 sql, params = _sqlite_sql(query, relaxed, title_only=title_only)
             else:
-                sql, params = _postgres_sql(query, relaxed)
+                title_only = narrow_broad and self._is_broad_pg(conn, query, relaxed, offset + limit)
+                sql, params = _postgres_sql(query, relaxed, title_only=title_only)
             params.update(limit=limit + 1, offset=offset)
             rows = conn.execute(text(sql), params).all()
         hits = tuple(Hit(row[0], float(row[1])) for row in rows[:limit])
@@ -252,6 +259,21 @@ class PaperSearch:
             return False
         titled = conn.execute(text(count), {"m": f"{{title}} : ({match})", "cap": needed + 1}).scalar_one()
         return titled > needed
+
+
+    @staticmethod
+    def _is_broad_pg(conn: Connection, query: SearchQuery, relaxed: bool, needed: int) -> bool:
+        """PostgreSQL's version of `_is_broad`, on the `document` and `title_doc` GIN indexes."""
+        if not (query.words or query.phrases):
+            return False
+        params: dict[str, Any] = {"cap": _BROAD_MATCHES_PG + 1}
+        tsquery = _pg_tsquery(query, relaxed, params)
+        count = "SELECT count(*) FROM (SELECT 1 FROM paper_search s WHERE s.{col} @@ ({q}) LIMIT :cap) m"
+        if conn.execute(text(count.format(col="document", q=tsquery)), params).scalar_one() <= _BROAD_MATCHES_PG:
+            return False
+        params["cap"] = needed + 1
+        title_query = _pg_tsquery(query, relaxed, params, text_only=True)
+        return conn.execute(text(count.format(col="title_doc", q=title_query)), params).scalar_one() > needed
 
 
 def _without_stopwords(query: SearchQuery) -> SearchQuery:
@@ -347,7 +369,7 @@ def _sqlite_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False) 
 # --- PostgreSQL full text --------------------------------------------------------------------
 
 
-def _pg_tsquery(query: SearchQuery, relaxed: bool, params: dict[str, Any]) -> str | None:
+def _pg_tsquery(query: SearchQuery, relaxed: bool, params: dict[str, Any], *, text_only: bool = False) -> str | None:
     parts: list[str] = []
     words = []
     for i, word in enumerate(query.words):
@@ -358,7 +380,7 @@ def _pg_tsquery(query: SearchQuery, relaxed: bool, params: dict[str, Any]) -> st
     for i, phrase in enumerate(query.phrases):
         params[f"p{i}"] = phrase
         parts.append(f"phraseto_tsquery('english', :p{i})")
-    for i, name in enumerate(query.authors):
+    for i, name in enumerate(() if text_only else query.authors):
         tokens = _name_tokens(name)
         if tokens:  # \w+ tokens cannot carry tsquery operators; :B = the authors' weight
             params[f"a{i}"] = " & ".join(f"{t}:B" for t in tokens)
@@ -374,7 +396,7 @@ def _pg_exclusion(query: SearchQuery, params: dict[str, Any]) -> str | None:
     return "(" + " || ".join(parts) + ")" if parts else None
 
 
-def _postgres_sql(query: SearchQuery, relaxed: bool) -> tuple[str, dict[str, Any]]:
+def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {}
     filters = _filters(query, params, sqlite=False)
     tsquery = _pg_tsquery(query, relaxed, params)
@@ -389,6 +411,8 @@ def _postgres_sql(query: SearchQuery, relaxed: bool) -> tuple[str, dict[str, Any
     if exclusion:
         tsquery = f"({tsquery}) && !!{exclusion}"
     join = "JOIN papers p ON p.id = s.paper_id " if filters else ""
+    if title_only:
+        filters.insert(0, f"s.title_doc @@ ({_pg_tsquery(query, relaxed, params, text_only=True)})")
     where = " AND ".join(["s.document @@ q.q", *filters])
     return (f"SELECT s.paper_id, ts_rank(s.document, q.q, 1) AS score "
             f"FROM (SELECT {tsquery} AS q) q CROSS JOIN paper_search s {join}"

@@ -76,7 +76,7 @@ async def test_a_busy_chat_does_not_hold_up_the_others():
 
     await asyncio.gather(*(send(f"busy{i}", 42) for i in range(22)), send("other", 7))
     assert done["busy21"] >= 0.99
-    assert done["other"] < 0.1
+    assert done["other"] < 0.5  # far ahead of the busy chat's 1 s
 
 
 async def test_without_waiting_a_limited_request_is_refused():

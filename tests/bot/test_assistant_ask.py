@@ -13,7 +13,7 @@ from bot.assistant.prompts import normalise_language
 from bot.assistant.queue import LLMQueue, ordinal
 from bot.assistant.schema import AskTurnRow, TldrRow, TranslationRow
 from bot.config import LLMSettings
-from tests.bot.test_assistant_faq import PAPER, assistant_rig, rig  # noqa: F401  (rig is a fixture)
+from tests.fakes.assistant_fixtures import PAPER, assistant_rig
 from tests.fakes.fake_openai import Fault
 from tests.fakes.fake_stream import FakeStreamFactory
 

@@ -6,8 +6,7 @@ import pytest
 
 from bot.config import Settings
 from bot.ports import ChatContext, ChatKind, Reply
-from digest.db import Base
-from tests.bot.test_assistant_faq import HTML, PAPER
+from tests.fakes.assistant_fixtures import HTML, PAPER
 from tests.fakes.fake_openai import FakeOpenAI, Fault
 
 CTX = ChatContext("console:local")
@@ -31,10 +30,6 @@ def settings(tmp_path, fake_arxiv, fake_llm) -> Settings:
 
 @pytest.fixture
 async def assistant_app(app, fake_arxiv):
-    import bot.assistant.schema  # noqa: F401
-    import digest.fulltext_cache  # noqa: F401
-
-    Base.metadata.create_all(app.engine)  # until the migration for the assistant's tables exists
     app.assistant.llm._retry_wait_s = 0.0
     app.store.upsert_papers([PAPER])
     fake_arxiv.html[PAPER.id] = HTML

@@ -98,7 +98,7 @@ def test_parse_id_rejects_huge_input_quickly_with_a_short_message(huge):
     started = time.perf_counter()
     with pytest.raises(BadArxivId) as err:
         parse_id(huge)
-    assert time.perf_counter() - started < 0.1
+    assert time.perf_counter() - started < 2  # a guard against catastrophic backtracking, not a benchmark
     assert len(str(err.value)) < 300
 
 
@@ -106,7 +106,7 @@ def test_find_ids_is_fast_on_long_messages():
     text = ("see 2401.12345 and 1.2345 10.1234/5678 " * 2000) + "hep-th/9901001"
     started = time.perf_counter()
     assert find_ids(text) == ["2401.12345", "hep-th/9901001"]
-    assert time.perf_counter() - started < 0.5
+    assert time.perf_counter() - started < 2  # a guard against pathological slowness, not a benchmark
 
 
 @pytest.mark.parametrize(

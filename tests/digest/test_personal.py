@@ -123,3 +123,13 @@ def test_chats_without_signal_cost_next_to_nothing(ranker):
     for i in range(500):
         assert ranker.scores(f"console:{i}", papers) == {}
     assert (time.perf_counter() - started) / 500 < 0.005
+
+
+def test_the_vector_cache_can_overflow_between_and_within_rankings():
+    from digest.personal import _Vectors
+
+    vectors = _Vectors(limit=3)
+    likes = by_topic(topical_papers(), 1)[:2]
+    first = rank_papers(likes, candidates(), vectors=vectors)
+    again = rank_papers(likes, candidates(), vectors=vectors)
+    assert first == again and order(first)[0].startswith("2501.")
