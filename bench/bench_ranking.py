@@ -93,7 +93,7 @@ def main() -> None:
     cases = build_cases(papers, args.users, args.seed)
     print(f"{len(papers)} papers, {len(cases)} readers; candidates per day: "
           f"median {statistics.median(len(c[2]) for c in cases):.0f}; loaded in {time.perf_counter() - started:.1f} s")
-    vectors = _Vectors()
+    vectors = _Vectors(limit=10**6)  # every reader's day stays cached, as one day does in the bot
     rng = random.Random(args.seed)
     for _, likes, candidates, _ in cases:  # hash every paper once, as a day's digests would
         vectors.counts([*likes, *candidates])

@@ -95,7 +95,6 @@ class LLMSettings:
 @dataclass(frozen=True)
 class SearchSettings:
     engine: str = "auto"  # auto | fts5 | postgres
-    related_model: str = ""  # optional embedding model package; empty = BM25 + TF-IDF only
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, String, Text as SqlText, select
+from sqlalchemy import DateTime, String, Text as SqlText, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from bot.app import ActionReply
@@ -38,6 +38,7 @@ from digest.search_query import SearchQuery, parse_query
 
 EXPORT_CHUNK = 3500  # characters per export message, under every platform's limit
 RELATED_COUNT = 10
+QUERY_TTL = dt.timedelta(days=30)  # paging buttons of older searches say "expired"
 
 
 class SearchQueryRow(Base):
@@ -91,6 +92,7 @@ def remember_query(sessions: sessionmaker[Session], chat_id: str, query: SearchQ
     with sessions.begin() as session:
         row = session.get(SearchQueryRow, key)
         if row is None:
+            session.execute(delete(SearchQueryRow).where(SearchQueryRow.created < utcnow() - QUERY_TTL))
             session.add(SearchQueryRow(key=key, chat_id=chat_id, query=canonical))
         else:
             row.created = utcnow()

@@ -24,6 +24,7 @@ TABLE_MODULES = (
     "digest.fulltext_cache",
     "digest.personal",
     "bot.schema",
+    "bot.find_commands",
     "bot.assistant.schema",
 )
 

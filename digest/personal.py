@@ -188,6 +188,10 @@ def _weigh(counts: sparse.csr_matrix, k1: float = 1.2, b: float = 0.75) -> spars
 
     BM25's weighting beat plain sublinear TF-IDF in bench_ranking (nDCG@10 0.372 vs 0.362).
     """
+    # only the hashed columns these papers use (a few thousand of 2^20): the rows' cosines are unchanged
+    used, compact = np.unique(counts.indices, return_inverse=True)
+    counts = sparse.csr_matrix((counts.data, compact.astype(np.int32), counts.indptr),
+                               shape=(counts.shape[0], len(used)))
     n = counts.shape[0]
     df = np.bincount(counts.indices, minlength=counts.shape[1])
     idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
@@ -233,17 +237,22 @@ def rank_papers(
 
     author_of = _author_index(likes) if use_authors else {}
     result: dict[str, tuple[float, str | None]] = {}
+    liked_ids = {p.id for p in likes}
+    label = lambda pid: SOURCE_LABELS.get(sources.get(pid, "saved"), "liked")  # noqa: E731
     for i, paper in enumerate(candidates):
         reason = None
         shared = [a for a in paper.authors if _norm_name(a) in author_of]
         score = float(scores[i])
-        if shared:
+        if paper.id in liked_ids:
+            reason = f"in your {label(paper.id)} papers"
+            score += AUTHOR_BONUS * min(len(shared), 2)
+        elif shared:
             score += AUTHOR_BONUS * min(len(shared), 2)
             liked = author_of[_norm_name(shared[0])]
-            reason = f"by {shared[0]}, as your {SOURCE_LABELS.get(sources.get(liked, 'saved'), 'liked')} {liked}"
+            reason = f"by {shared[0]}, as your {label(liked)} {liked}"
         elif n_like and best[i] >= REASON_MIN_COSINE:
             liked = likes[int(nearest[i])].id
-            reason = f"close to your {SOURCE_LABELS.get(sources.get(liked, 'saved'), 'liked')} {liked}"
+            reason = f"close to your {label(liked)} {liked}"
         result[paper.id] = (score, reason)
     return result
 

@@ -4,15 +4,16 @@ Cool Papers' [REL] takes 10 TF-IDF keywords of a paper and runs them through BM2
 below, kept for the benchmark). Ten words lose most of what an abstract says, so `related` compares
 whole texts instead: the cosine between TF-IDF vectors (title counted twice, term frequency
 saturated and length-normalised as in BM25, English stop words and near-universal words dropped)
-of the paper and of every stored paper. `bench/bench_related.py` measures both on the 75k corpus with a co-authorship relevance
-proxy (figures in the README). Fusing in the BM25 score of the paper's 25 best keywords was
+of the paper and of every stored paper. `bench/bench_related.py` measures both on the 75k corpus
+with a co-authorship relevance proxy (figures in the README). Fusing in the BM25 score of the paper's 25 best keywords was
 measured too and added nothing (nDCG@10 0.124 vs 0.125), and so did LSA (TruncatedSVD, 128 or
 256 dimensions, alone or mixed in: 0.056-0.110 vs 0.114), so neither is done.
 
-`PaperVectors` holds the vectors of every stored paper in memory (a sparse matrix; about 100 MB
-for 75k papers), fitted once from the store and extended with papers that arrive later. The
-personal ranker (`digest.personal`) shares it. It is built lazily on first use or by `refresh()`
-from a background task; nothing here is global: the composition root owns one instance.
+`PaperVectors` holds the vectors of every stored paper in memory (a sparse matrix; about 60 MB
+for 75k papers, fitted in about 16 s on this 2-core machine), extended with papers that arrive
+later and refitted when the store has more than doubled since the last fit (so a bot started on an
+empty store learns a real vocabulary). It is built lazily on first use, or by `refresh()` from a
+background task at start-up; nothing here is global: the composition root owns one instance.
 """
 
 from __future__ import annotations
@@ -94,13 +95,14 @@ class PaperVectors:
 
     def __init__(self, sessions: sessionmaker[Session], *, ngrams: int = 1) -> None:
         self.sessions = sessions
-        self.ngrams = ngrams  # 2 adds word pairs: +8% nDCG in bench_related, but a 6x slower fit
-        self._lock = threading.Lock()
+        self.ngrams = ngrams  # 2 adds word pairs: nDCG@10 0.120 vs 0.114 in bench_related, fit 54 s vs 16 s
+        self._lock = threading.RLock()  # also held by RelatedFinder while it reads rows and ids
         self._vectorizer: _Bm25Vectorizer | None = None
         self._matrix: sparse.csr_matrix | None = None
         self._row: dict[str, int] = {}
         self._ids: list[str] = []
         self._names: np.ndarray | None = None
+        self._fitted_on = 0
 
     @property
     def fitted(self) -> bool:
@@ -112,15 +114,15 @@ class PaperVectors:
             stored = self._count()
             if self._vectorizer is not None and stored == len(self._ids):
                 return 0
-            known = set(self._row)
-            ids, texts = self._load(exclude=known)
-            if not ids and self._vectorizer is not None:
+            refit = self._vectorizer is None or stored > 2 * self._fitted_on + 10
+            ids, texts = self._load(exclude=set() if refit else set(self._row))
+            if not ids and not refit:
                 return 0
-            if self._vectorizer is None:
+            if refit:
                 self._vectorizer = _Bm25Vectorizer(len(texts), self.ngrams)
                 # an empty store still gets a vocabulary, so papers fetched from arXiv can be compared
-                matrix = self._vectorizer.fit_transform(texts + ["paper"])[: len(ids)]
-                self._matrix = sparse.csr_matrix(matrix)
+                self._matrix = sparse.csr_matrix(self._vectorizer.fit_transform(texts + ["paper"])[: len(ids)])
+                self._row, self._ids, self._names, self._fitted_on = {}, [], None, len(ids)
             else:
                 self._matrix = sparse.vstack([self._matrix, self._vectorizer.transform(texts)], format="csr")
             for paper_id in ids:
@@ -200,8 +202,9 @@ class RelatedFinder:
     def related(self, paper: Paper, k: int = 10) -> list[Hit]:
         """The stored papers whose whole text is closest (TF-IDF cosine) to the paper's."""
         self.vectors.refresh()
-        cosine = self.vectors.similarities(self.vectors.transform([paper]))[0]
-        return self._top(cosine.astype(np.float64), paper.id, k)
+        with self.vectors._lock:  # a refit swaps rows and ids: read them together
+            cosine = self.vectors.similarities(self.vectors.transform([paper]))[0]
+            return self._top(cosine.astype(np.float64), paper.id, k)
 
     def baseline(self, paper: Paper, k: int = 10) -> list[Hit]:
         """Cool Papers' [REL]: the paper's 10 TF-IDF keywords as one BM25 query (for the benchmark)."""

@@ -39,4 +39,5 @@ def engine(tmp_path):
     eng.dispose()
 
 
-pytest_plugins = ["tests.fakes.arxiv_fixtures", "tests.fakes.app_fixtures", "tests.fakes.assistant_fixtures"]
+pytest_plugins = ["tests.fakes.arxiv_fixtures", "tests.fakes.app_fixtures", "tests.fakes.assistant_fixtures",
+                  "tests.fakes.postgres_fixtures"]

@@ -1,7 +1,7 @@
 """The same code on PostgreSQL: migrations, ingest, digests, the importer and a shared outbox.
 
 Runs when PAPERBOY_TEST_POSTGRES_URL points at a server where the user may create databases
-(`.ci/run` starts one when it can); each test gets a fresh database. Skipped otherwise.
+(`.ci/run` starts one when it can); each test gets a fresh database (`pg_url`). Skipped otherwise.
 """
 
 from __future__ import annotations
@@ -9,32 +9,13 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import json
-import os
-import uuid
 
 import pytest
-from sqlalchemy import create_engine, text
 
 from bot.config import DatabaseSettings, Settings
 from bot.ports import ChatContext
 from tests.fakes.fake_arxiv import rss_feed, rss_item
 from tests.fakes.fake_sender import FakeSender
-
-ADMIN_URL = os.environ.get("PAPERBOY_TEST_POSTGRES_URL", "")
-pytestmark = pytest.mark.skipif(not ADMIN_URL, reason="PAPERBOY_TEST_POSTGRES_URL is not set")
-
-
-@pytest.fixture
-def pg_url():
-    name = f"paperboy_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(ADMIN_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    yield ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
-
 
 @pytest.fixture
 async def pg_app(pg_url, fake_arxiv, clock):

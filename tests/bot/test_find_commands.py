@@ -177,3 +177,18 @@ async def test_related_lists_the_papers_of_the_same_topic(app):
     reply = await app.handle_action(ALICE, f"rel:{grasp[0].id}")
     assert reply.replies and all(p.title in said(reply.replies) for p in grasp[1:])
     assert "Which paper" in said(await app.handle_text(ALICE, "/related"))
+
+
+async def test_searches_older_than_a_month_expire(app):
+    import datetime as dt
+
+    from bot.find_commands import QUERY_TTL
+    from digest.schema import utcnow
+
+    with app.sessions.begin() as session:
+        session.add(SearchQueryRow(key="old0000000", chat_id=ALICE.chat_id, query="video",
+                                   created=utcnow() - QUERY_TTL - dt.timedelta(days=1)))
+    await app.handle_text(ALICE, "/search cat:cs")
+    reply = await app.handle_action(ALICE, "sp:old0000000:1")
+    assert reply.edit is None and "expired" in reply.notice
+

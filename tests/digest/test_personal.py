@@ -133,3 +133,10 @@ def test_the_vector_cache_can_overflow_between_and_within_rankings():
     first = rank_papers(likes, candidates(), vectors=vectors)
     again = rank_papers(likes, candidates(), vectors=vectors)
     assert first == again and order(first)[0].startswith("2501.")
+
+
+def test_a_liked_paper_on_the_list_says_it_is_yours_not_close_to_itself():
+    liked = by_topic(topical_papers(), 2)[0]
+    scores = rank_papers([liked], [liked, *by_topic(topical_papers(), 2)[1:]], sources={liked.id: "up"})
+    assert scores[liked.id][1] == "in your 👍 papers"
+    assert all(liked.id in (reason or liked.id) for pid, (_, reason) in scores.items() if pid != liked.id)

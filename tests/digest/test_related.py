@@ -84,3 +84,12 @@ def test_related_on_the_real_sample_keeps_to_the_topic(engine, shared_data):
         total += len(related)
     assert total == 400
     assert same / total > 0.6
+
+
+def test_a_bot_started_on_an_empty_store_refits_once_papers_arrive(engine):
+    maker = make_sessionmaker(engine)
+    finder = RelatedFinder(PaperVectors(maker), PaperSearch(engine))
+    assert finder.related(topical_papers()[0]) == []  # fitted on nothing
+    PaperStore(maker).upsert_papers(topical_papers())
+    papers = by_topic(topical_papers(), 2)
+    assert {h.id for h in finder.related(papers[0], k=4)} == {p.id for p in papers[1:]}

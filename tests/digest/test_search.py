@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
 
 import pytest
 from sqlalchemy import delete, text
@@ -127,6 +126,18 @@ def test_ranked_pages_keep_the_ranking_order(search):
     assert scores == sorted(scores, reverse=True)
 
 
+def test_a_very_broad_query_ranks_the_papers_with_the_words_in_their_title(engine, store):
+    """Above `broad_matches` matches, only title matches are ranked (the same rule on every page)."""
+    narrow = PaperSearch(engine, broad_matches=3, title_matches=2)
+    titled = {p.id for p in topical_papers() if "diffusion" in p.title.lower()}
+    everything = {p.id for p in topical_papers() if "diffusion" in (p.title + p.abstract).lower()}
+    assert titled < everything
+    pages = [[h.id for h in narrow.search(parse_query("diffusion"), limit=2, offset=o).hits] for o in (0, 2, 4)]
+    assert set(pages[0] + pages[1] + pages[2]) == titled
+    assert len(pages[0] + pages[1] + pages[2]) == len(titled)
+    assert set(ids(PaperSearch(engine), "diffusion", limit=50)) == everything
+
+
 def test_an_id_query_returns_that_paper(search):
     page = search.search(parse_query("https://arxiv.org/abs/2503.00003"))
     assert [h.id for h in page.hits] == ["2503.00003"]
@@ -182,13 +193,8 @@ def test_odd_user_input_is_searched_literally_not_as_fts_syntax(search):
 
 
 @pytest.fixture
-def pg_engine():
-    url = os.environ.get("PAPERBOY_TEST_POSTGRES_URL")
-    if not url:
-        pytest.skip("set PAPERBOY_TEST_POSTGRES_URL to an empty scratch database to test PostgreSQL")
-    eng = make_engine(url)
-    with eng.begin() as conn:
-        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+def pg_engine(pg_url):
+    eng = make_engine(pg_url)
     from bot.migrate import init_db
 
     init_db(eng)
@@ -206,3 +212,6 @@ def test_postgres_full_text_answers_the_same_kinds_of_queries(pg_engine):
     assert set(ids(search, "cat:cs.RO", limit=50)) == {p.id for p in by_topic(topical_papers(), 4)}
     assert len(ids(search, "speech -survey")) == 4
     assert search.search(parse_query("tactile zebra")).relaxed
+    narrow = PaperSearch(pg_engine, broad_matches=3, title_matches=2)
+    titled = {p.id for p in topical_papers() if "diffusion" in p.title.lower()}
+    assert {h.id for h in narrow.search(parse_query("diffusion"), limit=50).hits} == titled
