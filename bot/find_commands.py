@@ -25,6 +25,7 @@ from bot.registry import action, command
 from digest.bibtex import export_bibtex, export_links, parse_bibtex
 from digest.cards import paper_card, paper_line
 from digest.db import Base
+from digest.digest_store import latest_entry_for
 from digest.errors import BadInput
 from digest.ids import find_ids
 from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
@@ -280,7 +281,10 @@ async def save_button(app, ctx: ChatContext, args: str, message_id: str | None) 
     """Toggle Save; the card is re-rendered with the new ★/☆ state."""
     paper = await app.fetch_paper(args)
     now_saved = toggle_saved(app.sessions, ctx.chat_id, paper.id)
-    card = paper_card(paper, urls=app.urls, saved=now_saved)
+    found = latest_entry_for(app.sessions, ctx.chat_id, paper.id)  # keep the digest's number and reason
+    number, entry = found if found else (None, {})
+    card = paper_card(paper, urls=app.urls, saved=now_saved, index=number, reason=entry.get("reason"),
+                      kind=entry.get("kind"))
     return ActionReply(notice="Saved" if now_saved else "Removed", edit=card)
 
 

@@ -101,3 +101,18 @@ def _digest_from_row(row: DigestRow, store: PaperStore) -> Digest:
     counts = DigestCounts(**{k: v for k, v in stored.items() if k in DigestCounts.__slots__})
     covers = tuple(dt.date.fromisoformat(d) for d in stored.get("covers", ()))
     return Digest(chat_id=row.chat_id, day=row.day, entries=entries, counts=counts, covers=covers)
+
+
+def latest_entry_for(sessions: sessionmaker[Session], chat_id: str, paper_id: str, recent: int = 14) -> tuple[int, dict] | None:
+    """(number in its digest, stored entry) of a paper in one of the chat's recent digests.
+
+    A card redrawn after a button press (Save's new state) keeps its number and its reason.
+    """
+    with sessions() as session:
+        rows = session.scalars(select(DigestRow).where(DigestRow.chat_id == chat_id)
+                               .order_by(DigestRow.day.desc()).limit(recent))
+        for row in rows:
+            for position, entry in enumerate(row.entries or ()):
+                if entry.get("id") == paper_id:
+                    return position + 1, entry
+    return None

@@ -241,3 +241,18 @@ async def test_a_recent_failure_is_not_refetched_on_every_digest_request(app, fa
     await digest(app)
     await digest(app)
     assert len(fake_arxiv.requests_to("/rss")) == 1
+
+
+async def test_saving_a_digest_card_keeps_its_number_and_reason(app, fake_arxiv):
+    fake_arxiv.rss["cs.CL"] = feed(TUE, 3)
+    await subscribe(app)
+    await app.handle_text(CHAT, "/keywords \"Paper 2\"")
+    messages = await digest(app)
+    first_card = messages[1]
+    assert "1. " in first_card.plain_text() and "matches “Paper 2”" in first_card.plain_text()
+    save = next(a for a in actions([first_card]) if a.startswith("save:"))
+    reply = await app.handle_action(CHAT, save)
+    assert reply.notice == "Saved"
+    redrawn = reply.edit.plain_text()
+    assert redrawn.startswith("1. ") and "matches “Paper 2”" in redrawn
+    assert "★ Saved" in [b.label for row in reply.edit.buttons for b in row]

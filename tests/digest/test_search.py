@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from sqlalchemy import delete, text
+from sqlalchemy import delete
 
 from digest.db import make_engine, make_sessionmaker
 from digest.schema import PaperRow
