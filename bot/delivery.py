@@ -128,7 +128,7 @@ def digest_outgoing(app, sub: Subscription, digest: Digest, digest_id: int, note
     return digest_messages(
         digest, urls=app.urls, digest_id=digest_id, max_cards=sub.max_papers,
         page_size=app.settings.digest.page_size, saved=saved, following=following_line(sub), note=note,
-        tldrs=tldrs,
+        tldrs=tldrs, translate=sub.language != "en",
     )
 
 

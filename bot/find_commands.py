@@ -20,6 +20,7 @@ from sqlalchemy import DateTime, String, Text as SqlText, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from bot.app import ActionReply
+from bot.handlers import paper_cards
 from bot.ports import ChatContext, Reply
 from bot.registry import action, command
 from digest.bibtex import export_bibtex, export_links, parse_bibtex
@@ -32,7 +33,7 @@ from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, 
 from digest.models import Paper
 from digest.personal import add_likes, toggle_feedback
 from digest.related import PaperVectors, RelatedFinder
-from digest.saved import saved_among, saved_ids, toggle_saved
+from digest.saved import saved_ids, toggle_saved
 from digest.schema import utcnow
 from digest.search import PaperSearch, SearchPage
 from digest.search_query import SearchQuery, parse_query
@@ -160,9 +161,7 @@ async def search(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[
     """Search stored papers; an arXiv id or link shows that paper's card."""
     query = parse_query(args)
     if query.paper_id:
-        paper = await app.fetch_paper(query.paper_id)
-        saved = bool(saved_among(app.sessions, ctx.chat_id, [paper.id]))
-        return [paper_card(paper, urls=app.urls, saved=saved)]
+        return await paper_cards(app, ctx, [query.paper_id])
     return [await _search_page(app, ctx, query, 0)]
 
 
@@ -284,7 +283,7 @@ async def save_button(app, ctx: ChatContext, args: str, message_id: str | None) 
     found = latest_entry_for(app.sessions, ctx.chat_id, paper.id)  # keep the digest's number and reason
     number, entry = found if found else (None, {})
     card = paper_card(paper, urls=app.urls, saved=now_saved, index=number, reason=entry.get("reason"),
-                      kind=entry.get("kind"))
+                      kind=entry.get("kind"), translate=app.subscriptions.get_or_default(ctx.chat_id).language != "en")
     return ActionReply(notice="Saved" if now_saved else "Removed", edit=card)
 
 

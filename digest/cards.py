@@ -52,8 +52,8 @@ def _clip(text: str, limit: int) -> str:
 KIND_LABELS = {"new": "new", "cross": "cross-list", "replace": "updated", "replace-cross": "updated"}
 
 
-def paper_buttons(paper_id: str, urls: ArxivUrls, *, saved: bool = False) -> tuple[tuple[Button, ...], ...]:
-    """The standard buttons under a paper."""
+def paper_buttons(paper_id: str, urls: ArxivUrls, *, saved: bool = False, translate: bool = False) -> tuple[tuple[Button, ...], ...]:
+    """The standard buttons under a paper (Translate only for chats that read another language)."""
     return (
         (
             Button("📖 FAQ", action=f"faq:{paper_id}"),
@@ -63,6 +63,7 @@ def paper_buttons(paper_id: str, urls: ArxivUrls, *, saved: bool = False) -> tup
         ),
         (
             Button("📄 PDF", url=urls.pdf(paper_id)),
+            *((Button("🌐 Translate", action=f"tr:{paper_id}"),) if translate else ()),
             Button("👍", action=f"up:{paper_id}"),
             Button("👎", action=f"down:{paper_id}"),
         ),
@@ -78,6 +79,7 @@ def paper_card(
     index: int | None = None,
     kind: str | None = None,
     tldr: str | None = None,
+    translate: bool = False,
 ) -> Message:
     """The full card of a paper: linked title, authors, categories, why it is here, abstract, buttons."""
     number = f"{index}. " if index is not None else ""
@@ -97,7 +99,7 @@ def paper_card(
         blocks.append(Paragraph((Text("TL;DR: ", bold=True), Text(tldr))))
     if paper.abstract:
         blocks.append(Quote((Text(_clip(to_unicode(paper.abstract), ABSTRACT_LIMIT)),), expandable=True))
-    return Message(blocks=tuple(blocks), buttons=paper_buttons(paper.id, urls, saved=saved))
+    return Message(blocks=tuple(blocks), buttons=paper_buttons(paper.id, urls, saved=saved, translate=translate))
 
 
 def paper_line(paper: Paper, *, urls: ArxivUrls, index: int, reason: str | None = None, kind: str | None = None) -> Paragraph:

@@ -58,6 +58,7 @@ def digest_messages(
     following: str = "",
     note: str | None = None,
     tldrs: dict[str, str] | None = None,
+    translate: bool = False,
 ) -> list[Message]:
     """All messages of a digest, in sending order."""
     messages = [header_message(digest, following=following, note=note)]
@@ -65,7 +66,8 @@ def digest_messages(
     for number, entry in enumerate(cards, start=1):
         messages.append(
             paper_card(entry.paper, urls=urls, reason=entry.reason, saved=entry.paper.id in saved,
-                       index=number, kind=entry.kind, tldr=(tldrs or {}).get(entry.paper.id))
+                       index=number, kind=entry.kind, tldr=(tldrs or {}).get(entry.paper.id),
+                       translate=translate)
         )
     if len(digest.entries) > max_cards:
         messages.append(list_page(digest.entries, urls=urls, digest_id=digest_id, first=max_cards, page=0,

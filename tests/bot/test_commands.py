@@ -382,3 +382,15 @@ async def test_forged_button_payloads_act_on_nothing_and_answer_politely(app, pa
 async def test_nothing_a_user_types_makes_the_bot_raise(app, line):
     messages = await app.handle_text(PRIVATE, line)
     assert isinstance(messages, list)
+
+
+async def test_a_chat_reading_another_language_gets_a_translate_button_on_cards(app, fake_arxiv):
+    from tests.fakes.fake_arxiv import atom_entry, atom_feed
+
+    fake_arxiv.add_api_feed(atom_feed([atom_entry("2401.12345", "A paper")]))
+    chat = ChatContext(chat_id="console:zh")
+    [card] = await app.handle_text(chat, "https://arxiv.org/abs/2401.12345")
+    assert "tr:2401.12345" not in [b.action for row in card.buttons for b in row]
+    await app.handle_text(chat, "/language zh")
+    [card] = await app.handle_text(chat, "2401.12345")
+    assert "tr:2401.12345" in [b.action for row in card.buttons for b in row]
