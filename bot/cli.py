@@ -8,6 +8,8 @@
     paperboy search | related | rank    see `paperboy <command> --help`
 
 Every subcommand takes `--config PATH` (else $PAPERBOY_CONFIG, else ./paperboy.toml, else defaults).
+Being the composition root, this is the one module of `bot/` that starts adapters (imported lazily,
+so `paperboy digest` never loads a platform library).
 """
 
 from __future__ import annotations
