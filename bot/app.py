@@ -241,12 +241,8 @@ _FEATURE_MODULES = ("bot.handlers", "bot.digest_commands", "bot.find_commands", 
 
 
 def _load_feature_modules() -> None:
-    """Import every module that registers handlers (a missing optional module is skipped)."""
+    """Import every module that registers handlers, so the registry is complete."""
     import importlib
 
     for name in _FEATURE_MODULES:
-        try:
-            importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
+        importlib.import_module(name)

@@ -239,12 +239,9 @@ def make_parser() -> argparse.ArgumentParser:
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(run=cmd_import)
 
-    try:
-        from bot.cli_find import add_find_commands
-    except ModuleNotFoundError:
-        pass
-    else:
-        add_find_commands(sub)
+    from bot.cli_find import add_find_commands
+
+    add_find_commands(sub)
     return parser
 
 
