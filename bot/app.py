@@ -78,7 +78,7 @@ class Paperboy:
         self.sessions = sessions
         self.http = http
         self.clock = clock
-        self.store = PaperStore(sessions)
+        self.store = PaperStore(sessions, clock)
         self.subscriptions = SubscriptionStore(sessions, defaults=Subscription(
             chat_id="",
             delivery_time=settings.digest.default_time,

@@ -20,7 +20,6 @@ from digest.calendar import RSS_DELAY, feed_time, is_announcement_day, latest_an
 from digest.digest_store import find_digest, load_digest
 from digest.layout import format_day, list_page
 from digest.message import Message, text
-from digest.schema import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +41,7 @@ async def _make_sure_ingested(app, due: dt.date) -> None:  # type: ignore[no-unt
     # matched" must never stand in for "never fetched". Only feeds that were tried wait a while.
     if all(feed in statuses for feed in missing):
         last_try = app.store.last_mailing_attempt(due)
-        if last_try is not None and utcnow() - last_try < RETRY_FETCH_AFTER:
+        if last_try is not None and app.store.now() - last_try < RETRY_FETCH_AFTER:
             return
     try:
         await ingest(app, due)

@@ -8,7 +8,7 @@ ones (ingest, digest building for every chat) in a worker thread.
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
@@ -70,8 +70,13 @@ def _merge(old: PaperRow, new: Paper) -> None:
 class PaperStore:
     """Read and write papers, announcements and mailing status."""
 
-    def __init__(self, sessions: sessionmaker[Session]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], dt.datetime] | None = None) -> None:
         self.sessions = sessions
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+
+    def now(self) -> dt.datetime:
+        """The store's clock as naive UTC, the way times are stored."""
+        return self.clock().astimezone(dt.timezone.utc).replace(tzinfo=None)
 
     # --- papers --------------------------------------------------------------------------
 
@@ -204,9 +209,9 @@ class PaperStore:
         with self.sessions.begin() as session:
             row = session.scalar(select(MailingRow).where(MailingRow.day == day, MailingRow.feed == feed))
             if row is None:
-                session.add(MailingRow(day=day, feed=feed, status=status, items=items, error=error))
+                session.add(MailingRow(day=day, feed=feed, status=status, items=items, error=error, fetched_at=self.now()))
             elif not (row.status == "announced" and status != "announced"):
-                row.status, row.items, row.error, row.fetched_at = status, items, error, utcnow()
+                row.status, row.items, row.error, row.fetched_at = status, items, error, self.now()
 
     def mailing_status(self, day: dt.date) -> dict[str, str]:
         """feed -> status for `day`."""

@@ -137,6 +137,19 @@ async def test_a_failed_fetch_after_an_earlier_day_shows_that_day_and_says_why(a
     assert "not announced" not in text
 
 
+async def test_after_a_failed_fetch_digest_asks_arxiv_again_only_after_ten_minutes(app, fake_arxiv, clock):
+    fake_arxiv.script("/rss/cs.CL", Reply.html_error())
+    await subscribe(app)
+    assert "couldn't reach arXiv" in said(await digest(app))
+    fake_arxiv.rss["cs.CL"] = feed(TUE, 2)
+    clock.advance(minutes=5)
+    assert "couldn't reach arXiv" in said(await digest(app))  # too soon: arXiv is not asked again
+    assert len(fake_arxiv.requests_to("/rss")) == 1
+    clock.advance(minutes=6)
+    assert "2 for you" in said(await digest(app))
+    assert len(fake_arxiv.requests_to("/rss")) == 2
+
+
 async def test_a_chat_without_a_subscription_is_told_how_to_start(app, fake_arxiv):
     text = said(await digest(app))
     assert "doesn't follow anything" in text and "/subscribe" in text
