@@ -264,7 +264,11 @@ class EditStream:
 
     async def update(self, text_so_far: str) -> None:
         now = asyncio.get_running_loop().time()
-        if not text_so_far.strip() or now - self._last < self.sender.group_stream_interval_s:
+        # The first edit may follow the placeholder at once: the placeholder is often a status line
+        # ("3rd in line") and the reader should see the answer's first words as soon as they exist.
+        # The group's real edit budget is still enforced by the rate limiter (which skips, not waits).
+        first_edit = self.ref is not None and not self._shown
+        if not text_so_far.strip() or (now - self._last < self.sender.group_stream_interval_s and not first_edit):
             return
         self._last = now
         payload = _preview(text_so_far + " …")
