@@ -28,7 +28,7 @@ from digest.layout import digest_messages
 from digest.matching import Digest, build_digest, subscription_expr
 from digest.message import Message
 from digest.saved import saved_among
-from digest.schema import SubscriptionRow
+from digest.schema import SubscriptionRow, as_stored
 from digest.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
@@ -201,7 +201,7 @@ def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: b
         if enqueue_messages:
             items = [Outgoing(f"digest:{sub.chat_id}:{digest.day.isoformat()}:{part}", sub.chat_id, message)
                      for part, message in enumerate(messages)]
-            enqueue(session, items, now.astimezone(dt.timezone.utc).replace(tzinfo=None))
+            enqueue(session, items, as_stored(now))
         session.execute(
             update(SubscriptionRow)
             .where(SubscriptionRow.chat_id == sub.chat_id)

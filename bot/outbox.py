@@ -31,6 +31,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.ports import ChatMoved, ChatUnreachable, SendError, Sender, TransientSendError
 from bot.schema import OutboxRow
 from digest.message import Message, from_dict, to_dict
+from digest.schema import as_stored
 
 log = logging.getLogger(__name__)
 
@@ -92,7 +93,7 @@ class Outbox:
         self._lock = asyncio.Lock()
 
     def _now(self) -> dt.datetime:
-        return self.clock().astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return as_stored(self.clock())
 
     async def deliver(self, limit: int = 5000) -> int:
         """Send every due row (in order within each chat); returns how many were sent."""

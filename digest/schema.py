@@ -15,8 +15,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from digest.db import Base
 
 
+def as_stored(moment: dt.datetime) -> dt.datetime:
+    """A time as the tables store it: naive UTC (an already naive time is taken to be UTC)."""
+    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+
+
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return as_stored(dt.datetime.now(dt.timezone.utc))
 
 
 class PaperRow(Base):

@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.models import ANNOUNCE_STRENGTH, Announcement, AnnounceType, Paper
-from digest.schema import AnnouncementRow, MailingRow, PaperRow, utcnow
+from digest.schema import AnnouncementRow, MailingRow, PaperRow, as_stored, utcnow
 
 _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 
@@ -76,7 +76,7 @@ class PaperStore:
 
     def now(self) -> dt.datetime:
         """The store's clock as naive UTC, the way times are stored."""
-        return self.clock().astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return as_stored(self.clock())
 
     # --- papers --------------------------------------------------------------------------
 

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import BadInput
-from digest.schema import DigestRow, SavedPaperRow, SentPaperRow, SubscriptionRow, utcnow
+from digest.schema import DigestRow, SavedPaperRow, SentPaperRow, SubscriptionRow, as_stored, utcnow
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = ",".join(WEEKDAYS)
@@ -85,7 +85,7 @@ class SubscriptionStore:
 
     def _now(self) -> dt.datetime:
         """Naive UTC, as stored."""
-        return self.clock().astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return as_stored(self.clock())
 
     def get(self, chat_id: str) -> Subscription | None:
         with self.sessions() as session:

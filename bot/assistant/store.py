@@ -17,14 +17,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant.llm import Completion
 from bot.assistant.schema import AskTurnRow, FaqAnswerRow, LeaseRow, TldrRow, TranslationRow, UsageRow
-from digest.schema import AnnouncementRow, SubscriptionRow
+from digest.schema import AnnouncementRow, SubscriptionRow, as_stored
 
-__all__ = ["AssistantStore", "naive_utc"]
-
-
-def naive_utc(moment: dt.datetime) -> dt.datetime:
-    """The project stores naive UTC datetimes; convert an aware clock reading."""
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+__all__ = ["AssistantStore"]
 
 
 class AssistantStore:
@@ -77,7 +72,7 @@ class AssistantStore:
 
     def acquire_lease(self, key: str, owner: str, now: dt.datetime, ttl_s: float) -> bool:
         """Take the lease for `key` unless someone else holds a live one."""
-        now = naive_utc(now)
+        now = as_stored(now)
         expires = now + dt.timedelta(seconds=ttl_s)
         with self._sessions() as session:
             try:
@@ -102,7 +97,7 @@ class AssistantStore:
     def lease_alive(self, key: str, now: dt.datetime) -> bool:
         with self._sessions() as session:
             row = session.get(LeaseRow, key)
-            return row is not None and row.expires_at >= naive_utc(now)
+            return row is not None and row.expires_at >= as_stored(now)
 
     # --- translations and TL;DRs ----------------------------------------------------------------
 
