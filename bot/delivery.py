@@ -128,7 +128,7 @@ def digest_outgoing(app, sub: Subscription, digest: Digest, digest_id: int, note
     return digest_messages(
         digest, urls=app.urls, digest_id=digest_id, max_cards=sub.max_papers,
         page_size=app.settings.digest.page_size, saved=saved, following=following_line(sub), note=note,
-        tldrs=tldrs, translate=sub.language != "en",
+        tldrs=tldrs, translate=sub.wants_translation,
     )
 
 
@@ -183,7 +183,7 @@ def build_digests(app, day: dt.date, subs: list[Subscription]) -> list[Digest]: 
     personal = personal_scores(app)
     digests: list[Digest | None] = [None] * len(subs)
     for span, positions in by_span.items():
-        index = DayIndex.build(app.store.announced_over(span) if len(span) > 1 else app.store.announced_on(span[0]))
+        index = DayIndex.build(app.store.announced_over(span))
         seen = seen_by_chat(app.sessions, [p.id for p in index.papers])
         for k in positions:
             sub = subs[k]

@@ -283,7 +283,7 @@ async def save_button(app, ctx: ChatContext, args: str, message_id: str | None) 
     found = latest_entry_for(app.sessions, ctx.chat_id, paper.id)  # keep the digest's number and reason
     number, entry = found if found else (None, {})
     card = paper_card(paper, urls=app.urls, saved=now_saved, index=number, reason=entry.get("reason"),
-                      kind=entry.get("kind"), translate=app.subscriptions.get_or_default(ctx.chat_id).language != "en")
+                      kind=entry.get("kind"), translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation)
     return ActionReply(notice="Saved" if now_saved else "Removed", edit=card)
 
 

@@ -304,7 +304,7 @@ async def paper_cards(app, ctx: ChatContext, ids: list[str]) -> list[Message]:  
     ids = ids[:MAX_CARDS_FOR_LINKS]
     papers = await app.fetch_papers(ids)
     saved = saved_among(app.sessions, ctx.chat_id, list(papers))
-    translate = app.subscriptions.get_or_default(ctx.chat_id).language != "en"
+    translate = app.subscriptions.get_or_default(ctx.chat_id).wants_translation
     out = [paper_card(papers[i], urls=app.urls, saved=i in saved, translate=translate) for i in ids if i in papers]
     missing = [i for i in ids if i not in papers]
     if missing:

@@ -54,6 +54,11 @@ class Subscription:
         return not self.paused and bool(self.categories or self.keywords or self.authors)
 
     @property
+    def wants_translation(self) -> bool:
+        """Whether paper cards offer a Translate button (the chat reads answers in another language)."""
+        return self.language != "en"
+
+    @property
     def weekday_numbers(self) -> frozenset[int]:
         """Allowed weekdays as `date.weekday()` numbers (Monday = 0)."""
         return frozenset(WEEKDAYS.index(d) for d in self.weekdays.split(",") if d in WEEKDAYS)
