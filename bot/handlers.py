@@ -87,10 +87,8 @@ def _describe(expr_text: str) -> str:
     """'cs.AI+q-bio.NC-cs.CY' as names, from the parsed expression (names may contain '-': hep-th)."""
     taxonomy = load_taxonomy()
     expr = parse_expr(expr_text, taxonomy)
-    followed = expr.feed_names()
-    excluded = sorted(expr.excluded_archives) + sorted(expr.exclude - expr._expand(expr.excluded_archives))
-    names = [f"{cat} ({taxonomy.name_of(cat) or cat})" for cat in followed]
-    names += [f"-{cat} ({taxonomy.name_of(cat) or cat})" for cat in excluded]
+    names = [f"{cat} ({taxonomy.name_of(cat) or cat})" for cat in expr.feed_names()]
+    names += [f"-{cat} ({taxonomy.name_of(cat) or cat})" for cat in expr.excluded_names()]
     return ", ".join(names)
 
 

@@ -47,9 +47,7 @@ class CategoryExpr:
 
     def __str__(self) -> str:
         """Canonical text: followed names sorted and `+`-joined, then each exclusion after `-`."""
-        followed = sorted(self.archives) + sorted(self.include - self._expand(self.archives))
-        excluded = sorted(self.excluded_archives) + sorted(self.exclude - self._expand(self.excluded_archives))
-        return "+".join(followed) + "".join(f"-{name}" for name in excluded)
+        return "+".join(self.feed_names()) + "".join(f"-{name}" for name in self.excluded_names())
 
     @property
     def is_empty(self) -> bool:
@@ -87,6 +85,10 @@ class CategoryExpr:
     def feed_names(self) -> list[str]:
         """Archives followed whole, then the other followed categories, each once, sorted."""
         return sorted(self.archives) + sorted(self.include - self._expand(self.archives))
+
+    def excluded_names(self) -> list[str]:
+        """Archives excluded whole, then the other excluded categories, each once, sorted."""
+        return sorted(self.excluded_archives) + sorted(self.exclude - self._expand(self.excluded_archives))
 
     def union(self, other: CategoryExpr) -> CategoryExpr:
         """Both expressions followed together; what one explicitly follows lifts the other's exclusion.
