@@ -73,8 +73,7 @@ def setup_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.logging.level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("discord.client").addFilter(_NoVoiceWarnings())
-    for noisy in ("httpx", "httpcore", "alembic", "apscheduler.executors.default", "telegram.ext.Updater",
-                  "discord.gateway"):
+    for noisy in ("httpx", "httpcore", "alembic", "apscheduler", "telegram.ext.Updater", "discord.gateway"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
@@ -85,6 +84,8 @@ async def cmd_chat(settings: Settings, args: argparse.Namespace) -> int:
     from adapters.console import run_chat
     from bot.scheduler import build_scheduler
 
+    if logging.getLogger().level == logging.INFO:
+        logging.getLogger().setLevel(logging.WARNING)  # INFO lines would interleave with the conversation
     app = build_app(settings)
     warm_up(app)
     scheduler = build_scheduler(app) if not args.no_schedule else None
