@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot import registry
 from bot.command_specs import COMMANDS_BY_NAME
 from bot.config import Settings
+from bot.feed_watch import FeedWatch
 from bot.outbox import Outbox
 from bot.ports import ChatContext, Reply, Sender
 from digest.arxiv_api import fetch_by_ids
@@ -87,6 +88,7 @@ class Paperboy:
         ), clock=clock)
         self.urls = ArxivUrls(settings.arxiv.abs_url, settings.arxiv.pdf_url, settings.arxiv.html_url)
         self.senders: dict[str, Sender] = {}
+        self.feed_watch = FeedWatch(settings.schedule.ingest_retry_min)  # when to ask arXiv for a feed again
         self.outbox = Outbox(
             sessions,
             sender_for=self.sender_for,

@@ -38,15 +38,17 @@ class ArxivSettings:
     user_agent: str = "paperboy-bot/0.1 (+https://github.com/paperboy-bot/paperboy; mailto:paperboy@example.org)"
     timeout_s: float = 30.0
     retries: int = 4
+    # A command that needs arXiv (/digest, a pasted link, /related) answers within this many seconds.
+    interactive_timeout_s: float = 8.0
     # Categories always ingested, on top of what subscriptions follow (Cool Papers-style browsing).
     categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
 class ScheduleSettings:
-    # Minutes after arXiv's 20:00 ET announcement to fetch, and how often to retry a late feed.
-    ingest_delay_min: int = 15
-    ingest_retry_min: int = 20
+    # Minutes after the RSS rebuild (midnight ET) to fetch a day, and how often to ask again while it is late.
+    ingest_delay_min: int = 2
+    ingest_retry_min: int = 5
     ingest_give_up_h: int = 8
     outbox_interval_s: float = 5.0
     misfire_grace_s: int = 6 * 3600

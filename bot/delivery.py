@@ -13,12 +13,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from bot.outbox import Outgoing, enqueue
+from bot.feed_watch import announced_names, covers, fetch_day, missing_feeds
 from digest.calendar import RSS_DELAY, feed_time, latest_announcement_day
 from digest.categories import merge_exprs
 from digest.day_index import DayIndex
@@ -26,7 +28,8 @@ from digest.digest_store import record_digest, seen_by_chat
 from digest.ingest import IngestReport, ingest_day
 from digest.layout import digest_messages
 from digest.matching import Digest, build_digest, subscription_expr
-from digest.message import Message
+from digest.layout import format_day
+from digest.message import Message, text
 from digest.saved import saved_among
 from digest.schema import SubscriptionRow, as_stored
 from digest.subscriptions import Subscription
@@ -44,9 +47,14 @@ def feeds_to_ingest(app) -> list[str]:  # type: ignore[no-untyped-def]
     return merge_exprs(subscription_expr(t) for t in set(texts))
 
 
-async def ingest(app, day: dt.date | None = None, categories: str = "") -> IngestReport | None:  # type: ignore[no-untyped-def]
-    """Fetch the feeds for `day` (default: the latest announcement due now) and store them."""
-    feeds = merge_exprs([subscription_expr(categories)]) if categories else feeds_to_ingest(app)
+async def ingest(app, day: dt.date | None = None, categories: str = "", *,  # type: ignore[no-untyped-def]
+                 feeds: list[str] | None = None) -> IngestReport | None:
+    """Fetch the feeds for `day` (default: the latest announcement due now) and store them.
+
+    `feeds` (paths) or `categories` (an expression) narrow it; by default every followed category.
+    """
+    if feeds is None:
+        feeds = merge_exprs([subscription_expr(categories)]) if categories else feeds_to_ingest(app)
     if not feeds:
         log.info("nothing to ingest: no chat follows any category and arxiv.categories is empty")
         return None
@@ -58,22 +66,22 @@ async def ingest(app, day: dt.date | None = None, categories: str = "") -> Inges
     return report
 
 
-def ingest_is_due(app, now: dt.datetime) -> dt.date | None:  # type: ignore[no-untyped-def]
-    """The announcement day to (re)try fetching now, or None when there is nothing to do."""
+def ingest_is_due(app, now: dt.datetime) -> tuple[dt.date, list[str]] | None:  # type: ignore[no-untyped-def]
+    """The announcement day and the feeds still to fetch for it, or None when everything is in."""
     day = latest_announcement_day(now, delay=RSS_DELAY)
-    statuses = app.store.mailing_status(day)
-    feeds = feeds_to_ingest(app)
-    if not feeds or (statuses and all(statuses.get(f) == "announced" for f in feeds)):
+    missing = missing_feeds(app, day, feeds_to_ingest(app))
+    if not missing or now < feed_time(day) + dt.timedelta(minutes=app.settings.schedule.ingest_delay_min):
         return None
     give_up = feed_time(day) + dt.timedelta(hours=app.settings.schedule.ingest_give_up_h)
-    if now > give_up and statuses:
+    if now > give_up and app.store.mailing_status(day):
         return None  # tried for hours; the next announcement will be fetched on its own
-    return day
+    return day, missing
 
 
-async def ingest_if_due(app) -> IngestReport | None:  # type: ignore[no-untyped-def]
-    day = ingest_is_due(app, app.clock())
-    return await ingest(app, day) if day else None
+async def ingest_if_due(app) -> str | None:  # type: ignore[no-untyped-def]
+    """Make sure the latest announcement of every followed category is in (start-up, catch-up, retries)."""
+    due = ingest_is_due(app, app.clock())
+    return await fetch_day(app, *due) if due else None
 
 
 # --- who is due --------------------------------------------------------------------------------
@@ -101,10 +109,10 @@ def _next_day_same_time(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
 
 
 def is_due(sub: Subscription, day: dt.date, now: dt.datetime) -> bool:
+    """Whether `sub` should have `day`'s digest by `now` (and does not have it yet)."""
     if not sub.is_active or (sub.last_digest_day is not None and sub.last_digest_day >= day):
         return False
-    created = sub.created_at.replace(tzinfo=dt.timezone.utc) if sub.created_at.tzinfo is None else sub.created_at
-    return now >= delivery_moment(sub, feed_time(day), created)
+    return now >= delivery_moment(sub, feed_time(day), _aware(sub.created_at))
 
 
 # --- building and enqueueing -------------------------------------------------------------------
@@ -192,11 +200,14 @@ def build_digests(app, day: dt.date, subs: list[Subscription]) -> list[Digest]: 
 
 
 def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: bool, note: str | None = None,  # type: ignore[no-untyped-def]
-                  tldrs: dict[str, str] | None = None) -> tuple[int, list[Message]]:
-    """Record a digest, its shown papers and (for scheduled ones) its outbox rows in one transaction."""
+                  tldrs: dict[str, str] | None = None, replace: bool = False) -> tuple[int, list[Message]]:
+    """Record a digest, its shown papers and (for scheduled ones) its outbox rows in one transaction.
+
+    `replace` stores this digest over the chat's earlier one for the same day (`/digest` rebuilt it).
+    """
     now = app.clock()
     with app.sessions.begin() as session:
-        digest_id = record_digest(session, digest, cards=sub.max_papers)
+        digest_id = record_digest(session, digest, cards=sub.max_papers, replace=replace)
         messages = digest_outgoing(app, sub, digest, digest_id, note, tldrs)
         if enqueue_messages:
             items = [Outgoing(f"digest:{sub.chat_id}:{digest.day.isoformat()}:{part}", sub.chat_id, message)
@@ -211,27 +222,83 @@ def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: b
     return digest_id, messages
 
 
-def due_subscriptions(app, now: dt.datetime) -> tuple[dt.date | None, list[Subscription]]:  # type: ignore[no-untyped-def]
-    day = app.store.latest_announced_day(on_or_before=now.astimezone(ZoneInfo("America/New_York")).date())
-    if day is None:
-        return None, []
-    return day, [s for s in app.subscriptions.all(active_only=True) if is_due(s, day, now)]
+LATE_NOTE_AFTER = dt.timedelta(minutes=30)
+
+
+@dataclass
+class DueChats:
+    """The chats whose delivery moment for `day` has come: ready (the day is in) or waiting for it."""
+
+    day: dt.date
+    ready: list[Subscription] = field(default_factory=list)
+    waiting: list[Subscription] = field(default_factory=list)
+
+
+def due_subscriptions(app, now: dt.datetime) -> DueChats:  # type: ignore[no-untyped-def]
+    """Every chat due for the latest announcement, split by whether its categories' feed is in."""
+    day = latest_announcement_day(now, delay=RSS_DELAY)
+    due = DueChats(day)
+    names = announced_names(app, day)
+    in_for: dict[str, bool] = {}
+    for sub in app.subscriptions.all(active_only=True):
+        if not is_due(sub, day, now):
+            continue
+        if sub.categories not in in_for:
+            expr = subscription_expr(sub.categories)
+            in_for[sub.categories] = expr is not None and (names is None or covers(names, expr))
+        (due.ready if in_for[sub.categories] else due.waiting).append(sub)
+    return due
 
 
 async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
     """Build and enqueue every due chat's digest, then flush the outbox; returns how many chats got one.
 
-    Building and committing are CPU and database work, so they run in a worker thread.
+    A chat gets a digest only once its day's feed is in: if it is not, the feed is fetched first
+    (within the backoff), and a chat kept waiting more than `LATE_NOTE_AFTER` past its delivery
+    time gets one short note saying so. Building and committing run in a worker thread.
     """
-    day, due = await asyncio.to_thread(due_subscriptions, app, app.clock())
-    if due and day is not None:
-        digests = await asyncio.to_thread(build_digests, app, day, due)
-        pairs = list(zip(due, digests))
+    due = await asyncio.to_thread(due_subscriptions, app, app.clock())
+    if due.waiting:
+        missing = ingest_is_due(app, app.clock())
+        if missing is not None and await fetch_day(app, *missing) is not None:
+            due = await asyncio.to_thread(due_subscriptions, app, app.clock())
+        await asyncio.to_thread(enqueue_late_notes, app, due.day, due.waiting)
+    if due.ready:
+        digests = await asyncio.to_thread(build_digests, app, due.day, due.ready)
+        pairs = list(zip(due.ready, digests))
         tldrs = await card_tldrs(app, pairs)
         await asyncio.to_thread(_commit_all, app, pairs, tldrs)
-        log.info("enqueued %d digests for %s", len(due), day)
+        log.info("enqueued %d digests for %s", len(due.ready), due.day)
     await app.deliver_pending()
-    return len(due)
+    return len(due.ready)
+
+
+def late_note(app, day: dt.date) -> str:  # type: ignore[no-untyped-def]
+    """The one line a waiting chat gets: arXiv is late, or arXiv cannot be reached."""
+    if app.feed_watch.failing(day):
+        return (f"I can't reach arXiv to fetch the feed for {format_day(day)} right now; "
+                "your digest follows as soon as I can.")
+    return f"arXiv's feed for {format_day(day)} is late; your digest follows when it arrives."
+
+
+def enqueue_late_notes(app, day: dt.date, waiting: list[Subscription]) -> int:  # type: ignore[no-untyped-def]
+    """Tell each chat waiting more than `LATE_NOTE_AFTER` past its delivery time, once per day."""
+    now = app.clock()
+    noted: set[tuple[str, dt.date]] = app.feed_watch.noted
+    items = []
+    for sub in waiting:
+        if (sub.chat_id, day) in noted or now < delivery_moment(sub, feed_time(day), _aware(sub.created_at)) + LATE_NOTE_AFTER:
+            continue
+        noted.add((sub.chat_id, day))
+        items.append(Outgoing(f"late:{sub.chat_id}:{day.isoformat()}", sub.chat_id, text(late_note(app, day))))
+    if not items:
+        return 0
+    with app.sessions.begin() as session:  # the key makes it once, across restarts too
+        return enqueue(session, items, as_stored(now))
+
+
+def _aware(moment: dt.datetime) -> dt.datetime:
+    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
 
 
 def _commit_all(app, pairs: list[tuple[Subscription, Digest]], tldrs: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

@@ -1,55 +1,91 @@
 """`/digest` and the digest's buttons: the latest announcement now, and paging through the list.
 
-`/digest` always says which day it shows and why that day: arXiv has not announced yet, there is
-no announcement today (weekend, holiday; the next one is named), or the last fetch failed; and a
-day where nothing matched says so. It never confuses those with each other.
+`/digest` rebuilds the day under the settings the chat has *now* (`show_day`), so a change of
+categories, keywords or filters shows at once, with header counts that agree with the list. It
+always says which day it shows and why that day: arXiv has not announced yet, there is no
+announcement today (weekend, holiday; the next one is named), or arXiv cannot be reached (and
+when it will be asked again); a day where nothing matched says so. It never confuses those, and
+a failure is never replayed: asking again asks arXiv again.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from sqlalchemy.exc import IntegrityError
-
-from bot.delivery import build_digests, card_tldrs, commit_digest, digest_outgoing, feeds_to_ingest, ingest
+from bot.delivery import card_tldrs, commit_digest, digest_outgoing, personal_scores
+from bot.feed_watch import day_is_in, expected_day, fetch_day, latest_day_in, local_time, missing_feeds
 from bot.ports import ChatContext, Reply
 from bot.registry import action, command
-from digest.calendar import RSS_DELAY, feed_time, is_announcement_day, latest_announcement_day, next_announcement_day
-from digest.digest_store import find_digest, load_digest
+from digest.calendar import feed_time, is_announcement_day, next_announcement_day
+from digest.day_index import DayIndex
+from digest.digest_store import load_digest, shown_before_day
 from digest.layout import format_day, list_page
+from digest.matching import Digest, build_digest, subscription_expr
+from digest.categories import merge_exprs
 from digest.message import Message, text
+from digest.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 
 NEW_YORK = ZoneInfo("America/New_York")
-RETRY_FETCH_AFTER = dt.timedelta(minutes=10)
+FOLLOWS_NOTHING = ("This chat doesn't follow any categories, so there is no digest here. "
+                   "Start with e.g. /subscribe cs.CL, or /categories to browse.")
 
 
 def _local(moment: dt.datetime, zone: str) -> str:
     return moment.astimezone(ZoneInfo(zone)).strftime("%a %H:%M")
 
 
-async def _make_sure_ingested(app, due: dt.date) -> None:  # type: ignore[no-untyped-def]
-    """Fetch the due day now if nobody tried recently (a user asking should not wait for the scheduler)."""
-    statuses = app.store.mailing_status(due)
-    missing = [feed for feed in feeds_to_ingest(app) if statuses.get(feed) != "announced"]
-    if not missing:
-        return
-    # A feed nobody fetched yet (a chat just followed a new category) is fetched at once: "nothing
-    # matched" must never stand in for "never fetched". Only feeds that were tried wait a while.
-    if all(feed in statuses for feed in missing):
-        last_try = app.store.last_mailing_attempt(due)
-        if last_try is not None and app.store.now() - last_try < RETRY_FETCH_AFTER:
-            return
-    try:
-        await ingest(app, due)
-    except Exception:  # the answer below explains what we have; the scheduler retries
-        log.exception("on-demand ingest failed")
+# --- the digest of day D for chat C under its current settings ------------------------------------
 
 
-def _note(app, sub, due: dt.date, shown: dt.date, now: dt.datetime) -> str | None:  # type: ignore[no-untyped-def]
+def build_day(app, sub: Subscription, day: dt.date) -> Digest:  # type: ignore[no-untyped-def]
+    """The digest of `day` for `sub` as its settings are now.
+
+    Papers a digest of an earlier day showed the chat stay out (as in the scheduled digest);
+    papers this day's digest already showed stay in, so a rebuilt day is the whole day.
+    """
+    index = DayIndex.build(app.store.announced_on(day))
+    seen = shown_before_day(app.sessions, sub.chat_id, [p.id for p in index.papers], day)
+    return build_digest(index, sub, day, seen=seen, personal=personal_scores(app), covers=(day,))
+
+
+async def show_day(app, sub: Subscription, day: dt.date, note: str | None = None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Build, record (over any earlier digest of that day) and lay out `day` for `sub`."""
+    digest = await asyncio.to_thread(build_day, app, sub, day)
+    tldrs = await card_tldrs(app, [(sub, digest)])
+    _, messages = await asyncio.to_thread(
+        lambda: commit_digest(app, sub, digest, enqueue_messages=False, note=note, tldrs=tldrs, replace=True))
+    return messages
+
+
+# --- /digest --------------------------------------------------------------------------------------
+
+
+async def _make_sure_ingested(app, sub: Subscription, due: dt.date) -> str | None:  # type: ignore[no-untyped-def]
+    """Fetch the chat's feeds for `due` now if they are not in; the outcome, or None if not tried.
+
+    A person asking does not wait for the scheduler, and never gets an old failure replayed:
+    unless arXiv was asked a moment ago, it is asked again, within the interactive deadline.
+    """
+    expr = subscription_expr(sub.categories)
+    if expr is None or day_is_in(app, sub, due):
+        return None
+    feeds = missing_feeds(app, due, merge_exprs([expr]))
+    if not feeds:
+        return None
+    return await fetch_day(app, due, feeds, asked_by_user=True)
+
+
+def _unreachable(app, sub: Subscription, due: dt.date) -> str:  # type: ignore[no-untyped-def]
+    when = local_time(app.feed_watch.next_try(due, app.clock()), sub.timezone)
+    return f"arXiv can't be reached right now; I'll try again at {when}."
+
+
+def _note(app, sub: Subscription, due: dt.date, shown: dt.date, now: dt.datetime) -> str | None:  # type: ignore[no-untyped-def]
     """Why the digest shows `shown` rather than a fresher day, in words."""
     today = now.astimezone(NEW_YORK).date()
     if not is_announcement_day(today) and shown == due:
@@ -57,10 +93,9 @@ def _note(app, sub, due: dt.date, shown: dt.date, now: dt.datetime) -> str | Non
         when = _local(feed_time(upcoming), sub.timezone)
         return f"No arXiv announcement today. The next one comes on {format_day(upcoming)} (about {when} your time)."
     if shown < due:
-        statuses = set(app.store.mailing_status(due).values())
-        if "failed" in statuses:
-            return (f"I couldn't fetch arXiv's feed for {format_day(due)} and will keep trying. "
-                    f"Here is {format_day(shown)}, the latest I have.")
+        if app.feed_watch.failing(due):
+            return (f"{_unreachable(app, sub, due)} I don't have {format_day(due)} yet; "
+                    f"here is {format_day(shown)}, the latest I have.")
         return (f"arXiv has not announced {format_day(due)} yet (due {_local(feed_time(due), sub.timezone)} "
                 f"your time). Here is {format_day(shown)}, the latest announcement.")
     return None
@@ -69,32 +104,17 @@ def _note(app, sub, due: dt.date, shown: dt.date, now: dt.datetime) -> str | Non
 @command("digest")
 async def digest_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
     sub = app.subscriptions.get(ctx.chat_id)
-    if sub is None or not (sub.categories or sub.keywords or sub.authors):
-        return [text("This chat doesn't follow anything yet. Start with e.g. /subscribe cs.CL, "
-                     "or /categories to browse.")]
-    now = app.clock()
-    due = latest_announcement_day(now, delay=RSS_DELAY)
-    await _make_sure_ingested(app, due)
-    shown = app.store.latest_announced_day(on_or_before=due)
+    if sub is None or not sub.categories:
+        return [text(FOLLOWS_NOTHING)]
+    due = expected_day(app)
+    await _make_sure_ingested(app, sub, due)
+    shown = await asyncio.to_thread(latest_day_in, app, sub, due)
     if shown is None:
-        statuses = set(app.store.mailing_status(due).values())
-        if "failed" in statuses:
-            return [text("I couldn't reach arXiv's feed just now. I'll keep trying; please ask again in a few minutes.")]
+        if app.feed_watch.failing(due):
+            return [text(_unreachable(app, sub, due))]
         return [text(f"arXiv has not announced {format_day(due)} yet, and I have no earlier papers stored. "
                      "Your digest will arrive at your delivery time (/settings).")]
-    note = _note(app, sub, due, shown, now)
-    found = find_digest(app.sessions, app.store, ctx.chat_id, shown)
-    if found is not None:
-        digest_id, digest = found
-        return digest_outgoing(app, sub, digest, digest_id, note)
-    digest = build_digests(app, shown, [sub])[0]
-    tldrs = await card_tldrs(app, [(sub, digest)])
-    try:
-        _, messages = commit_digest(app, sub, digest, enqueue_messages=False, note=note, tldrs=tldrs)
-    except IntegrityError:  # the scheduled sweep recorded this day's digest a moment ago
-        digest_id, digest = find_digest(app.sessions, app.store, ctx.chat_id, shown)  # type: ignore[misc]
-        return digest_outgoing(app, sub, digest, digest_id, note)
-    return messages
+    return await show_day(app, sub, shown, _note(app, sub, due, shown, app.clock()))
 
 
 @action("dg")

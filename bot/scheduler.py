@@ -1,7 +1,8 @@
 """The one APScheduler of the process: ingest after each announcement, deliver, flush the outbox.
 
 All three jobs are idempotent checks ("is anything due?"), so a restart, a late feed or a missed
-run just means the next run does the work. Jobs coalesce, never overlap, and have a generous
+run just means the next run does the work. At start-up the ingest check runs at once, which is
+the catch-up after downtime or a late start. Jobs coalesce, never overlap, and have a generous
 `misfire_grace_time` (APScheduler's default of 1 s would silently skip them after a pause).
 """
 
@@ -9,16 +10,45 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.delivery import deliver_due, ingest_if_due
 
 log = logging.getLogger(__name__)
 
+INGEST_CHECK_S = 60
 DELIVERY_SWEEP_S = 60
+
+
+@dataclass(frozen=True)
+class Job:
+    """One periodic job: what it runs and how often (the week simulation ticks the same list)."""
+
+    id: str
+    name: str
+    run: Callable[[Any], Awaitable[Any]]
+    every_s: float
+    first_after_s: float = 0.0
+
+
+def jobs(app) -> list[Job]:  # type: ignore[no-untyped-def]
+    """paperboy's periodic jobs, in the order they run when due at the same moment.
+
+    Ingest first: at start-up and every minute it makes sure the latest announcement of every
+    followed category is in (a cheap check when it is), fetching what is missing within the
+    backoff; then delivery, which sends only days that are in; then the outbox.
+    """
+    return [
+        Job("ingest", "make sure the latest announcement is in", ingest_if_due, INGEST_CHECK_S),
+        Job("deliver", "deliver due digests", deliver_due, DELIVERY_SWEEP_S, first_after_s=5),
+        Job("outbox", "flush the outbox", _flush, app.settings.schedule.outbox_interval_s,
+            first_after_s=app.settings.schedule.outbox_interval_s),
+    ]
 
 
 def build_scheduler(app) -> AsyncIOScheduler:  # type: ignore[no-untyped-def]
@@ -29,18 +59,9 @@ def build_scheduler(app) -> AsyncIOScheduler:  # type: ignore[no-untyped-def]
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": schedule.misfire_grace_s},
     )
     now = dt.datetime.now(dt.timezone.utc)
-    # arXiv announces at 20:00 New York time, Sunday to Thursday; the RSS feed dated the next day
-    # (Monday to Friday) is rebuilt around midnight New York time.
-    delay = min(schedule.ingest_delay_min, 23 * 60)
-    scheduler.add_job(_run, CronTrigger(day_of_week="mon-fri", hour=delay // 60, minute=delay % 60,
-                                        timezone="America/New_York"),
-                      args=[ingest_if_due, app], id="ingest-announcement", name="ingest after the announcement")
-    scheduler.add_job(_run, IntervalTrigger(minutes=schedule.ingest_retry_min), args=[ingest_if_due, app],
-                      id="ingest-retry", name="retry a late or failed feed", next_run_time=now)
-    scheduler.add_job(_run, IntervalTrigger(seconds=DELIVERY_SWEEP_S), args=[deliver_due, app],
-                      id="deliver", name="deliver due digests", next_run_time=now + dt.timedelta(seconds=5))
-    scheduler.add_job(_run, IntervalTrigger(seconds=schedule.outbox_interval_s), args=[_flush, app],
-                      id="outbox", name="flush the outbox")
+    for job in jobs(app):
+        scheduler.add_job(run_job, IntervalTrigger(seconds=job.every_s), args=[job.run, app], id=job.id,
+                          name=job.name, next_run_time=now + dt.timedelta(seconds=job.first_after_s))
     return scheduler
 
 
@@ -48,7 +69,7 @@ async def _flush(app) -> int:  # type: ignore[no-untyped-def]
     return await app.deliver_pending()
 
 
-async def _run(job, app) -> None:  # type: ignore[no-untyped-def]
+async def run_job(job, app) -> None:  # type: ignore[no-untyped-def]
     """Run a job and log its failure; a failing job must never stop the scheduler."""
     try:
         await job(app)

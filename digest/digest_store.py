@@ -19,21 +19,24 @@ from digest.store import PaperStore
 _CHUNK = 500
 
 
-def record_digest(session: Session, digest: Digest, cards: int) -> int:
+def record_digest(session: Session, digest: Digest, cards: int, *, replace: bool = False) -> int:
     """Store a digest (and how many cards it showed) and mark its papers as shown; returns its id.
 
-    Recording the same chat and day again returns the existing digest untouched.
+    Recording the same chat and day again returns the existing digest untouched, unless `replace`
+    (`/digest` rebuilt it under changed settings): then the stored list becomes the new one, so
+    its page buttons page through what the chat now sees.
     """
+    entries = [{"id": e.paper.id, "kind": e.kind, "reason": e.reason, "notable": e.notable} for e in digest.entries]
+    counts = {**_counts_dict(digest.counts), "cards": cards, "covers": [d.isoformat() for d in digest.covers]}
     existing = session.scalar(select(DigestRow).where(DigestRow.chat_id == digest.chat_id, DigestRow.day == digest.day))
-    if existing is not None:
+    if existing is not None and not replace:
         return existing.id
-    row = DigestRow(
-        chat_id=digest.chat_id,
-        day=digest.day,
-        entries=[{"id": e.paper.id, "kind": e.kind, "reason": e.reason, "notable": e.notable} for e in digest.entries],
-        counts={**_counts_dict(digest.counts), "cards": cards, "covers": [d.isoformat() for d in digest.covers]},
-    )
-    session.add(row)
+    if existing is not None:
+        existing.entries, existing.counts = entries, counts
+        row = existing
+    else:
+        row = DigestRow(chat_id=digest.chat_id, day=digest.day, entries=entries, counts=counts)
+        session.add(row)
     already = seen_in(session, digest.chat_id, [e.paper.id for e in digest.entries])
     for entry in digest.entries:
         if entry.paper.id not in already:
@@ -54,6 +57,20 @@ def seen_in(session: Session, chat_id: str, paper_ids: Sequence[str]) -> set[str
         seen.update(session.scalars(
             select(SentPaperRow.paper_id).where(SentPaperRow.chat_id == chat_id, SentPaperRow.paper_id.in_(chunk))
         ))
+    return seen
+
+
+def shown_before_day(sessions: sessionmaker[Session], chat_id: str, paper_ids: Sequence[str], day: dt.date) -> set[str]:
+    """Which of `paper_ids` a digest of an earlier day than `day` showed the chat.
+
+    Papers this day's own digest showed are not among them: rebuilding day `day` keeps them.
+    """
+    seen: set[str] = set()
+    with sessions() as session:
+        for start in range(0, len(paper_ids), _CHUNK):
+            chunk = list(paper_ids[start : start + _CHUNK])
+            seen.update(session.scalars(select(SentPaperRow.paper_id).where(
+                SentPaperRow.chat_id == chat_id, SentPaperRow.paper_id.in_(chunk), SentPaperRow.day < day)))
     return seen
 
 

@@ -50,8 +50,12 @@ class Subscription:
 
     @property
     def is_active(self) -> bool:
-        """Whether scheduled digests go to this chat."""
-        return not self.paused and bool(self.categories or self.keywords or self.authors)
+        """Whether scheduled digests go to this chat: it follows categories and is not paused.
+
+        Keywords and authors refine what the followed categories bring; alone (after /unsubscribe)
+        they are kept for later but bring no digest.
+        """
+        return not self.paused and bool(self.categories)
 
     @property
     def wants_translation(self) -> bool:

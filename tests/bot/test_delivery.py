@@ -94,12 +94,14 @@ async def test_subscribing_in_the_evening_sends_nothing_until_the_next_delivery_
     clock.set("2026-06-16 20:00", "Europe/Berlin")
     await follow(app, BERLIN, "Europe/Berlin")
     assert await deliver_due(app) == 0
+    serve_day(fake_arxiv, WED, [("2606.00002", 1, "new"), ("2606.00003", 1, "new")])
     clock.set("2026-06-17 07:59", "Europe/Berlin")
     assert await deliver_due(app) == 0
     assert sender.sent == []
-    clock.set("2026-06-17 08:00", "Europe/Berlin")
+    clock.set("2026-06-17 08:00", "Europe/Berlin")  # the delivery run fetches Wednesday's feed first
     assert await deliver_due(app) == 1
-    assert headers(sender, BERLIN.chat_id) == ["📬 arXiv digest · Tue 16 Jun 2026"]
+    assert headers(sender, BERLIN.chat_id) == ["📬 arXiv digest · Wed 17 Jun 2026"]
+    assert sorted(paper_ids(sender, BERLIN.chat_id)) == ["2606.00002", "2606.00003"]  # the whole latest day
 
 
 async def test_delivery_waits_for_an_allowed_weekday(app, fake_arxiv, clock, sender):
@@ -111,9 +113,11 @@ async def test_delivery_waits_for_an_allowed_weekday(app, fake_arxiv, clock, sen
     assert await deliver_due(app) == 0
     clock.set("2026-06-17 05:59")
     assert await deliver_due(app) == 0
-    clock.set("2026-06-17 06:00")  # Wednesday 08:00 in Berlin
+    serve_day(fake_arxiv, WED, [("2606.00002", 1, "new")])
+    clock.set("2026-06-17 06:00")  # Wednesday 08:00 in Berlin: the first digest is the latest day
     assert await deliver_due(app) == 1
     assert len(headers(sender, BERLIN.chat_id)) == 1
+    assert paper_ids(sender, BERLIN.chat_id) == ["2606.00002"]
 
 
 async def test_days_without_a_delivery_roll_into_the_next_digest_so_no_paper_is_missed(app, fake_arxiv, clock, sender):
@@ -152,10 +156,12 @@ async def test_no_chat_is_shown_the_same_paper_twice_across_days_and_versions(ap
     clock.set("2026-06-15 12:00")
     await follow(app, BERLIN, "UTC", "06:00", extra=("/replacements on", "/subscribe cs.AI"))
     serve_day(fake_arxiv, TUE, [("2606.00001", 1, "new"), ("2606.00002", 1, "new")])
+    serve_day(fake_arxiv, TUE, [("2606.00050", 1, "new")], cats="cs.AI")
     clock.set("2026-06-16 06:00")
     await ingest(app, TUE, "cs.CL")
+    await ingest(app, TUE, "cs.AI")
     assert await deliver_due(app) == 1
-    assert sorted(paper_ids(sender, BERLIN.chat_id)) == ["2606.00001", "2606.00002"]
+    assert sorted(paper_ids(sender, BERLIN.chat_id)) == ["2606.00001", "2606.00002", "2606.00050"]
 
     # Wednesday: a new version of 00001, 00002 cross-listed again in cs.AI, and one fresh paper
     serve_day(fake_arxiv, WED, [("2606.00001", 2, "replace"), ("2606.00003", 1, "new")])
@@ -165,7 +171,7 @@ async def test_no_chat_is_shown_the_same_paper_twice_across_days_and_versions(ap
     await ingest(app, WED, "cs.AI")
     assert await deliver_due(app) == 1
     ids = paper_ids(sender, BERLIN.chat_id)
-    assert sorted(ids) == ["2606.00001", "2606.00002", "2606.00003"]
+    assert sorted(ids) == ["2606.00001", "2606.00002", "2606.00003", "2606.00050"]
     wednesday = [m.plain_text() for c, m, _ in sender.sent if "Wed 17 Jun 2026" in m.plain_text()]
     assert "2 you already had" in wednesday[0]
 

@@ -120,7 +120,7 @@ async def test_a_failed_fetch_says_couldnt_fetch_never_not_announced(app, fake_a
     fake_arxiv.script("/rss/cs.CL", Reply.html_error())
     await subscribe(app)
     text = said(await digest(app))
-    assert "couldn't reach arXiv" in text
+    assert "arXiv can't be reached right now; I'll try again at 08:01." == text  # first retry: 1 minute
     assert "not announced" not in text
 
 
@@ -133,27 +133,54 @@ async def test_a_failed_fetch_after_an_earlier_day_shows_that_day_and_says_why(a
     fake_arxiv.script("/rss/cs.CL", Reply.html_error())
     messages = await digest(app)
     text = said(messages)
-    assert "couldn't fetch arXiv's feed for Tue 16 Jun 2026" in text and "Mon 15 Jun 2026" in text
+    assert "arXiv can't be reached right now; I'll try again at 12:01. I don't have Tue 16 Jun 2026 yet" in text
+    assert "Mon 15 Jun 2026" in messages[0].plain_text()
     assert "not announced" not in text
 
 
-async def test_after_a_failed_fetch_digest_asks_arxiv_again_only_after_ten_minutes(app, fake_arxiv, clock):
+async def test_digest_after_a_failure_asks_arxiv_again_instead_of_replaying_it(app, fake_arxiv, clock):
     fake_arxiv.script("/rss/cs.CL", Reply.html_error())
     await subscribe(app)
-    assert "couldn't reach arXiv" in said(await digest(app))
-    fake_arxiv.rss["cs.CL"] = feed(TUE, 2)
-    clock.advance(minutes=5)
-    assert "couldn't reach arXiv" in said(await digest(app))  # too soon: arXiv is not asked again
-    assert len(fake_arxiv.requests_to("/rss")) == 1
-    clock.advance(minutes=6)
+    assert "can't be reached" in said(await digest(app))
+    fake_arxiv.rss["cs.CL"] = feed(TUE, 2)  # arXiv is back
+    clock.advance(seconds=40)
     assert "2 for you" in said(await digest(app))
     assert len(fake_arxiv.requests_to("/rss")) == 2
 
 
+async def test_a_failure_retried_by_the_scheduler_recovers_without_a_restart(app, fake_arxiv, clock):
+    from bot.delivery import ingest_if_due
+
+    fake_arxiv.script("/rss/cs.CL", Reply.html_error(), Reply.html_error())
+    await subscribe(app)
+    assert "can't be reached" in said(await digest(app))
+    assert await ingest_if_due(app) is None  # the first retry waits a minute
+    clock.advance(minutes=1)
+    assert await ingest_if_due(app) == "failed"  # still down: the next retry is 2 minutes later
+    clock.advance(minutes=1)
+    assert await ingest_if_due(app) is None
+    clock.advance(minutes=1)
+    fake_arxiv.rss["cs.CL"] = feed(TUE, 2)
+    assert await ingest_if_due(app) == "announced"
+    assert len(fake_arxiv.requests_to("/rss")) == 3
+    assert "2 for you" in said(await digest(app))
+
+
 async def test_a_chat_without_a_subscription_is_told_how_to_start(app, fake_arxiv):
     text = said(await digest(app))
-    assert "doesn't follow anything" in text and "/subscribe" in text
+    assert "doesn't follow any categories" in text and "/subscribe" in text
     assert fake_arxiv.requests_to("/rss") == []
+
+
+async def test_after_unsubscribing_digest_says_the_chat_follows_nothing(app, fake_arxiv):
+    fake_arxiv.rss["cs.CL"] = feed(TUE, 3)
+    await subscribe(app)
+    await app.handle_text(CHAT, "/keywords Paper")
+    assert "3 for you" in said(await digest(app))
+    await app.handle_text(CHAT, "/unsubscribe")
+    text = said(await digest(app))
+    assert "doesn't follow any categories" in text and "/subscribe cs.CL" in text
+    assert "Paper 1" not in text
 
 
 async def test_asking_again_for_the_same_day_shows_the_same_digest_without_marking_again(app, fake_arxiv):

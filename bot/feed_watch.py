@@ -1,0 +1,182 @@
+"""Making sure the latest announcement is in: when to fetch a feed, and backing off after failures.
+
+A digest goes out only for a day whose feed is in, so everything that delivers asks here first.
+The rules:
+- a feed nobody fetched yet for the day is fetched at once (start-up, a late start, a new category);
+  the backoff below is per day, so it never holds back a feed that was not tried;
+- a failed fetch is retried with backoff: 1, 2, 4 minutes, then every `schedule.ingest_retry_min`;
+- a feed that still shows an older day (arXiv is late) is asked again every `ingest_retry_min`;
+- a person asking (`/digest`) may try again sooner, but at most every `RETRY_FLOOR`, and gets an
+  answer within `arxiv.interactive_timeout_s`, never the replay of an old failure.
+The state lives in memory: after a restart every missing feed is simply fetched at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from dataclasses import dataclass
+
+from digest.calendar import RSS_DELAY, latest_announcement_day
+from digest.categories import CategoryExpr
+from digest.matching import subscription_expr
+from digest.subscriptions import Subscription
+
+log = logging.getLogger(__name__)
+
+BACKOFF_MIN = (1, 2, 4)  # minutes before the 1st, 2nd, 3rd retry; then schedule.ingest_retry_min
+RETRY_FLOOR = dt.timedelta(seconds=30)  # how often people asking may make us ask arXiv again
+
+
+@dataclass
+class DayAttempts:
+    """What happened when we last asked arXiv for one announcement day."""
+
+    failures: int = 0  # consecutive failed fetches
+    last_try: dt.datetime | None = None
+    next_try: dt.datetime | None = None
+    last_outcome: str = ""  # announced | partial | not_yet | failed | unreachable
+
+
+class FeedWatch:
+    """Per announcement day: when we asked arXiv, how it went, and when to ask again."""
+
+    def __init__(self, retry_min: int) -> None:
+        self.retry = dt.timedelta(minutes=max(1, retry_min))
+        self._days: dict[dt.date, DayAttempts] = {}
+        self.noted: set[tuple[str, dt.date]] = set()  # (chat, day) told that the feed is late
+
+    def attempts(self, day: dt.date) -> DayAttempts:
+        return self._days.setdefault(day, DayAttempts())
+
+    def may_fetch(self, day: dt.date, now: dt.datetime, *, asked_by_user: bool = False) -> bool:
+        """Whether to ask arXiv for `day` now."""
+        state = self.attempts(day)
+        if state.last_try is None or state.next_try is None:
+            return True
+        if asked_by_user:
+            return now - state.last_try >= RETRY_FLOOR
+        return now >= state.next_try
+
+    def record(self, day: dt.date, outcome: str, now: dt.datetime) -> None:
+        """Remember an attempt's outcome and when the next one is due."""
+        state = self.attempts(day)
+        state.last_try, state.last_outcome = now, outcome
+        if outcome in ("failed", "unreachable"):
+            state.failures += 1
+            steps = BACKOFF_MIN[state.failures - 1] if state.failures <= len(BACKOFF_MIN) else None
+            wait = dt.timedelta(minutes=steps) if steps is not None else self.retry
+            state.next_try = now + min(wait, self.retry)
+        else:
+            state.failures = 0
+            state.next_try = now + self.retry
+        for old in [d for d in self._days if d < day - dt.timedelta(days=14)]:
+            del self._days[old]
+
+    def failing(self, day: dt.date) -> bool:
+        return self.attempts(day).failures > 0
+
+    def next_try(self, day: dt.date, now: dt.datetime) -> dt.datetime:
+        """When arXiv will be asked for `day` again (for "I'll try again at HH:MM")."""
+        state = self.attempts(day)
+        return max(state.next_try or now, now)
+
+
+# --- which feeds a chat needs --------------------------------------------------------------------
+
+
+def feed_names(feeds: dict[str, str] | list[str]) -> set[str]:
+    """Every category or archive name in `+`-joined feed paths."""
+    return {name for feed in feeds for name in feed.split("+") if name}
+
+
+def covers(names: set[str], expr: CategoryExpr) -> bool:
+    """Whether feeds holding `names` bring every category and archive `expr` follows."""
+    return names_covered(expr.include | expr.archives, names)
+
+
+def names_covered(wanted: set[str] | frozenset[str], names: set[str]) -> bool:
+    """Whether every category or archive in `wanted` is in `names` (a category also by its archive)."""
+    return all(name in names or name.split(".", 1)[0] in names for name in wanted)
+
+
+def missing_feeds(app, day: dt.date, feeds: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+    """The feed paths among `feeds` whose categories no announced feed of `day` brought yet."""
+    statuses = app.store.mailing_status(day)
+    announced = feed_names([f for f, s in statuses.items() if s == "announced"])
+    return [feed for feed in feeds if not names_covered(set(feed.split("+")), announced)]
+
+
+def announced_names(app, day: dt.date) -> set[str] | None:  # type: ignore[no-untyped-def]
+    """The categories and archives whose feed for `day` is in; None when the day was imported.
+
+    A day that was imported (daily files, snapshots) rather than fetched has no feed records;
+    its papers are all there is, so every category counts as in when it has any.
+    """
+    statuses = app.store.mailing_status(day)
+    if not statuses and app.store.count_by_type(day):
+        return None
+    return feed_names([f for f, s in statuses.items() if s == "announced"])
+
+
+def day_is_in(app, sub: Subscription, day: dt.date) -> bool:  # type: ignore[no-untyped-def]
+    """Whether the announcement of `day` was fetched for every category `sub` follows."""
+    expr = subscription_expr(sub.categories)
+    if expr is None:
+        return False
+    names = announced_names(app, day)
+    return names is None or covers(names, expr)
+
+
+def latest_day_in(app, sub: Subscription, on_or_before: dt.date, lookback_days: int = 30) -> dt.date | None:  # type: ignore[no-untyped-def]
+    """The newest announcement day, at most `on_or_before`, that is in for `sub`."""
+    days = app.store.announced_days(after=on_or_before - dt.timedelta(days=lookback_days), upto=on_or_before)
+    return next((d for d in reversed(days) if day_is_in(app, sub, d)), None)
+
+
+def expected_day(app) -> dt.date:  # type: ignore[no-untyped-def]
+    """The newest announcement day whose RSS feed should be out by now."""
+    return latest_announcement_day(app.clock(), delay=RSS_DELAY)
+
+
+# --- fetching -------------------------------------------------------------------------------------
+
+
+async def fetch_day(app, day: dt.date, feeds: list[str], *, asked_by_user: bool = False) -> str | None:  # type: ignore[no-untyped-def]
+    """Fetch `feeds` for `day` if the backoff allows; returns the outcome, or None when it was not tried.
+
+    A person asking gets an answer within `arxiv.interactive_timeout_s`: a fetch that takes longer
+    is given up as "unreachable" and the scheduler tries again on its own.
+    """
+    from bot.delivery import ingest
+
+    watch: FeedWatch = app.feed_watch
+    now = app.clock()
+    statuses = app.store.mailing_status(day)
+    never_tried = any(feed not in statuses for feed in feeds)  # e.g. a category a chat just followed
+    if not never_tried and not watch.may_fetch(day, now, asked_by_user=asked_by_user):
+        return None
+    try:
+        if asked_by_user:
+            async with asyncio.timeout(app.settings.arxiv.interactive_timeout_s):
+                report = await ingest(app, day, feeds=feeds)
+        else:
+            report = await ingest(app, day, feeds=feeds)
+    except TimeoutError:
+        log.warning("fetching arXiv's feed for %s took longer than %.0f s; the scheduler retries",
+                    day, app.settings.arxiv.interactive_timeout_s)
+        outcome = "unreachable"
+    except Exception as exc:  # a bug or the database: logged in one line, retried like a failure
+        log.warning("fetching arXiv's feed for %s failed: %s: %s", day, type(exc).__name__, exc)
+        outcome = "failed"
+    else:
+        outcome = "announced" if report is None else "failed" if "failed" in report.feeds.values() else report.status
+    watch.record(day, outcome, app.clock())
+    return outcome
+
+
+def local_time(moment: dt.datetime, zone: str) -> str:
+    from zoneinfo import ZoneInfo
+
+    return moment.astimezone(ZoneInfo(zone)).strftime("%H:%M")
