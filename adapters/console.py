@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import sys
+import threading
 from dataclasses import dataclass, field
 from typing import TextIO
 
@@ -124,20 +125,50 @@ async def handle_line(app, sender: ConsoleSender, line: str) -> None:  # type: i
 
 
 async def run_chat(app, *, stdin: TextIO | None = None, out: TextIO | None = None) -> None:  # type: ignore[no-untyped-def]
-    """The terminal chat loop; ends on EOF, `/quit` or Ctrl-C."""
+    """The terminal chat loop; ends on EOF, `/quit` or Ctrl-C.
+
+    Input is read by its own thread the whole time, so typing is never blocked by a slow answer
+    (an unreachable arXiv, an LLM); lines are handled one after another, in the order typed.
+    Piped input (not a terminal) also waits for each answer's background work, so a script's
+    output comes in the order of its lines.
+    """
     stdin = stdin or sys.stdin
     sender = ConsoleSender(out=out or sys.stdout)
     app.attach_sender("console", sender)
     sender.write("paperboy chat. Type /start to begin, a number to press a button, /quit to leave.")
-    loop = asyncio.get_running_loop()
+    interactive = stdin.isatty()
+    lines = _read_lines_in_background(stdin)
     while True:
-        if stdin.isatty():
+        if interactive:
             sender.write(PROMPT, end="")
-        line = await loop.run_in_executor(None, stdin.readline)
-        if not line or line.strip() in {"/quit", "/exit"}:
+        line = await lines.get()
+        if line is None or line.strip() in {"/quit", "/exit"}:
             break
         try:
             await handle_line(app, sender, line)
         except Exception as exc:  # the chat must survive anything
             sender.write(f"(error: {exc})")
-        await app.wait_idle()
+        if not interactive:
+            await app.wait_idle()
+    await app.wait_idle()
+
+
+def _read_lines_in_background(stdin: TextIO) -> asyncio.Queue[str | None]:
+    """A queue fed by a daemon thread reading `stdin`; None marks the end of input."""
+    loop = asyncio.get_running_loop()
+    queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+    def read() -> None:
+        try:
+            for line in iter(stdin.readline, ""):
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+        except (OSError, ValueError):
+            pass  # stdin closed under us
+        finally:
+            try:
+                loop.call_soon_threadsafe(queue.put_nowait, None)
+            except RuntimeError:
+                pass  # the loop is gone: the chat already ended
+
+    threading.Thread(target=read, name="console-input", daemon=True).start()
+    return queue

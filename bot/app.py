@@ -144,12 +144,21 @@ class Paperboy:
         found = self.store.get_papers(ids)
         missing = [i for i in ids if i not in found]
         if missing:
-            fetched = await fetch_by_ids(self.http, self.settings.arxiv.api_url, missing)
+            fetched = await self._ask_arxiv_for(missing)
             if fetched:
                 self.store.upsert_papers(fetched.values())
                 self.papers_stored(list(fetched))
             found.update(fetched)
         return found
+
+    async def _ask_arxiv_for(self, ids: list[str]) -> dict[str, Paper]:
+        """The arXiv API's answer within `arxiv.interactive_timeout_s`: someone is waiting for it."""
+        deadline = self.settings.arxiv.interactive_timeout_s
+        try:
+            async with asyncio.timeout(deadline):
+                return await fetch_by_ids(self.http, self.settings.arxiv.api_url, ids)
+        except TimeoutError:
+            raise ApiUnavailable(f"the arXiv API did not answer within {deadline:g} s") from None
 
     async def fetch_paper(self, paper_id: str) -> Paper:
         """One paper by id; `PaperNotFound` when arXiv does not know it."""
@@ -204,8 +213,9 @@ class Paperboy:
             return wrap(str(exc))
         except PaperNotFound as exc:
             return wrap(str(exc))
-        except ApiUnavailable:
-            return wrap("arXiv did not answer just now. Please try again in a few minutes.")
+        except ApiUnavailable as exc:
+            log.info("arXiv API unavailable: %s", exc)
+            return wrap("arXiv can't be reached right now. Please try again in a few minutes.")
         except PaperboyError as exc:
             log.warning("request failed: %s", exc)
             return wrap(str(exc) or APOLOGY)

@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from bot.outbox import Outgoing, enqueue
-from bot.feed_watch import announced_names, covers, fetch_day, missing_feeds
+from bot.feed_watch import announced_names, covers, fetch_day, missing_feeds, partly_covers
 from digest.calendar import RSS_DELAY, feed_time, latest_announcement_day
 from digest.categories import merge_exprs
 from digest.day_index import DayIndex
@@ -239,13 +239,16 @@ def due_subscriptions(app, now: dt.datetime) -> DueChats:  # type: ignore[no-unt
     day = latest_announcement_day(now, delay=RSS_DELAY)
     due = DueChats(day)
     names = announced_names(app, day)
+    # After hours of trying, a chat whose categories are partly in gets what is in.
+    gave_up = now > feed_time(day) + dt.timedelta(hours=app.settings.schedule.ingest_give_up_h)
     in_for: dict[str, bool] = {}
     for sub in app.subscriptions.all(active_only=True):
         if not is_due(sub, day, now):
             continue
         if sub.categories not in in_for:
             expr = subscription_expr(sub.categories)
-            in_for[sub.categories] = expr is not None and (names is None or covers(names, expr))
+            in_for[sub.categories] = expr is not None and (
+                names is None or covers(names, expr) or (gave_up and partly_covers(names, expr)))
         (due.ready if in_for[sub.categories] else due.waiting).append(sub)
     return due
 

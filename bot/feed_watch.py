@@ -96,6 +96,11 @@ def covers(names: set[str], expr: CategoryExpr) -> bool:
     return names_covered(expr.include | expr.archives, names)
 
 
+def partly_covers(names: set[str], expr: CategoryExpr) -> bool:
+    """Whether feeds holding `names` bring at least one category `expr` follows."""
+    return any(names_covered({name}, names) for name in expr.include | expr.archives)
+
+
 def names_covered(wanted: set[str] | frozenset[str], names: set[str]) -> bool:
     """Whether every category or archive in `wanted` is in `names` (a category also by its archive)."""
     return all(name in names or name.split(".", 1)[0] in names for name in wanted)

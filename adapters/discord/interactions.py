@@ -18,6 +18,7 @@ from typing import Any, Protocol
 import discord
 
 from adapters.discord.render import render
+from adapters.ordering import ChatTurns, Turn
 from bot.app import ActionReply
 from bot.ports import ChatContext, ChatKind
 from digest.message import Message
@@ -56,10 +57,16 @@ class InteractionHandler:
 
     def __init__(self, paperboy: PaperboyCore) -> None:
         self.paperboy = paperboy
+        self.turns = ChatTurns()  # one channel's interactions run in the order they arrived
 
     async def run_command(self, interaction: discord.Interaction[Any], text: str) -> None:
         """A slash command, forwarded as the text command it stands for ("/time 08:30 Europe/Berlin")."""
-        await interaction.response.defer(thinking=True)
+        async with self.turns.take(interaction.channel_id) as turn:
+            await interaction.response.defer(thinking=True)  # within Discord's 3 s, whatever waits before us
+            await turn.wait()
+            await self._run_command(interaction, text)
+
+    async def _run_command(self, interaction: discord.Interaction[Any], text: str) -> None:
         sent = 0
         try:
             messages = await self.paperboy.handle_text(context_of(interaction), text)
@@ -75,13 +82,18 @@ class InteractionHandler:
             await interaction.edit_original_response(content=APOLOGY, embeds=[], view=None)
 
     async def run_button(self, interaction: discord.Interaction[Any], action: str) -> None:
-        """A press on a paperboy button; errors end in `apologize`."""
+        """A press on a paperboy button, in its channel's turn; errors end in `apologize`."""
+        async with self.turns.take(interaction.channel_id) as turn:
+            await self._run_button(interaction, action, turn)
+
+    async def _run_button(self, interaction: discord.Interaction[Any], action: str, turn: Turn) -> None:
         try:
             verb, _, args = action.partition(":")
             if verb == "ask" and args:
                 await interaction.response.send_modal(AskModal(self, args))
                 return
             await interaction.response.defer()  # an invisible acknowledgement; the answer follows
+            await turn.wait()
             message_id = str(interaction.message.id) if interaction.message else None
             reply = await self.paperboy.handle_action(context_of(interaction), action, message_id=message_id)
             await self.apply(interaction, reply)

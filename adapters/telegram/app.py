@@ -9,9 +9,10 @@ checking Telegram's secret token); it returns the coroutine function that stops 
 never takes over the event loop (no `run_polling`), so `paperboy run` can run Discord and the
 scheduler in the same loop.
 
-Updates are processed concurrently (a slow /digest must not hold up everyone else); PTB's
-getUpdates offset makes polling idempotent on update_id, and a small guard drops the redeliveries
-a webhook can produce.
+Updates are processed concurrently (a slow /digest must not hold up everyone else), but one
+chat's updates one after another in the order they came (`ChatOrderedProcessor`), so
+`/subscribe` then `/digest` is answered in that order. PTB's getUpdates offset makes polling
+idempotent on update_id, and a small guard drops the redeliveries a webhook can produce.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from telegram import BotCommand, Update
 from telegram.ext import (
     Application,
     ApplicationBuilder,
+    BaseUpdateProcessor,
     CallbackQueryHandler,
     ChatMemberHandler,
     CommandHandler,
@@ -34,6 +36,7 @@ from telegram.ext import (
     filters,
 )
 
+from adapters.ordering import ChatTurns
 from adapters.telegram.context import AdminCache
 from adapters.telegram.handlers import TelegramHandlers
 from adapters.telegram.limits import RateLimiter, RateLimits
@@ -42,12 +45,40 @@ from bot.app import Paperboy
 from bot.command_specs import COMMANDS
 from bot.config import Settings
 
-__all__ = ["build_telegram", "register_commands", "run_telegram", "start_telegram"]
+__all__ = ["ChatOrderedProcessor", "build_telegram", "register_commands", "run_telegram", "start_telegram"]
 
 log = logging.getLogger(__name__)
 
 CONCURRENT_UPDATES = 32
 POLL_TIMEOUT_S = 10
+
+
+class ChatOrderedProcessor(BaseUpdateProcessor):
+    """Up to `max_concurrent_updates` updates at once, one chat's updates in the order they came."""
+
+    def __init__(self, max_concurrent_updates: int) -> None:
+        super().__init__(max_concurrent_updates)
+        self._turns = ChatTurns()
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[object]) -> None:
+        """Take the chat's turn at once (PTB starts one task per update, in order), then run in turn.
+
+        PTB's semaphore is taken without waiting when a slot is free and wakes waiters first in,
+        first out, so the turns are taken in the order the updates arrived.
+        """
+        chat = update.effective_chat if isinstance(update, Update) else None
+        if chat is None:
+            await coroutine
+            return
+        async with self._turns.take(chat.id) as turn:
+            await turn.wait()
+            await coroutine
+
+    async def initialize(self) -> None:
+        pass
+
+    async def shutdown(self) -> None:
+        pass
 
 
 def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits | None = None) -> Application:
@@ -60,7 +91,7 @@ def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits
         .token(tg.token)
         .base_url(tg.base_url)
         .base_file_url(tg.base_file_url)
-        .concurrent_updates(CONCURRENT_UPDATES)
+        .concurrent_updates(ChatOrderedProcessor(CONCURRENT_UPDATES))
         .build()
     )
     sender = TelegramSender(application.bot, limiter=RateLimiter(limits))
