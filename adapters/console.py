@@ -128,9 +128,10 @@ async def run_chat(app, *, stdin: TextIO | None = None, out: TextIO | None = Non
     """The terminal chat loop; ends on EOF, `/quit` or Ctrl-C.
 
     Input is read by its own thread the whole time, so typing is never blocked by a slow answer
-    (an unreachable arXiv, an LLM); lines are handled one after another, in the order typed.
-    Piped input (not a terminal) also waits for each answer's background work, so a script's
-    output comes in the order of its lines.
+    (an unreachable arXiv, an LLM). In a terminal each line starts once the line before it is
+    answered or has taken `OVERTAKE_AFTER_S`, so a quick `/subscribe` then `/digest` keep their
+    order while a slow `/digest` does not hold up `/help`. Piped input (a script) is handled
+    strictly line by line, each answer complete before the next line, so its output is in order.
     """
     stdin = stdin or sys.stdin
     sender = ConsoleSender(out=out or sys.stdout)
@@ -138,19 +139,40 @@ async def run_chat(app, *, stdin: TextIO | None = None, out: TextIO | None = Non
     sender.write("paperboy chat. Type /start to begin, a number to press a button, /quit to leave.")
     interactive = stdin.isatty()
     lines = _read_lines_in_background(stdin)
+    running: set[asyncio.Task] = set()
+    previous: asyncio.Task | None = None
     while True:
         if interactive:
             sender.write(PROMPT, end="")
         line = await lines.get()
         if line is None or line.strip() in {"/quit", "/exit"}:
             break
-        try:
-            await handle_line(app, sender, line)
-        except Exception as exc:  # the chat must survive anything
-            sender.write(f"(error: {exc})")
-        if not interactive:
+        if interactive:
+            previous = asyncio.create_task(_answer_after(previous, app, sender, line))
+            running.add(previous)
+            previous.add_done_callback(running.discard)
+        else:
+            await _answer(app, sender, line)
             await app.wait_idle()
+    if running:
+        await asyncio.gather(*running, return_exceptions=True)
     await app.wait_idle()
+
+
+OVERTAKE_AFTER_S = 1.0
+
+
+async def _answer_after(previous: asyncio.Task | None, app, sender: ConsoleSender, line: str) -> None:  # type: ignore[no-untyped-def]
+    if previous is not None:
+        await asyncio.wait({previous}, timeout=OVERTAKE_AFTER_S)
+    await _answer(app, sender, line)
+
+
+async def _answer(app, sender: ConsoleSender, line: str) -> None:  # type: ignore[no-untyped-def]
+    try:
+        await handle_line(app, sender, line)
+    except Exception as exc:  # the chat must survive anything
+        sender.write(f"(error: {exc})")
 
 
 def _read_lines_in_background(stdin: TextIO) -> asyncio.Queue[str | None]:

@@ -17,10 +17,11 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
+import itertools
 import logging
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from bot.app import Paperboy, utc_clock
@@ -77,6 +78,30 @@ def setup_logging(settings: Settings) -> None:
         logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
+def route_logs(log_file: str | None, *, conversation: bool = False) -> None:
+    """Keep log lines out of the conversation: into `log_file` when given, else on stderr.
+
+    The file handler takes over the stderr handler's format and filters. In the terminal chat
+    without a log file, a terminal's stderr shows only errors, so lines like "arXiv request
+    failed, retrying" never land between the bot's answers (a redirected stderr gets them all).
+    """
+    root = logging.getLogger()
+    console = [h for h in root.handlers if type(h) is logging.StreamHandler]
+    if log_file:
+        handler = logging.FileHandler(log_file, encoding="utf-8")
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        for old in console:
+            if old.formatter is not None:
+                handler.setFormatter(old.formatter)
+            for log_filter in old.filters:
+                handler.addFilter(log_filter)
+            root.removeHandler(old)
+        root.addHandler(handler)
+    elif conversation and sys.stderr.isatty():
+        for old in console:
+            old.setLevel(max(old.level, logging.ERROR))
+
+
 # --- subcommands -------------------------------------------------------------------------------
 
 
@@ -107,6 +132,33 @@ Set a token and run again:
 Or try the bot in your terminal right away:  paperboy chat"""
 
 
+PLATFORM_RETRY_S = (5, 10, 20, 40, 80, 160, 300)
+
+
+async def start_platform(name: str, start: Callable[[], Awaitable[Callable[[], object]]],
+                         stoppers: list[Callable[[], object]]) -> bool:
+    """Start one platform, retrying with backoff while it cannot be reached; False if it refused us.
+
+    Each failed try is one log line (no traceback); a refused token ends the tries.
+    """
+    from bot.ports import PlatformUnavailable
+
+    for attempt in itertools.count():
+        try:
+            stoppers.append(await start())
+            if attempt:
+                log.info("%s: connected after %d retries", name, attempt)
+            return True
+        except PlatformUnavailable as exc:
+            wait = PLATFORM_RETRY_S[min(attempt, len(PLATFORM_RETRY_S) - 1)]
+            log.warning("%s can't be reached (%s); retrying in %d s", name, exc, wait)
+            await asyncio.sleep(wait)
+        except Exception as exc:  # a refused token, a bad setting: retrying would not help
+            log.error("%s did not start: %s: %s", name, type(exc).__name__, exc)
+            return False
+    return False  # pragma: no cover
+
+
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.telegram.token and not settings.discord.token:
         print(NO_PLATFORM, file=sys.stderr)
@@ -120,21 +172,34 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
+    starts: list[asyncio.Task[bool]] = []
+    waiting = asyncio.ensure_future(stop.wait())
     try:
         if settings.telegram.token:
             from adapters.telegram import start_telegram
 
-            stoppers.append(await start_telegram(app, settings))
+            starts.append(asyncio.create_task(start_platform("Telegram", lambda: start_telegram(app, settings), stoppers)))
         if settings.discord.token:
             from adapters.discord import start_discord
 
-            stoppers.append(await start_discord(app, settings))
+            starts.append(asyncio.create_task(start_platform("Discord", lambda: start_discord(app, settings), stoppers)))
         scheduler = build_scheduler(app)
         scheduler.start()
-        stoppers.append(lambda: scheduler.shutdown(wait=False))
+        stoppers.insert(0, lambda: scheduler.shutdown(wait=False))
         log.info("paperboy is running; Ctrl-C stops it")
-        await stop.wait()
+        pending = set(starts)
+        while pending and not waiting.done() and not any(t.result() for t in starts if t.done()):
+            done, _ = await asyncio.wait([*pending, waiting], return_when=asyncio.FIRST_COMPLETED)
+            pending -= done
+        if not waiting.done() and not pending and not any(task.result() for task in starts):
+            print("paperboy: no chat platform could start; see the log above.", file=sys.stderr)
+            return 2
+        await waiting
     finally:
+        waiting.cancel()
+        for task in starts:
+            task.cancel()
+        await asyncio.gather(waiting, *starts, return_exceptions=True)
         for stopper in reversed(stoppers):
             result = stopper()
             if asyncio.iscoroutine(result):
@@ -210,6 +275,7 @@ def _date(text: str) -> dt.date:
 def make_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="paperboy", description="Your morning arXiv papers, in chat.")
     parser.add_argument("--config", help="TOML settings file (default: $PAPERBOY_CONFIG or ./paperboy.toml)")
+    parser.add_argument("--log-file", metavar="PATH", help=LOG_FILE_HELP)
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     chat = sub.add_parser("chat", help="chat with the bot in this terminal")
@@ -243,7 +309,12 @@ def make_parser() -> argparse.ArgumentParser:
     from bot.cli_find import add_find_commands
 
     add_find_commands(sub)
+    for command in sub.choices.values():  # `paperboy chat --log-file x` as well as `paperboy --log-file x chat`
+        command.add_argument("--log-file", metavar="PATH", default=argparse.SUPPRESS, help=LOG_FILE_HELP)
     return parser
+
+
+LOG_FILE_HELP = "write log lines to this file instead of stderr"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -255,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"paperboy: {exc}", file=sys.stderr)
         return 2
     setup_logging(settings)
+    try:
+        route_logs(getattr(args, "log_file", None), conversation=args.command == "chat")
+    except OSError as exc:
+        print(f"paperboy: cannot write the log file: {exc}", file=sys.stderr)
+        return 2
     try:
         return asyncio.run(args.run(settings, args)) or 0
     except KeyboardInterrupt:

@@ -4,17 +4,18 @@ It uses the same matcher and ranking as chats (a throw-away subscription, nothin
 shown), fetching the day from arXiv first when the store does not have it yet. The JSON holds
 `date`, `counts` {`new`, `cross`, `matched`} and `papers` [{`id`, `title`, `authors`,
 `categories`, `announce_type`, `reason`}], plus `status` and `note` saying which day this is.
+When arXiv cannot be reached within `arxiv.interactive_timeout_s`, it still prints (JSON stays
+JSON) with `status: "unreachable"` and a `note`, and exits with 1.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import sys
 
-from bot.delivery import ingest
-from digest.calendar import RSS_DELAY, is_announcement_day, latest_announcement_day, next_announcement_day
-from digest.categories import parse_expr
+from bot.feed_watch import day_is_in, expected_day, fetch_day, missing_feeds
+from digest.calendar import is_announcement_day, next_announcement_day
+from digest.categories import merge_exprs, parse_expr
 from digest.day_index import DayIndex
 from digest.latex import to_unicode
 from digest.matching import Digest, build_digest
@@ -37,17 +38,22 @@ def _subscription(args: argparse.Namespace) -> Subscription:
 
 
 async def print_digest(app, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+    """Print the digest; 0 when it could be made, 1 when arXiv could not be reached for the day."""
     sub = _subscription(args)
-    due = latest_announcement_day(app.clock(), delay=RSS_DELAY)
+    due = expected_day(app)
     day = args.date or due
     status, note = "announced", None
-    if not app.store.announced_on(day):
-        report = await ingest(app, day, sub.categories)
-        if report is not None and report.status == "failed" and not app.store.announced_on(day):
-            print(f"paperboy: could not fetch arXiv's feed: {'; '.join(report.errors.values())}", file=sys.stderr)
-            return 1
+    outcome = None
+    if not day_is_in(app, sub, day):
+        feeds = missing_feeds(app, day, merge_exprs([parse_expr(sub.categories, load_taxonomy())]))
+        outcome = await fetch_day(app, day, feeds, asked_by_user=True) if feeds else None
     papers = app.store.announced_on(day)
-    if not papers:
+    if outcome in ("failed", "unreachable") and not day_is_in(app, sub, day):
+        status = "unreachable"
+        note = (f"arXiv can't be reached right now, so {day:%a %Y-%m-%d} could not be fetched; "
+                "try again in a few minutes.")
+        papers = []
+    elif not papers:
         if not is_announcement_day(day):
             status = "no_announcement"
             note = f"No arXiv announcement on {day:%a %Y-%m-%d}; the next is {next_announcement_day(day):%a %Y-%m-%d}."
@@ -61,7 +67,7 @@ async def print_digest(app, args: argparse.Namespace) -> int:  # type: ignore[no
         print(json.dumps(digest_json(digest, status, note), ensure_ascii=False, indent=2))
     else:
         print(digest_text(digest, note))
-    return 0
+    return 1 if status == "unreachable" else 0
 
 
 def digest_json(digest: Digest, status: str, note: str | None) -> dict:

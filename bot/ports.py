@@ -71,6 +71,10 @@ class ChatMoved(SendError):
         self.new_chat_id = new_chat_id
 
 
+class PlatformUnavailable(Exception):
+    """A chat platform could not be reached when starting (network, DNS, 5xx): worth retrying."""
+
+
 class AnswerStream(Protocol):
     """A message that is being written: the LLM's text so far, shown as it grows."""
 

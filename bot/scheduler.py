@@ -8,6 +8,7 @@ the catch-up after downtime or a late start. Jobs coalesce, never overlap, and h
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
@@ -73,5 +74,7 @@ async def run_job(job, app) -> None:  # type: ignore[no-untyped-def]
     """Run a job and log its failure; a failing job must never stop the scheduler."""
     try:
         await job(app)
+    except asyncio.CancelledError:  # shutting down mid-job: every job is safe to redo at the next start
+        log.info("scheduled job %s stopped by the shutdown", getattr(job, "__name__", job))
     except Exception:
         log.exception("scheduled job %s failed", getattr(job, "__name__", job))

@@ -106,13 +106,34 @@ def test_digest_on_a_weekend_says_there_was_no_announcement(config, fake_arxiv, 
     assert "2026-06-23" in data["note"]
 
 
-def test_digest_when_arxiv_fails_says_it_could_not_fetch(config, fake_arxiv, capsys):
+def test_digest_when_arxiv_fails_still_prints_json_saying_unreachable(config, fake_arxiv, capsys):
     from tests.fakes.fake_arxiv import Reply
 
     fake_arxiv.script("/rss/cs.CL", Reply.html_error())
     assert main(["digest", "--categories", "cs.CL", "--date", "2026-06-16", "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "unreachable" and data["papers"] == [] and "can't be reached" in data["note"]
+
+
+def test_digest_json_answers_within_the_deadline_when_arxiv_hangs(config, fake_arxiv, capsys, monkeypatch):
+    import time
+
+    from tests.fakes.fake_arxiv import Reply
+
+    monkeypatch.setenv("PAPERBOY_ARXIV__INTERACTIVE_TIMEOUT_S", "1")
+    fake_arxiv.rss["cs.CL"] = Reply(200, b"", delay_s=4)
+    started = time.monotonic()
+    assert main(["digest", "--categories", "cs.CL", "--format", "json"]) == 1
+    assert time.monotonic() - started < 3
     captured = capsys.readouterr()
-    assert "could not fetch" in captured.err and captured.out == ""
+    assert json.loads(captured.out)["status"] == "unreachable"
+
+
+def test_digest_json_says_unreachable_when_nothing_listens(config, capsys, monkeypatch):
+    monkeypatch.setenv("PAPERBOY_ARXIV__RSS_URL", "http://127.0.0.1:9/rss")
+    assert main(["digest", "--categories", "cs.CL", "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "unreachable" and data["note"]
 
 
 def test_digest_before_the_feed_is_out_says_not_announced_yet(config, fake_arxiv, capsys):
@@ -269,3 +290,33 @@ async def test_console_prints_link_buttons_as_urls(app, fake_arxiv):
     shown = out.getvalue()
     assert "Console paper" in shown and f"{fake_arxiv.base_url}/pdf/2401.12345" in shown
 
+
+
+# --- run, logs -------------------------------------------------------------------------------------
+
+
+def test_run_with_telegram_unreachable_logs_one_line_per_try_and_keeps_going(config, tmp_path):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    log_file = tmp_path / "run.log"
+    env = {**os.environ, "PAPERBOY_TELEGRAM__TOKEN": "123:abc", "PAPERBOY_TELEGRAM__BASE_URL": "http://127.0.0.1:9/bot",
+           "PAPERBOY_LOGGING__LEVEL": "INFO"}
+    process = subprocess.Popen([sys.executable, "-m", "bot.cli", "run", "--log-file", str(log_file)], env=env,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and "can't be reached" not in (log_file.read_text() if log_file.exists() else ""):
+            time.sleep(0.2)
+        assert process.poll() is None  # still running, retrying
+    finally:
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=20)
+    log = log_file.read_text()
+    assert process.returncode == 0
+    assert "Telegram can't be reached" in log and "retrying in 5 s" in log
+    assert "Traceback" not in log + err and "123:abc" not in log + err
+    assert err == "" and out == ""  # every log line went to --log-file

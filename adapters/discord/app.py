@@ -21,6 +21,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+import aiohttp
 import discord
 import yarl
 from discord.gateway import DiscordWebSocket
@@ -31,6 +32,7 @@ from adapters.discord.components import ActionButton
 from adapters.discord.interactions import InteractionHandler, PaperboyCore
 from adapters.discord.sender import DiscordSender
 from bot.config import DiscordSettings, Settings
+from bot.ports import PlatformUnavailable
 
 __all__ = ["PaperboyClient", "DiscordBot", "build_discord", "run_discord", "start_discord", "configure_endpoints"]
 
@@ -119,6 +121,9 @@ class DiscordBot:
             log.error("Discord refused discord.token; check the bot token in the Developer Portal")
             await self.client.close()
             raise
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, discord.DiscordServerError) as exc:
+            await self.client.close()
+            raise PlatformUnavailable(f"Discord: {type(exc).__name__}: {exc}") from None
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
         self._task.add_done_callback(_report_end)
 

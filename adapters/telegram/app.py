@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
+from telegram.error import NetworkError, RetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -44,6 +45,7 @@ from adapters.telegram.sender import TelegramSender
 from bot.app import Paperboy
 from bot.command_specs import COMMANDS
 from bot.config import Settings
+from bot.ports import PlatformUnavailable
 
 __all__ = ["ChatOrderedProcessor", "build_telegram", "register_commands", "run_telegram", "start_telegram"]
 
@@ -119,14 +121,21 @@ async def register_commands(application: Application) -> None:
 
 async def start_telegram(paperboy: Paperboy, settings: Settings, *,
                          limits: RateLimits | None = None) -> Callable[[], Awaitable[None]]:
-    """Start the bot in the running loop (polling, or a webhook); returns the async function that stops it."""
+    """Start the bot in the running loop (polling, or a webhook); returns the async function that stops it.
+
+    Raises `PlatformUnavailable` when Telegram cannot be reached (the caller retries), and PTB's
+    `InvalidToken` when Telegram refuses the token.
+    """
     if not settings.telegram.token:
         raise ValueError("telegram.token is empty: get one from @BotFather")
+    tg = settings.telegram
     application = build_telegram(paperboy, settings, limits=limits)
-    await application.initialize()
+    try:
+        await application.initialize()
+    except (NetworkError, RetryAfter) as exc:  # TimedOut is a NetworkError; InvalidToken is not
+        raise PlatformUnavailable(f"{tg.base_url.split('/bot')[0]}: {type(exc).__name__}: {exc}") from None
     await register_commands(application)
     await application.start()
-    tg = settings.telegram
     if tg.webhook_url:
         secret = tg.webhook_secret or secrets.token_urlsafe(32)
         await application.updater.start_webhook(
