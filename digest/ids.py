@@ -18,6 +18,8 @@ message never turn into paper cards.
 
 from __future__ import annotations
 
+import datetime as dt
+
 import re
 
 from digest.errors import BadArxivId
@@ -95,6 +97,20 @@ def parse_id(text: str) -> tuple[str, int | None]:
     if match is None:
         raise BadArxivId(f"'{_shorten(text)}' is not an arXiv id or link. Try {_EXAMPLES}.")
     return _key(match), _version(match)
+
+
+def submitted_month(paper_id: str) -> dt.date | None:
+    """The first day of the month a versionless id was assigned in (its first version's month).
+
+    `2606.01234` -> 2026-06-01, `hep-th/9901001` -> 1999-01-01; None when the id says nothing.
+    """
+    digits = paper_id.rsplit("/", 1)[-1] if "/" in paper_id else paper_id.split(".", 1)[0]
+    if len(digits) < 4 or not digits[:4].isdigit():
+        return None
+    year, month = int(digits[:2]), int(digits[2:4])
+    if not 1 <= month <= 12:
+        return None
+    return dt.date(1900 + year if year >= 91 else 2000 + year, month, 1)
 
 
 def find_ids(text: str) -> list[str]:

@@ -13,6 +13,8 @@ Rows are written with one multi-row upsert per chunk (SQLite and PostgreSQL both
 
 from __future__ import annotations
 
+import dataclasses
+
 import datetime as dt
 import gzip
 import json
@@ -97,7 +99,10 @@ def read_records(path: Path) -> Iterator[tuple[Paper, dt.date | None] | None]:
             log.debug("skipping a line of %s: %s", path, exc)
             yield None
             continue
-        yield paper, _date(record.get("first_seen")) or name_day
+        day = _date(record.get("first_seen")) or name_day
+        if paper.published is None and day is not None:  # a daily file: the paper appeared that day
+            paper = dataclasses.replace(paper, published=day)
+        yield paper, day
 
 
 def _paper_values(paper: Paper) -> dict:

@@ -30,7 +30,7 @@ import feedparser
 
 from digest.arxiv_http import ArxivHttp
 from digest.errors import BadArxivId, FeedUnavailable
-from digest.ids import parse_id
+from digest.ids import parse_id, submitted_month
 from digest.models import Announcement, AnnounceType, FeedResult, Paper
 
 __all__ = ["feed_url", "fetch_feed", "parse_feed", "split_authors"]
@@ -140,6 +140,7 @@ def _announcement(entry: Any, day: dt.date | None) -> Announcement:
     if not title:
         raise _BadItem("no title")
     description = entry.get("summary", "") or ""
+    announce_type = _announce_type(entry, description)
     paper = Paper(
         id=paper_id,
         title=title,
@@ -150,8 +151,15 @@ def _announcement(entry: Any, day: dt.date | None) -> Announcement:
         doi=_clean(entry.get("arxiv_doi")),
         journal_ref=_clean(entry.get("arxiv_journal_reference")),
         license=_clean(entry.get("rights")),
+        published=_first_version_date(paper_id, day, announce_type),
     )
-    return Announcement(paper=paper, day=day, announce_type=_announce_type(entry, description))
+    return Announcement(paper=paper, day=day, announce_type=announce_type)
+
+
+def _first_version_date(paper_id: str, day: dt.date, announce_type: AnnounceType) -> dt.date | None:
+    """When the paper first appeared: a new or cross-listed item appears on its announcement day;
+    for a replacement only the id tells, to the month (the store never lets it overwrite a known date)."""
+    return submitted_month(paper_id) if announce_type.is_revision else day
 
 
 def _item_id(entry: Any) -> tuple[str, int | None]:

@@ -54,13 +54,17 @@ def _row_values(paper: Paper) -> dict:
     }
 
 
-def _merge(old: PaperRow, new: Paper) -> None:
+# What a feed says about the first version's date is an estimate: it fills a gap, never overwrites.
+_ESTIMATED_FROM_FEEDS = frozenset({"published"})
+
+
+def _merge(old: PaperRow, new: Paper, fill_only: frozenset[str] = frozenset()) -> None:
     """Update a stored paper with fresher metadata; an older version never overwrites a newer one."""
     if new.version < old.version:
         return
     values = _row_values(new)
     for key, value in values.items():
-        if key == "id":
+        if key == "id" or (key in fill_only and getattr(old, key) is not None):
             continue
         if value in (None, "", []) and getattr(old, key) not in (None, "", []):
             continue  # keep what we knew (e.g. a DOI the feed does not repeat)
@@ -91,7 +95,7 @@ class PaperStore:
             self._upsert(session, by_id)
         return len(by_id)
 
-    def _upsert(self, session: Session, by_id: dict[str, Paper]) -> None:
+    def _upsert(self, session: Session, by_id: dict[str, Paper], fill_only: frozenset[str] = frozenset()) -> None:
         ids = list(by_id)
         existing: dict[str, PaperRow] = {}
         for start in range(0, len(ids), _CHUNK):
@@ -103,7 +107,7 @@ class PaperStore:
             if row is None:
                 session.add(PaperRow(**_row_values(paper)))
             else:
-                _merge(row, paper)
+                _merge(row, paper, fill_only)
 
     def get_paper(self, paper_id: str) -> Paper | None:
         with self.sessions() as session:
@@ -140,7 +144,8 @@ class PaperStore:
                 strongest[key] = ann
         added = 0
         with self.sessions.begin() as session:
-            self._upsert(session, {a.paper.id: a.paper for a in sorted(items, key=lambda a: a.paper.version)})
+            self._upsert(session, {a.paper.id: a.paper for a in sorted(items, key=lambda a: a.paper.version)},
+                         fill_only=_ESTIMATED_FROM_FEEDS)
             session.flush()
             days = {day for day, _ in strongest}
             existing = {
