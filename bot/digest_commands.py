@@ -16,7 +16,7 @@ import logging
 from zoneinfo import ZoneInfo
 
 from bot.delivery import card_tldrs, commit_digest, digest_outgoing, personal_scores
-from bot.feed_watch import day_is_in, expected_day, fetch_day, latest_day_in, local_time, missing_feeds
+from bot.feed_watch import day_is_in, expected_day, fetch_day, latest_day_in, local_time, uncovered_feeds
 from bot.ports import ChatContext, Reply
 from bot.registry import action, command
 from digest.calendar import feed_time, is_announcement_day, next_announcement_day
@@ -24,7 +24,6 @@ from digest.day_index import DayIndex
 from digest.digest_store import load_digest, shown_before_day
 from digest.layout import format_day, list_page
 from digest.matching import Digest, build_digest, subscription_expr
-from digest.categories import merge_exprs
 from digest.message import Message, text
 from digest.subscriptions import Subscription
 
@@ -74,7 +73,7 @@ async def _make_sure_ingested(app, sub: Subscription, due: dt.date) -> str | Non
     expr = subscription_expr(sub.categories)
     if expr is None or day_is_in(app, sub, due):
         return None
-    feeds = missing_feeds(app, due, merge_exprs([expr]))
+    feeds = uncovered_feeds(app, due, expr)
     if not feeds:
         return None
     return await fetch_day(app, due, feeds, asked_by_user=True)

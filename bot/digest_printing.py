@@ -13,9 +13,9 @@ from __future__ import annotations
 import argparse
 import json
 
-from bot.feed_watch import day_is_in, expected_day, fetch_day, missing_feeds
+from bot.feed_watch import day_is_in, expected_day, fetch_day, uncovered_feeds
 from digest.calendar import is_announcement_day, next_announcement_day
-from digest.categories import merge_exprs, parse_expr
+from digest.categories import parse_expr
 from digest.day_index import DayIndex
 from digest.latex import to_unicode
 from digest.matching import Digest, build_digest
@@ -45,7 +45,7 @@ async def print_digest(app, args: argparse.Namespace) -> int:  # type: ignore[no
     status, note = "announced", None
     outcome = None
     if not day_is_in(app, sub, day):
-        feeds = missing_feeds(app, day, merge_exprs([parse_expr(sub.categories, load_taxonomy())]))
+        feeds = uncovered_feeds(app, day, parse_expr(sub.categories, load_taxonomy()))
         outcome = await fetch_day(app, day, feeds, asked_by_user=True) if feeds else None
     papers = app.store.announced_on(day)
     if outcome in ("failed", "unreachable") and not day_is_in(app, sub, day):

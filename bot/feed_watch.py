@@ -19,7 +19,7 @@ import logging
 from dataclasses import dataclass
 
 from digest.calendar import RSS_DELAY, latest_announcement_day
-from digest.categories import CategoryExpr
+from digest.categories import MERGE_NAMES_PER_REQUEST, CategoryExpr
 from digest.matching import subscription_expr
 from digest.subscriptions import Subscription
 
@@ -104,6 +104,15 @@ def partly_covers(names: set[str], expr: CategoryExpr) -> bool:
 def names_covered(wanted: set[str] | frozenset[str], names: set[str]) -> bool:
     """Whether every category or archive in `wanted` is in `names` (a category also by its archive)."""
     return all(name in names or name.split(".", 1)[0] in names for name in wanted)
+
+
+def uncovered_feeds(app, day: dt.date, expr: CategoryExpr) -> list[str]:  # type: ignore[no-untyped-def]
+    """Feed paths for just the categories of `expr` whose feed of `day` is not in yet."""
+    names = announced_names(app, day)
+    if names is None:
+        return []
+    wanted = sorted(n for n in expr.archives | expr.include if not names_covered({n}, names))
+    return ["+".join(wanted[i:i + MERGE_NAMES_PER_REQUEST]) for i in range(0, len(wanted), MERGE_NAMES_PER_REQUEST)]
 
 
 def missing_feeds(app, day: dt.date, feeds: list[str]) -> list[str]:  # type: ignore[no-untyped-def]

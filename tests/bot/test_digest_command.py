@@ -296,3 +296,91 @@ async def test_saving_a_digest_card_keeps_its_number_and_reason(app, fake_arxiv)
     redrawn = reply.edit.plain_text()
     assert redrawn.startswith("1. ") and "matches “Paper 2”" in redrawn
     assert "★ Saved" in [b.label for row in reply.edit.buttons for b in row]
+
+
+# --- /digest follows the settings the chat has now -------------------------------------------------
+
+
+def mixed_feed(day: dt.date) -> bytes:
+    """Six cs.CL papers: two about diffusion, one survey, one by Grace Hopper, and two cross-lists from cs.LG."""
+    items = [
+        rss_item("2606.00001", "Diffusion language models", categories=("cs.CL",), pub_date=pub(day)),
+        rss_item("2606.00002", "A survey of diffusion decoding", categories=("cs.CL",), pub_date=pub(day)),
+        rss_item("2606.00003", "Parsing with grammars", categories=("cs.CL",), authors="Grace Hopper", pub_date=pub(day)),
+        rss_item("2606.00004", "Tokenizers revisited", categories=("cs.CL",), pub_date=pub(day)),
+        rss_item("2606.00005", "Learning rates for text", categories=("cs.LG", "cs.CL"), announce_type="cross", pub_date=pub(day)),
+        rss_item("2606.00006", "Optimizers that read", categories=("cs.LG", "cs.CL"), announce_type="cross", pub_date=pub(day)),
+    ]
+    return rss_feed("cs.CL", items, pub_date=pub(day))
+
+
+def header_and_ids(messages: list[Message]) -> tuple[str, list[str]]:
+    ids = [a.split(":", 1)[1] for a in actions(messages) if a.startswith(("save:", "card:"))]
+    return messages[0].plain_text(), list(dict.fromkeys(ids))
+
+
+@pytest.mark.parametrize(
+    ("change", "expected", "header_bits"),
+    [
+        pytest.param("/keywords only diffusion", ["2606.00001", "2606.00002"], ["→ 2 for you", "keywords: diffusion"], id="keywords-only"),
+        pytest.param("/exclude survey", ["2606.00001", "2606.00003", "2606.00004", "2606.00005", "2606.00006"], ["→ 5 for you", "1 with excluded words"], id="exclude"),
+        pytest.param("/cross off", ["2606.00001", "2606.00002", "2606.00003", "2606.00004"], ["→ 4 for you"], id="cross-off"),
+        pytest.param("/authors Grace Hopper", ["2606.00003", "2606.00001", "2606.00002", "2606.00004", "2606.00005", "2606.00006"], ["→ 6 for you", "authors: Grace Hopper"], id="authors-first"),
+        pytest.param("/unsubscribe cs.CL", None, [], id="unsubscribe-last"),
+    ],
+)
+async def test_digest_after_a_change_is_rebuilt_under_the_new_settings(app, fake_arxiv, change, expected, header_bits):
+    fake_arxiv.rss["cs.CL"] = mixed_feed(TUE)
+    await subscribe(app)
+    await app.handle_text(CHAT, "/max 10")
+    first_header, first_ids = header_and_ids(await digest(app))
+    assert "→ 6 for you" in first_header and len(first_ids) == 6
+    await app.handle_text(CHAT, change)
+    messages = await digest(app)
+    if expected is None:
+        assert "doesn't follow any categories" in said(messages) and "/subscribe" in said(messages)
+        return
+    header, ids = header_and_ids(messages)
+    assert ids == expected  # this day's papers come back even though the first /digest showed them
+    for bit in header_bits:
+        assert bit in header
+    assert f"→ {len(ids)} for you" in header  # the header counts agree with the list
+    assert "you already had" not in header
+
+
+async def test_digest_after_subscribing_to_more_shows_the_new_categories_papers_too(app, fake_arxiv):
+    fake_arxiv.rss["cs.CL"] = feed(TUE, 2)
+    fake_arxiv.rss["cs.CV"] = feed(TUE, 3, cats="cs.CV", prefix="Vision", start=50)
+    await subscribe(app)
+    assert "→ 2 for you" in (await digest(app))[0].plain_text()
+    await subscribe(app, "/subscribe cs.CV")
+    messages = await digest(app)
+    assert "→ 5 for you" in messages[0].plain_text() and len(titles(messages)) == 5
+    assert [r.path for r in fake_arxiv.requests_to("/rss")] == ["/rss/cs.CL", "/rss/cs.CV"]  # only what was missing
+
+
+async def test_papers_an_earlier_days_digest_showed_stay_out_of_a_rebuilt_day(app, fake_arxiv, clock):
+    clock.set("2026-06-15 12:00")
+    fake_arxiv.rss["cs.CL"] = feed(MON, 3)  # 2606.00001-3 on Monday
+    await subscribe(app)
+    await app.handle_text(CHAT, "/max 10")
+    assert "→ 3 for you" in (await digest(app))[0].plain_text()
+    clock.set("2026-06-16 12:00")  # Tuesday lists 00002-00003 again (cross-lists) plus two new ones
+    fake_arxiv.rss["cs.CL"] = feed(TUE, 4, start=2)
+    header, ids = header_and_ids(await digest(app))
+    assert ids == ["2606.00004", "2606.00005"] and "→ 2 for you" in header and "2 you already had" in header
+    await app.handle_text(CHAT, "/keywords Paper")
+    header, ids = header_and_ids(await digest(app))
+    assert ids == ["2606.00004", "2606.00005"] and "2 you already had" in header
+
+
+async def test_page_buttons_of_a_rebuilt_digest_page_through_the_new_list(app, fake_arxiv):
+    fake_arxiv.rss["cs.CL"] = feed(TUE, 30)
+    await subscribe(app)
+    await digest(app)
+    await app.handle_text(CHAT, '/exclude "Paper 7"')
+    messages = await digest(app)
+    assert "→ 29 for you" in messages[0].plain_text() and "1 with excluded words" in messages[0].plain_text()
+    page = next(a for a in actions(messages) if a.startswith("pg:"))
+    turned = await app.handle_action(CHAT, page.rsplit(":", 1)[0] + ":2")
+    assert "of 29" in turned.edit.plain_text()
