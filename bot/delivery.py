@@ -263,7 +263,9 @@ async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
     due = await asyncio.to_thread(due_subscriptions, app, app.clock())
     if due.waiting:
         missing = ingest_is_due(app, app.clock())
-        if missing is not None and await fetch_day(app, *missing) is not None:
+        # Before telling anyone the feed is late, look again (a note must be true when it goes out).
+        about_to_note = bool(late_to_note(app, due.day, due.waiting)) and not app.feed_watch.failing(due.day)
+        if missing is not None and await fetch_day(app, *missing, asked_by_user=about_to_note) is not None:
             due = await asyncio.to_thread(due_subscriptions, app, app.clock())
         await asyncio.to_thread(enqueue_late_notes, app, due.day, due.waiting)
     if due.ready:
@@ -284,15 +286,20 @@ def late_note(app, day: dt.date) -> str:  # type: ignore[no-untyped-def]
     return f"arXiv's feed for {format_day(day)} is late; your digest follows when it arrives."
 
 
+def late_to_note(app, day: dt.date, waiting: list[Subscription]) -> list[Subscription]:  # type: ignore[no-untyped-def]
+    """The waiting chats past their delivery time by `LATE_NOTE_AFTER` that were not told yet."""
+    now = app.clock()
+    noted: set[tuple[str, dt.date]] = app.feed_watch.noted
+    return [sub for sub in waiting if (sub.chat_id, day) not in noted
+            and now >= delivery_moment(sub, feed_time(day), _aware(sub.created_at)) + LATE_NOTE_AFTER]
+
+
 def enqueue_late_notes(app, day: dt.date, waiting: list[Subscription]) -> int:  # type: ignore[no-untyped-def]
     """Tell each chat waiting more than `LATE_NOTE_AFTER` past its delivery time, once per day."""
     now = app.clock()
-    noted: set[tuple[str, dt.date]] = app.feed_watch.noted
     items = []
-    for sub in waiting:
-        if (sub.chat_id, day) in noted or now < delivery_moment(sub, feed_time(day), _aware(sub.created_at)) + LATE_NOTE_AFTER:
-            continue
-        noted.add((sub.chat_id, day))
+    for sub in late_to_note(app, day, waiting):
+        app.feed_watch.noted.add((sub.chat_id, day))
         items.append(Outgoing(f"late:{sub.chat_id}:{day.isoformat()}", sub.chat_id, text(late_note(app, day))))
     if not items:
         return 0

@@ -66,7 +66,8 @@ async def ingest_day(
     report = IngestReport(expected_day=expected_day)
     for feed in feeds:
         try:
-            result = await fetch_feed(http, rss_url, feed, day=expected_day)
+            result = await fetch_feed(http, rss_url, feed, day=expected_day,
+                                      skip_day=lambda dated, feed=feed: store.mailing_status(dated).get(feed) == "announced")
         except FeedUnavailable as exc:
             log.warning("feed %s failed: %s", feed, exc)
             report.feeds[feed] = "failed"

@@ -21,7 +21,7 @@ import datetime as dt
 import email.utils
 import logging
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 from xml.sax import SAXException
 from zoneinfo import ZoneInfo
@@ -33,7 +33,7 @@ from digest.errors import BadArxivId, FeedUnavailable
 from digest.ids import parse_id, submitted_month
 from digest.models import Announcement, AnnounceType, FeedResult, Paper
 
-__all__ = ["feed_url", "fetch_feed", "parse_feed", "split_authors"]
+__all__ = ["feed_url", "fetch_feed", "parse_feed", "peek_feed_date", "split_authors"]
 
 log = logging.getLogger(__name__)
 
@@ -64,13 +64,35 @@ async def fetch_feed(
     categories: list[str] | tuple[str, ...] | str,
     *,
     day: dt.date | None = None,
+    skip_day: Callable[[dt.date], bool] | None = None,
 ) -> FeedResult:
-    """Fetch and parse one feed; `FeedUnavailable` when arXiv could not give a real feed."""
+    """Fetch and parse one feed; `FeedUnavailable` when arXiv could not give a real feed.
+
+    When the feed is dated another day than `day` and `skip_day(that day)` says it is already
+    stored, its items are not parsed: the result is empty, with its `feed_date`.
+    """
     url = feed_url(rss_url, categories)
     response = await http.get(url, error=FeedUnavailable)
     if response.status_code != 200:
         raise FeedUnavailable(f"arXiv answered HTTP {response.status_code} for {url}")
+    if skip_day is not None and (dated := peek_feed_date(response.content)) is not None and dated != day and skip_day(dated):
+        cats = tuple(categories.split("+")) if isinstance(categories, str) else tuple(categories)
+        return FeedResult(announcements=(), feed_date=dated, categories=cats)
     return parse_feed(response.content, categories, day=day)
+
+
+_CHANNEL_DATE = re.compile(rb"<pubDate>([^<]{10,60})</pubDate>")
+
+
+def peek_feed_date(xml: bytes) -> dt.date | None:
+    """The channel's date (New York) read from the head of the document, without parsing the items.
+
+    A feed polled while arXiv is late still shows a day already stored; parsing its hundreds of
+    items again would only cost time.
+    """
+    head = xml[: xml.find(b"<item")] if b"<item" in xml else xml[:4096]
+    found = _CHANNEL_DATE.search(head)
+    return _et_date(found.group(1).decode("utf-8", "replace")) if found else None
 
 
 def parse_feed(
