@@ -42,8 +42,7 @@ log = logging.getLogger(__name__)
 
 def feeds_to_ingest(app) -> list[str]:  # type: ignore[no-untyped-def]
     """The `+`-joined feed paths covering every active subscription and `arxiv.categories`."""
-    texts = [s.categories for s in app.subscriptions.all(active_only=True) if s.categories]
-    texts += list(app.settings.arxiv.categories)
+    texts = app.subscriptions.followed_categories() + list(app.settings.arxiv.categories)
     return merge_exprs(subscription_expr(t) for t in set(texts))
 
 
@@ -242,7 +241,7 @@ def due_subscriptions(app, now: dt.datetime) -> DueChats:  # type: ignore[no-unt
     # After hours of trying, a chat whose categories are partly in gets what is in.
     gave_up = now > feed_time(day) + dt.timedelta(hours=app.settings.schedule.ingest_give_up_h)
     in_for: dict[str, bool] = {}
-    for sub in app.subscriptions.all(active_only=True):
+    for sub in app.subscriptions.still_due(day):
         if not is_due(sub, day, now):
             continue
         if sub.categories not in in_for:

@@ -14,7 +14,7 @@ import zoneinfo
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.errors import BadInput
@@ -123,6 +123,25 @@ class SubscriptionStore:
         with self.sessions() as session:
             subs = [_from_row(row) for row in session.scalars(select(SubscriptionRow))]
         return [s for s in subs if s.is_active] if active_only else subs
+
+    def still_due(self, day: dt.date) -> list[Subscription]:
+        """Active subscriptions that have not had the digest of `day` (or a later one) yet.
+
+        The delivery sweep runs every minute; once most chats have the day, this reads few rows.
+        """
+        query = select(SubscriptionRow).where(
+            SubscriptionRow.paused.is_(False), SubscriptionRow.categories != "",
+            or_(SubscriptionRow.last_digest_day.is_(None), SubscriptionRow.last_digest_day < day))
+        with self.sessions() as session:
+            subs = [_from_row(row) for row in session.scalars(query)]
+        return [s for s in subs if s.is_active]
+
+    def followed_categories(self) -> list[str]:
+        """The distinct category expressions active chats follow (what the ingester must fetch)."""
+        query = select(SubscriptionRow.categories).where(
+            SubscriptionRow.paused.is_(False), SubscriptionRow.categories != "").distinct()
+        with self.sessions() as session:
+            return list(session.scalars(query))
 
     def pause(self, chat_id: str, reason: str) -> None:
         with self.sessions.begin() as session:

@@ -150,13 +150,13 @@ class ChatPlan:
         return current
 
 
-def plan_chats(n: int, seed: int = 9) -> list[ChatPlan]:
+def plan_chats(n: int, seed: int = 9, minutes: tuple[int, ...] = (0, 15, 30, 45, 7, 33)) -> list[ChatPlan]:
     """`n` chats in 6 zones; some join mid-week, some change their filters, one unsubscribes."""
     rng = random.Random(seed)
     plans = []
     for i in range(n):
         zone = ZONES[i % len(ZONES)]
-        time = "08:00" if i % 5 == 0 else f"{rng.randint(0, 23):02d}:{rng.choice((0, 15, 30, 45, 7, 33)):02d}"
+        time = "08:00" if i % 5 == 0 else f"{rng.randint(0, 23):02d}:{rng.choice(minutes):02d}"
         days = DAYS[(i // len(ZONES)) % len(DAYS)]
         cats = frozenset(rng.sample(CATEGORIES, rng.randint(1, 2)))
         first = Filters(cats, cross=rng.random() > 0.2,
@@ -174,7 +174,7 @@ def plan_chats(n: int, seed: int = 9) -> list[ChatPlan]:
         if i % 10 == 5:  # changes its filters mid-week
             when = START + dt.timedelta(days=4, hours=rng.randint(0, 23), minutes=rng.randint(0, 59))
             keyword = rng.choice(KEYWORDS)
-            timeline.append((when, Filters(cats, cross=False, keywords_only=(keyword,)),
+            timeline.append((when, Filters(cats, cross=False, keywords_only=(keyword,), exclude=first.exclude),
                              ["/cross off", f"/keywords only {keyword}"]))
         if i == 1:  # the one who leaves
             timeline.append((START + dt.timedelta(days=5, hours=12), None, ["/unsubscribe"]))
@@ -241,6 +241,13 @@ def expected_deliveries(plans: list[ChatPlan], world: ArxivWorld) -> list[Expect
     papers_of = {day: [(a.paper.id, a.paper.categories, _words(f"{a.paper.title} {a.paper.abstract}"))
                        for a in parse_feed(xml).announcements if not a.announce_type.is_revision]
                  for day, xml in world.days.items()}
+    matching: dict[tuple[dt.date, Filters], frozenset[str]] = {}
+
+    def matched(day: dt.date, filters: Filters) -> frozenset[str]:
+        if (day, filters) not in matching:  # chats share a few filter combinations: match each once
+            matching[(day, filters)] = frozenset(pid for pid, cats, text in papers_of[day] if _matches(cats, text, filters))
+        return matching[(day, filters)]
+
     expected = []
     for plan in plans:
         joined = plan.timeline[0][0]
@@ -254,8 +261,8 @@ def expected_deliveries(plans: list[ChatPlan], world: ArxivWorld) -> list[Expect
             covered = [d for d in world.days if last is not None and last < d <= day] or [day]
             due_by = max(at, world.arrival(day)) + ON_TIME
             if due_by > END:
-                break  # the week ends before this one is due
-            ids = {pid for d in covered for pid, cats, text in papers_of[d] if _matches(cats, text, filters)} - had
+                break  # the week ends before this one is due (if it comes anyway, it is not checked)
+            ids = set().union(*(matched(d, filters) for d in covered)) - had
             had |= ids
             expected.append(Expected(plan.chat_id, day, at, due_by, frozenset(ids)))
             last = day
@@ -335,9 +342,10 @@ class Report:
 class WeekSimulation:
     """Runs the week; `await sim.run()` returns the `Report`."""
 
-    def __init__(self, tmp: Path, *, chats: int = 50, shared: Path | None = None) -> None:
+    def __init__(self, tmp: Path, *, chats: int = 50, shared: Path | None = None,
+                 minutes: tuple[int, ...] = (0, 15, 30, 45, 7, 33)) -> None:
         self.world = ArxivWorld(feed_days(shared))
-        self.plans = plan_chats(chats)
+        self.plans = plan_chats(chats, minutes=minutes)
         self.tmp = tmp
         self.sender = SimSender(self.world)
         self.fake = FakeArxiv()
@@ -416,8 +424,10 @@ class WeekSimulation:
         from bot.delivery import due_subscriptions, ingest_is_due
 
         app = self.app
-        due = due_subscriptions(app, now)
-        busy = app.outbox.pending_count() or ingest_is_due(app, now) is not None or due.waiting or due.ready
+        busy = app.outbox.pending_count() or ingest_is_due(app, now) is not None
+        if not busy:
+            due = due_subscriptions(app, now)
+            busy = bool(due.waiting or due.ready)
         if busy:
             return now + TICK
         position = bisect.bisect_right(events, now)
@@ -453,7 +463,8 @@ class WeekSimulation:
             if at < self.world.arrival(day):
                 report.problems.append(f"{chat_id} got {day} at {at} before its feed arrived")
             if e is None:
-                report.problems.append(f"{chat_id} got an unexpected digest for {day} at {at}")
+                if at < END - ON_TIME:  # one at the very end may be the next that was not yet due
+                    report.problems.append(f"{chat_id} got an unexpected digest for {day} at {at}")
                 continue
             report.delivered += 1
             report.papers_expected += len(e.papers)
