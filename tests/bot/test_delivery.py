@@ -382,3 +382,86 @@ async def test_a_moved_chat_keeps_its_history_so_old_buttons_work_and_nothing_re
     wednesday = [b.action.split(":", 1)[1] for _, m, _ in sender.sent[before:] for row in m.buttons for b in row
                  if b.action and b.action.startswith("save:")]
     assert wednesday == ["2606.00099"]
+
+
+# --- only days whose feed is in; late notes; new subscribers ---------------------------------------
+
+FRI = dt.date(2026, 6, 26)
+
+
+async def test_a_new_subscribers_first_digest_is_the_latest_day_fetched_before_delivery(app, fake_arxiv, clock, sender):
+    """Subscribed at 09:30 UTC with /time 11:33 Europe/Berlin, nothing fetched yet: at 11:33 the
+    delivery run fetches Friday's feed and sends the whole day, never "0 new"."""
+    serve_day(fake_arxiv, FRI, [(f"2606.{i:05d}", 1, "new") for i in range(1, 8)])
+    clock.set("2026-06-26 09:30")
+    await follow(app, BERLIN, "Europe/Berlin", "11:33")
+    clock.set("2026-06-26 11:32", "Europe/Berlin")
+    assert await deliver_due(app) == 0
+    assert fake_arxiv.requests_to("/rss") == []  # nothing due yet, so nothing fetched by delivery
+    clock.set("2026-06-26 11:33", "Europe/Berlin")
+    assert await deliver_due(app) == 1
+    header = sender.texts(BERLIN.chat_id)[0]
+    assert "Fri 26 Jun 2026" in header and "7 new" in header and "→ 7 for you" in header
+    assert len(set(paper_ids(sender, BERLIN.chat_id))) == 7
+
+
+async def test_an_unfetched_day_is_never_reported_as_nothing_matched(app, fake_arxiv, clock, sender):
+    from tests.fakes.fake_arxiv import Reply
+
+    clock.set("2026-06-15 12:00")
+    await follow(app, BERLIN, "UTC", "06:00")
+    serve_day(fake_arxiv, TUE, [("2606.00001", 1, "new")], cats="cs.AI")  # another category's day is in
+    await ingest(app, TUE, "cs.AI")
+    fake_arxiv.rss["cs.CL"] = Reply.html_error()
+    for hour in range(6, 12):
+        clock.set(f"2026-06-16 {hour:02d}:00")
+        assert await deliver_due(app) == 0
+    digests = [t for t in sender.texts(BERLIN.chat_id) if "arXiv digest" in t]
+    assert digests == []
+    assert sender.texts(BERLIN.chat_id) == [
+        "I can't reach arXiv to fetch the feed for Tue 16 Jun 2026 right now; your digest follows as soon as I can."]
+
+
+async def test_a_late_feed_gets_one_true_note_and_then_the_digest(app, fake_arxiv, clock, sender):
+    clock.set("2026-06-15 12:00")
+    await follow(app, BERLIN, "UTC", "05:00")
+    serve_day(fake_arxiv, dt.date(2026, 6, 15), [("2606.00001", 1, "new")])  # Monday's feed is still up
+    await ingest(app, dt.date(2026, 6, 15), "cs.CL")
+    for minute in range(0, 120, 5):  # Tuesday's feed is due at 04:00 UTC but does not come
+        clock.set(f"2026-06-16 {5 + minute // 60:02d}:{minute % 60:02d}")
+        await deliver_due(app)
+    assert sender.texts(BERLIN.chat_id) == ["arXiv's feed for Tue 16 Jun 2026 is late; your digest follows when it arrives."]
+    serve_day(fake_arxiv, TUE, [("2606.00002", 1, "new"), ("2606.00003", 1, "new")])
+    clock.set("2026-06-16 07:05")
+    assert await deliver_due(app) == 1
+    texts = sender.texts(BERLIN.chat_id)
+    assert len(texts) == 4 and "Tue 16 Jun 2026" in texts[1] and "→ 2 for you" in texts[1]
+    assert sorted(paper_ids(sender, BERLIN.chat_id)) == ["2606.00002", "2606.00003"]
+
+
+async def test_at_start_up_the_scheduler_catches_up_on_the_latest_announcement(app, fake_arxiv, clock, sender):
+    from bot.delivery import ingest_if_due
+
+    clock.set("2026-06-15 12:00")
+    await follow(app, BERLIN, "UTC", "06:00")
+    serve_day(fake_arxiv, WED, [("2606.00001", 1, "new")])
+    clock.set("2026-06-17 15:00")  # down since Monday: a late start
+    assert await ingest_if_due(app) == "announced"
+    assert await deliver_due(app) == 1
+    assert "Wed 17 Jun 2026" in sender.texts(BERLIN.chat_id)[0]
+    assert await ingest_if_due(app) is None  # in: nothing more to fetch
+
+
+def test_failed_fetches_back_off_with_the_first_retry_within_two_minutes():
+    from bot.feed_watch import FeedWatch
+
+    watch, now = FeedWatch(retry_min=5), dt.datetime(2026, 6, 16, 4, 2, tzinfo=dt.timezone.utc)
+    waits = []
+    for _ in range(5):
+        watch.record(TUE, "failed", now)
+        waits.append((watch.next_try(TUE, now) - now).total_seconds() / 60)
+    assert waits == [1, 2, 4, 5, 5]
+    assert not watch.may_fetch(TUE, now + dt.timedelta(minutes=4))
+    assert watch.may_fetch(TUE, now + dt.timedelta(seconds=30), asked_by_user=True)  # a person asking may try sooner
+    watch.record(TUE, "announced", now)
+    assert not watch.failing(TUE)
