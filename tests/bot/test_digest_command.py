@@ -384,3 +384,30 @@ async def test_page_buttons_of_a_rebuilt_digest_page_through_the_new_list(app, f
     page = next(a for a in actions(messages) if a.startswith("pg:"))
     turned = await app.handle_action(CHAT, page.rsplit(":", 1)[0] + ":2")
     assert "of 29" in turned.edit.plain_text()
+
+
+# --- offline: a quick, clean answer ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("line", ["https://arxiv.org/abs/2606.01234", "/paper 2606.01234", "/related 2606.01234"])
+async def test_commands_that_need_arxiv_answer_within_the_deadline_when_it_hangs(app, fake_arxiv, line):
+    import time
+
+    app.settings = app.settings.replace("arxiv", interactive_timeout_s=1.0)
+    fake_arxiv.script("/api/query", Reply(200, b"", delay_s=3))
+    started = time.monotonic()
+    text = said(await app.handle_text(CHAT, line))
+    assert time.monotonic() - started < 2.5
+    assert "arXiv can't be reached right now" in text
+
+
+async def test_digest_answers_within_the_deadline_when_arxiv_hangs_and_says_when_it_tries_again(app, fake_arxiv, clock):
+    import time
+
+    app.settings = app.settings.replace("arxiv", interactive_timeout_s=1.0)
+    fake_arxiv.rss["cs.CL"] = Reply(200, b"", delay_s=3)
+    await subscribe(app)
+    started = time.monotonic()
+    text = said(await digest(app))
+    assert time.monotonic() - started < 2.5
+    assert text == "arXiv can't be reached right now; I'll try again at 08:01."
