@@ -199,6 +199,16 @@ def test_import_reads_the_daily_format_with_the_day_from_the_file_name(config, c
     assert data["counts"]["new"] == 2
 
 
+def test_papers_from_a_daily_file_are_dated_so_search_date_filters_find_them(config, capsys):
+    assert main(["import", "--quiet", str(FIXTURES / "2026-06-16.jsonl")]) == 0
+    capsys.readouterr()
+    assert main(["search", "translation after:2026-06-10", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert "2606.20001" in json.dumps(found)
+    assert main(["search", "translation before:2026-06-01", "--json"]) == 0
+    assert "2606.20001" not in capsys.readouterr().out
+
+
 def test_import_of_a_missing_file_says_so(config, capsys, tmp_path):
     assert main(["import", str(tmp_path / "nope.jsonl")]) == 2
     assert "No such file" in capsys.readouterr().err
