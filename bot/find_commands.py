@@ -32,6 +32,7 @@ from digest.ids import find_ids
 from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
 from digest.models import Paper
 from digest.personal import add_likes, toggle_feedback
+from digest.latex import to_unicode
 from digest.related import PaperVectors, RelatedFinder
 from digest.saved import saved_ids, toggle_saved
 from digest.schema import utcnow
@@ -186,7 +187,7 @@ async def _related_message(app, paper_id: str) -> Message:  # type: ignore[no-un
     found = [papers[h.id] for h in hits if h.id in papers]
     if not found:
         return text(f"I have no stored paper related to {paper_id} yet.")
-    return _list_message(app, f"🔗 Related to {paper.title}", found, start=1)
+    return _list_message(app, f"🔗 Related to {to_unicode(paper.title)}", found, start=1)
 
 
 @command("related")

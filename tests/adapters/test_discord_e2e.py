@@ -119,7 +119,10 @@ async def run_digest(fake: FakeDiscord, channel: int) -> None:
 
 
 async def subscribe(fake: FakeDiscord, channel: int, *, guild: bool = True) -> None:
+    """Follow cs.CL in the cards style (these tests read cards; the compact style has its own tests)."""
     interaction = await fake.slash("subscribe", {"categories": "cs.CL"}, channel_id=channel, user_id=USER, guild=guild)
+    await answered(fake, interaction, followups=1)
+    interaction = await fake.slash("style", {"style": "cards"}, channel_id=channel, user_id=USER, guild=guild)
     await answered(fake, interaction, followups=1)
 
 
@@ -203,7 +206,8 @@ async def test_paging_edits_the_list_in_place(app_and_settings, discord_api):
         listing = next(m for m in visible(discord_api, CHANNEL) if any(c.startswith("pb:pg:") for c in custom_ids(m)))
         first_page = texts([listing])
         count = len(discord_api.messages)
-        press = await discord_api.press(int(listing["id"]), next(c for c in custom_ids(listing) if c.startswith("pb:pg:")))
+        second_page = next(c for c in custom_ids(listing) if c.startswith("pb:pg:") and c.endswith(":1"))
+        press = await discord_api.press(int(listing["id"]), second_page)
         await discord_api.wait_for(
             lambda: discord_api.requests_to("PATCH", rf"/webhooks/\d+/{press.token}/messages/@original"))
         assert texts([discord_api.messages[int(listing["id"])]]) != first_page
