@@ -140,14 +140,20 @@ async def earlier_digest(app, ctx: ChatContext, sub, words: str) -> list[Message
     if shown is None:
         return [text(f"I have no arXiv announcement stored from {format_day(wanted)} or before. "
                      "/digest shows the latest one.")]
-    latest = app.store.latest_announced_day()
-    if latest is not None and shown >= latest and find_digest(app.sessions, app.store, ctx.chat_id, shown) is None:
-        return await digest_command(app, ctx, "", None)  # the newest day: exactly what /digest shows
     note = None if shown == wanted else f"No arXiv announcement on {format_day(wanted)}; here is {format_day(shown)}, the one before."
     found = find_digest(app.sessions, app.store, ctx.chat_id, shown)
     if found is not None:
         digest_id, digest = found
         return digest_outgoing(app, sub, digest, digest_id, note)
+    if shown == app.store.latest_announced_day():
+        # The newest stored day is the one the scheduler would deliver: record it as delivered, as /digest does.
+        digest = build_digests(app, shown, [sub])[0]
+        tldrs = await card_tldrs(app, [(sub, digest)])
+        try:
+            return commit_digest(app, sub, digest, enqueue_messages=False, note=note, tldrs=tldrs)[1]
+        except IntegrityError:  # the scheduled sweep recorded it a moment ago
+            digest_id, digest = find_digest(app.sessions, app.store, ctx.chat_id, shown)  # type: ignore[misc]
+            return digest_outgoing(app, sub, digest, digest_id, note)
     # An earlier day is built whole: what the chat saw since then does not hide it, and it does not
     # move the chat's schedule (`last_digest_day`), so no later digest is skipped or rolled.
     index = DayIndex.build(app.store.announced_over((shown,)))
@@ -172,18 +178,23 @@ async def digest_button(app, ctx: ChatContext, args: str, message_id: str | None
 
 @action("pg")
 async def page_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
-    """`pg:<digest id>:<page>` turns the compact list's page in place."""
+    """`pg:<digest id>:<page>[:<first>]` turns the compact list's page in place (`first`: cards before it)."""
     from bot.app import ActionReply
 
     try:
-        digest_id, page = (int(x) for x in args.split(":"))
+        numbers = [int(x) for x in args.split(":")]
+        digest_id, page = numbers[:2]
+        shown_first = numbers[2] if len(numbers) == 3 else None
+        if len(numbers) > 3 or min(numbers) < 0:
+            raise ValueError(args)
     except ValueError:
         return ActionReply(notice="This button no longer works.")
     found = load_digest(app.sessions, app.store, digest_id, ctx.chat_id)
     if found is None:
         return ActionReply(notice="That digest isn't available in this chat.")
     digest, cards = found
-    first = min(cards, len(digest.entries))  # the cards it was sent with, whatever /max says now
+    # The cards it was sent with, whatever /max or /style say now (older buttons: as recorded).
+    first = min(cards if shown_first is None else shown_first, len(digest.entries))
     size = app.settings.digest.page_size
     start = first + max(page, 0) * size
     tldrs = cached_tldrs(app, [e.paper.id for e in digest.entries[start : start + size]])

@@ -137,7 +137,8 @@ def list_page(
                                  tldr=(tldrs or {}).get(entry.paper.id)))
     numbers = [Button(str(start + k + 1), action=f"card:{e.paper.id}") for k, e in enumerate(chunk)]
     rows = [tuple(numbers[i : i + NUMBERS_PER_ROW]) for i in range(0, len(numbers), NUMBERS_PER_ROW)]
-    rows.extend(page_rows(f"pg:{digest_id}", page, pages))
+    # The page buttons name where the list starts, so a day re-shown in another style pages right.
+    rows.extend(page_rows(f"pg:{digest_id}", page, pages, suffix=f":{first}"))
     return Message(blocks=tuple(blocks), buttons=tuple(rows))
 
 
@@ -146,19 +147,20 @@ def page_numbers(page: int, pages: int) -> list[int]:
     return sorted({0, max(page - 1, 0), page, min(page + 1, pages - 1), pages - 1})
 
 
-def page_rows(prefix: str, page: int, pages: int) -> list[tuple[Button, ...]]:
+def page_rows(prefix: str, page: int, pages: int, suffix: str = "") -> list[tuple[Button, ...]]:
     """Page-number buttons (the current one marked) and Previous/Next; nothing for a single page.
 
-    At most five buttons a row, Discord's limit; `prefix` + `:<page>` is each button's action.
+    At most five buttons a row, Discord's limit; `prefix:<page>suffix` is each button's action.
     """
     if pages <= 1:
         return []
     numbers = tuple(
-        Button(f"· {p + 1} ·" if p == page else str(p + 1), action=f"{prefix}:{p}") for p in page_numbers(page, pages)
+        Button(f"· {p + 1} ·" if p == page else str(p + 1), action=f"{prefix}:{p}{suffix}")
+        for p in page_numbers(page, pages)
     )
     nav = []
     if page > 0:
-        nav.append(Button("◀ Previous", action=f"{prefix}:{page - 1}"))
+        nav.append(Button("◀ Previous", action=f"{prefix}:{page - 1}{suffix}"))
     if page < pages - 1:
-        nav.append(Button("Next ▶", action=f"{prefix}:{page + 1}"))
+        nav.append(Button("Next ▶", action=f"{prefix}:{page + 1}{suffix}"))
     return [numbers, tuple(nav)]

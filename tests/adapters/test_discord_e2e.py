@@ -206,7 +206,7 @@ async def test_paging_edits_the_list_in_place(app_and_settings, discord_api):
         listing = next(m for m in visible(discord_api, CHANNEL) if any(c.startswith("pb:pg:") for c in custom_ids(m)))
         first_page = texts([listing])
         count = len(discord_api.messages)
-        second_page = next(c for c in custom_ids(listing) if c.startswith("pb:pg:") and c.endswith(":1"))
+        second_page = next(c for c in custom_ids(listing) if c.startswith("pb:pg:") and c.split(":")[3] == "1")
         press = await discord_api.press(int(listing["id"]), second_page)
         await discord_api.wait_for(
             lambda: discord_api.requests_to("PATCH", rf"/webhooks/\d+/{press.token}/messages/@original"))
