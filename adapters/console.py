@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import io
 import itertools
+import re
 import sys
 from dataclasses import dataclass, field
 from typing import TextIO
@@ -56,11 +57,22 @@ def _console(out: TextIO, *, color: bool, width: int | None = None) -> Console:
                    width=width or PLAIN_WIDTH, highlight=False, emoji=False, soft_wrap=False)
 
 
+# Code and everything else; only the latter has its tag-like `<` escaped.
+_CODE = re.compile(r"(```.*?```|`[^`\n]*`)", re.DOTALL)
+_TAG_LIKE = re.compile(r"<(?=[A-Za-z/!])")
+
+
+def _prepared(markdown: str) -> str:
+    """Maths as Unicode, and `<eos>`-like text kept (a Markdown parser would drop it as raw HTML)."""
+    pieces = _CODE.split(markdown_math_to_unicode(markdown))
+    return "".join(p if i % 2 else _TAG_LIKE.sub(r"\\<", p) for i, p in enumerate(pieces))
+
+
 def render_markdown(text: str, *, color: bool = False, width: int = PLAIN_WIDTH) -> str:
     """The LLM's Markdown as terminal text: maths as Unicode, `**bold**` as bold, lists as bullets."""
     buffer = io.StringIO()
-    _console(buffer, color=color, width=width).print(RichMarkdown(markdown_math_to_unicode(text)))
-    return buffer.getvalue().rstrip("\n")
+    _console(buffer, color=color, width=width).print(RichMarkdown(_prepared(text)))
+    return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").split("\n"))
 
 
 def render(message: Message, numbers: dict[int, str] | None = None, counter: itertools.count | None = None,
@@ -111,7 +123,7 @@ class ConsoleStream:
             await self.status(text_so_far)
             return
         if self.live is not None:
-            self.live.update(RichMarkdown(markdown_math_to_unicode(text_so_far)))
+            self.live.update(RichMarkdown(_prepared(text_so_far)))
 
     async def status(self, line: str) -> None:
         """A line about the answer (reading the paper, place in the queue), not the answer itself."""

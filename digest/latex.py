@@ -129,7 +129,7 @@ def _scripts_to_unicode(run: str) -> str:
         table = _SUPERSCRIPTS if match.group(1) == "^" else _SUBSCRIPTS
         body = match.group(2) if match.group(2) is not None else match.group(3)
         if body and all(ch in table for ch in body) and not (table is _SUBSCRIPTS and body == "."):
-            return "".join(table[ch] for ch in body)
+            return "{}" + "".join(table[ch] for ch in body)  # `{}` ends a macro name before it: `\\alpha{}ᵢ`
         return match.group(0)
 
     return _INLINE_MATH.sub(lambda m: _SCRIPT.sub(script, m.group(0)), run)
