@@ -228,3 +228,24 @@ async def test_an_unknown_command_gets_the_nearest_one(app, typed, suggested):
 async def test_a_command_far_from_any_gets_no_guess(app):
     answer = said(await ask(app, "/xyzzyplugh"))
     assert "Did you mean" not in answer and "/help" in answer
+
+
+# --- layout details ------------------------------------------------------------------------------------
+
+
+def test_compact_lines_carry_the_tldr_and_a_notable_reason_badge():
+    from digest.cards import ArxivUrls
+    from digest.layout import digest_messages
+    from digest.matching import Digest, DigestCounts, DigestEntry
+
+    papers = [Paper(id=f"2606.{i:05d}", title=f"Title {i}", authors=("Ada Lovelace", "Alan Turing", "Grace Hopper"),
+                    abstract="x", categories=("cs.CL",)) for i in range(1, 41)]
+    entries = tuple(DigestEntry(p, "new", "by Ada Lovelace" if i == 0 else "new in cs.CL", notable=i == 0)
+                    for i, p in enumerate(papers))
+    digest = Digest(chat_id="c", day=TUE, entries=entries, counts=DigestCounts(new=40, cross=0, matched=40), covers=(TUE,))
+    header, listing = digest_messages(digest, urls=ArxivUrls(), digest_id=1, max_cards=5, page_size=10,
+                                      tldrs={papers[0].id: "Widgets, but sparse."}, style="auto")
+    first, second = listing.plain_text().split("\n\n")[1:3]
+    assert first == ("1. Title 1 — Ada Lovelace, Alan Turing +1 more · ⭐ by Ada Lovelace\n"
+                     "   Widgets, but sparse.")
+    assert second == "2. Title 2 — Ada Lovelace, Alan Turing +1 more"  # the usual reason is not repeated
