@@ -489,6 +489,18 @@ async def links(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[M
 
 @action("card")
 async def card_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+    """A number in a compact list: the paper's full card, with its number and why it is in the digest."""
     from bot.app import ActionReply
+    from digest.cards import paper_card
+    from digest.digest_store import latest_entry_for
+    from digest.saved import saved_among
 
-    return ActionReply(replies=await paper_cards(app, ctx, [args]))
+    found = latest_entry_for(app.sessions, ctx.chat_id, args)
+    if found is None:
+        return ActionReply(replies=await paper_cards(app, ctx, [args]))
+    number, entry = found
+    paper = await app.fetch_paper(args)
+    card = paper_card(paper, urls=app.urls, saved=bool(saved_among(app.sessions, ctx.chat_id, [paper.id])),
+                      index=number, reason=entry.get("reason"), kind=entry.get("kind"),
+                      translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation)
+    return ActionReply(replies=[card])

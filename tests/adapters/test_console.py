@@ -99,3 +99,15 @@ def test_colour_output_styles_markdown_instead_of_showing_its_marks():
 def test_markdown_code_keeps_its_dollars_and_underscores():
     shown = render_markdown("Run `cost_$x$` then:\n\n```\na_b = $y$\n```")
     assert "cost_$x$" in shown and "a_b = $y$" in shown
+
+
+async def test_in_a_terminal_the_answer_grows_in_a_live_region_that_the_final_message_replaces(console_app):
+    app, _, _ = console_app
+    out = io.StringIO()
+    console = ConsoleSender(out=out, color=True)
+    app.attach_sender("console", console)
+    await type_line(app, console, f"/ask {PAPER.id} How expensive are they?")
+    shown = out.getvalue()
+    final = shown.rsplit("\x1b[2K", 1)[-1]  # what stays on screen after the live region is erased
+    assert "The widgets are" in final and "O(n²)" in final and "**" not in final
+    assert final.count("The widgets are") == 1

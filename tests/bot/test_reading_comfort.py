@@ -58,8 +58,10 @@ async def test_a_long_day_comes_compact_by_default_a_line_a_paper(app, fake_arxi
     lines = listing.plain_text().split("\n\n")[1:]
     assert len(lines) == 10 and all(line.count("\n") <= 1 for line in lines)  # one or two lines a paper
     assert isinstance(listing.blocks[1].spans[1], Link)  # a linked title
-    card = await app.handle_action(CHAT, next(a for a in actions([listing]) if a.startswith("card:")))
+    third = [a for a in actions([listing]) if a.startswith("card:")][2]
+    card = await app.handle_action(CHAT, third)
     assert any(a.startswith("save:") for a in actions(card.replies))  # a number opens the full card
+    assert card.replies[0].plain_text().startswith("3. ") and "⭐ new in cs.CL" in card.replies[0].plain_text()
 
 
 async def test_a_short_day_keeps_cards_and_the_style_is_chosen_per_chat(app, fake_arxiv):
