@@ -421,14 +421,14 @@ def categories_page(app, ctx: ChatContext, words: str, page: int) -> Message:  #
     follows = {c.id for c in chunk if followed is not None and followed.matches([c.id])}
     if pages > 1:
         title += f" · page {page + 1}/{pages}"
-    lines = [Paragraph((Text(("✓ " if c.id in follows else "") + c.id, code=True), Text(f" — {c.name}")))
+    lines = [Paragraph(((Text("✓ "),) if c.id in follows else ()) + (Text(c.id, code=True), Text(f" — {c.name}")))
              for c in chunk]
     buttons = [Button(f"✓ {c.id}" if c.id in follows else f"+ {c.id}", action=f"sub:{c.id}") for c in chunk]
     rows = [tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)] if ctx.can_manage else []
     rows.extend(page_rows(f"cats:{_clip_bytes(words, 40)}", page, pages))
     blocks = [Heading((Text(title),)), *lines]
     if follows:
-        blocks.append(Paragraph((Text("✓ this chat follows it.", italic=True),)))
+        blocks.append(Paragraph((Text("✓ = this chat follows it.", italic=True),)))
     return Message(blocks=tuple(blocks), buttons=tuple(rows))
 
 
