@@ -284,7 +284,8 @@ async def save_button(app, ctx: ChatContext, args: str, message_id: str | None) 
     found = latest_entry_for(app.sessions, ctx.chat_id, paper.id)  # keep the digest's number and reason
     number, entry = found if found else (None, {})
     card = paper_card(paper, urls=app.urls, saved=now_saved, index=number, reason=entry.get("reason"),
-                      kind=entry.get("kind"), translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation)
+                      kind=entry.get("kind"), translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation,
+                      announced=app.store.announced_days_of([paper.id]).get(paper.id))
     return ActionReply(notice="Saved" if now_saved else "Removed", edit=card)
 
 

@@ -469,7 +469,9 @@ async def paper_cards(app, ctx: ChatContext, ids: list[str]) -> list[Message]:  
     papers = await app.fetch_papers(ids)
     saved = saved_among(app.sessions, ctx.chat_id, list(papers))
     translate = app.subscriptions.get_or_default(ctx.chat_id).wants_translation
-    out = [paper_card(papers[i], urls=app.urls, saved=i in saved, translate=translate) for i in ids if i in papers]
+    announced = app.store.announced_days_of(list(papers))
+    out = [paper_card(papers[i], urls=app.urls, saved=i in saved, translate=translate, announced=announced.get(i))
+           for i in ids if i in papers]
     missing = [i for i in ids if i not in papers]
     if missing:
         out.append(text(f"arXiv has no paper {', '.join(missing)}."))
@@ -502,5 +504,6 @@ async def card_button(app, ctx: ChatContext, args: str, message_id: str | None):
     paper = await app.fetch_paper(args)
     card = paper_card(paper, urls=app.urls, saved=bool(saved_among(app.sessions, ctx.chat_id, [paper.id])),
                       index=number, reason=entry.get("reason"), kind=entry.get("kind"),
-                      translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation)
+                      translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation,
+                      announced=app.store.announced_days_of([paper.id]).get(paper.id))
     return ActionReply(replies=[card])

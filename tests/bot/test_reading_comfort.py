@@ -62,6 +62,7 @@ async def test_a_long_day_comes_compact_by_default_a_line_a_paper(app, fake_arxi
     card = await app.handle_action(CHAT, third)
     assert any(a.startswith("save:") for a in actions(card.replies))  # a number opens the full card
     assert card.replies[0].plain_text().startswith("3. ") and "⭐ new in cs.CL" in card.replies[0].plain_text()
+    assert "Announced 16 Jun 2026" in card.replies[0].plain_text()
 
 
 async def test_a_short_day_keeps_cards_and_the_style_is_chosen_per_chat(app, fake_arxiv):
