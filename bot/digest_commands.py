@@ -28,14 +28,12 @@ from bot.delivery import (
 )
 from bot.ports import ChatContext, Reply
 from bot.registry import action, command
-from digest.day_index import DayIndex
-from digest.digest_store import record_digest
-from digest.errors import BadInput
-from digest.layout import cards_shown
-from digest.matching import build_digest
 from digest.calendar import RSS_DELAY, feed_time, is_announcement_day, latest_announcement_day, next_announcement_day
-from digest.digest_store import find_digest, load_digest
-from digest.layout import format_day, list_page
+from digest.day_index import DayIndex
+from digest.digest_store import find_digest, load_digest, record_digest
+from digest.errors import BadInput
+from digest.layout import cards_shown, format_day, list_page
+from digest.matching import build_digest
 from digest.message import Message, text
 
 log = logging.getLogger(__name__)

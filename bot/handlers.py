@@ -15,9 +15,9 @@ from bot.ports import ChatContext, ChatKind, Reply
 from bot.registry import action, command
 from bot.state import get_state, set_state
 from digest.categories import parse_expr
-from digest.layout import STYLES, page_rows
 from digest.errors import BadInput, UnknownCategory
 from digest.ids import find_ids
+from digest.layout import STYLES, page_rows
 from digest.message import Button, Heading, Message, Paragraph, Text, text
 from digest.subscriptions import (
     Subscription,
