@@ -71,7 +71,7 @@ def _prepared(markdown: str) -> str:
 def render_markdown(text: str, *, color: bool = False, width: int = PLAIN_WIDTH) -> str:
     """The LLM's Markdown as terminal text: maths as Unicode, `**bold**` as bold, lists as bullets."""
     buffer = io.StringIO()
-    _console(buffer, color=color, width=width).print(RichMarkdown(_prepared(text)))
+    _console(buffer, color=color, width=width).print(RichMarkdown(_prepared(text), hyperlinks=False))
     return "\n".join(line.rstrip() for line in buffer.getvalue().rstrip("\n").split("\n"))
 
 
@@ -123,7 +123,7 @@ class ConsoleStream:
             await self.status(text_so_far)
             return
         if self.live is not None:
-            self.live.update(RichMarkdown(_prepared(text_so_far)))
+            self.live.update(RichMarkdown(_prepared(text_so_far), hyperlinks=False))
 
     async def status(self, line: str) -> None:
         """A line about the answer (reading the paper, place in the queue), not the answer itself."""

@@ -111,3 +111,7 @@ async def test_in_a_terminal_the_answer_grows_in_a_live_region_that_the_final_me
     final = shown.rsplit("\x1b[2K", 1)[-1]  # what stays on screen after the live region is erased
     assert "The widgets are" in final and "O(n²)" in final and "**" not in final
     assert final.count("The widgets are") == 1
+
+
+def test_markdown_links_keep_their_address_in_a_terminal():
+    assert "the paper (https://arxiv.org/abs/2401.00001)" in render_markdown("See [the paper](https://arxiv.org/abs/2401.00001).")
