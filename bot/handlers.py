@@ -158,6 +158,9 @@ async def unsubscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> 
             left = left.minus(drop.include | drop.archives)  # archives by name, too
     except UnknownCategory as exc:
         raise BadInput(f"{exc} /settings shows what this chat follows.") from None
+    if str(left) == str(current):
+        return [text(f"This chat doesn't follow {' '.join(names)[:80]}, so nothing changed. "
+                     f"It follows: {_describe(str(current))}.")]
     _save(app, replace(sub, categories=str(left) if left.include else ""))
     if not left.include:
         return [text("Done: that was the last category, so no more digests here. /subscribe brings them back.")]

@@ -185,6 +185,12 @@ async def test_an_exclusion_can_be_removed(app, follows, line, left):
     assert "Still following" in answer
 
 
+async def test_unsubscribing_from_what_the_chat_does_not_follow_says_so(app):
+    await ask(app, "/subscribe cs.AI-cs.CY")
+    answer = said(await ask(app, "/unsubscribe math.PR"))
+    assert "doesn't follow math.PR" in answer and app.subscriptions.get(CHAT.chat_id).categories == "cs.AI-cs.CY"
+
+
 async def test_categories_pages_through_long_lists_and_ticks_what_the_chat_follows(app):
     await ask(app, "/subscribe cs.CL")
     [first] = await ask(app, "/categories cs")
