@@ -43,10 +43,10 @@ def _spans(spans: tuple[Span, ...], *, color: bool) -> RichText:
     for span in spans:
         style = Style(bold=span.bold, italic=getattr(span, "italic", False)) if color else Style()
         if isinstance(span, Link):
-            out.append(span.text, style=style + Style(link=span.url) if color else style)
+            out.append(span.text, style=(style + Style(link=span.url)) if color else style)
             out.append(f" <{span.url}>", style=Style(dim=True) if color else Style())
         elif isinstance(span, Text) and span.code:
-            out.append(f"`{span.text}`", style=style + Style(color="cyan") if color else style)
+            out.append(f"`{span.text}`", style=(style + Style(color="cyan")) if color else style)
         else:
             out.append(span.text, style=style)
     return out
