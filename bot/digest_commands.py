@@ -6,6 +6,10 @@ always says which day it shows and why that day: arXiv has not announced yet, th
 announcement today (weekend, holiday; the next one is named), or arXiv cannot be reached (and
 when it will be asked again); a day where nothing matched says so. It never confuses those, and
 a failure is never replayed: asking again asks arXiv again.
+
+`/digest YYYY-MM-DD` and `/digest yesterday` (and the header's "day before" button, `dg:<date>`)
+show an earlier stored announcement: a thin layer that picks the day and builds it with the
+same `show_day`.
 """
 
 from __future__ import annotations
@@ -15,13 +19,14 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
-from bot.delivery import card_tldrs, commit_digest, digest_outgoing, personal_scores
+from bot.delivery import cached_tldrs, card_tldrs, commit_digest, personal_scores
 from bot.feed_watch import day_is_in, expected_day, fetch_day, latest_day_in, local_time, uncovered_feeds
 from bot.ports import ChatContext, Reply
 from bot.registry import action, command
 from digest.calendar import feed_time, is_announcement_day, next_announcement_day
 from digest.day_index import DayIndex
 from digest.digest_store import load_digest, shown_before_day
+from digest.errors import BadInput
 from digest.layout import format_day, list_page
 from digest.matching import Digest, build_digest, subscription_expr
 from digest.message import Message, text
@@ -52,12 +57,17 @@ def build_day(app, sub: Subscription, day: dt.date) -> Digest:  # type: ignore[n
     return build_digest(index, sub, day, seen=seen, personal=personal_scores(app), covers=(day,))
 
 
-async def show_day(app, sub: Subscription, day: dt.date, note: str | None = None) -> list[Message]:  # type: ignore[no-untyped-def]
-    """Build, record (over any earlier digest of that day) and lay out `day` for `sub`."""
+async def show_day(app, sub: Subscription, day: dt.date, note: str | None = None, *,  # type: ignore[no-untyped-def]
+                   advance_schedule: bool = True) -> list[Message]:
+    """Build, record (over any earlier digest of that day) and lay out `day` for `sub`.
+
+    With `advance_schedule` the day counts as delivered, so the scheduler does not send it again.
+    """
     digest = await asyncio.to_thread(build_day, app, sub, day)
     tldrs = await card_tldrs(app, [(sub, digest)])
     _, messages = await asyncio.to_thread(
-        lambda: commit_digest(app, sub, digest, enqueue_messages=False, note=note, tldrs=tldrs, replace=True))
+        lambda: commit_digest(app, sub, digest, enqueue_messages=False, note=note, tldrs=tldrs, replace=True,
+                              advance_schedule=advance_schedule))
     return messages
 
 
@@ -105,6 +115,8 @@ async def digest_command(app, ctx: ChatContext, args: str, reply: Reply | None) 
     sub = app.subscriptions.get(ctx.chat_id)
     if sub is None or not sub.categories:
         return [text(FOLLOWS_NOTHING)]
+    if args.strip():
+        return await earlier_digest(app, ctx, sub, args.strip())
     due = expected_day(app)
     await _make_sure_ingested(app, sub, due)
     shown = await asyncio.to_thread(latest_day_in, app, sub, due)
@@ -116,27 +128,69 @@ async def digest_command(app, ctx: ChatContext, args: str, reply: Reply | None) 
     return await show_day(app, sub, shown, _note(app, sub, due, shown, app.clock()))
 
 
+def parse_day(words: str, today: dt.date) -> dt.date:
+    """'2026-12-01', 'yesterday' or 'today' as a date; `BadInput` says what is accepted."""
+    word = words.strip().lower()
+    if word in ("today", "now"):
+        return today
+    if word == "yesterday":
+        return today - dt.timedelta(days=1)
+    try:
+        return dt.date.fromisoformat(word)
+    except ValueError:
+        raise BadInput(f"'{words[:30]}' is not a day. Use /digest YYYY-MM-DD (e.g. /digest "
+                       f"{(today - dt.timedelta(days=1)).isoformat()}) or /digest yesterday.") from None
+
+
+async def earlier_digest(app, ctx: ChatContext, sub: Subscription, words: str) -> list[Message]:  # type: ignore[no-untyped-def]
+    """The digest of the announcement on (or last before) a named day, under the chat's current settings.
+
+    Only the newest stored day counts as delivered (as `/digest` does); an earlier day does not
+    move the chat's schedule (`last_digest_day`), so no later digest is skipped or rolled.
+    """
+    now = app.clock()
+    wanted = parse_day(words, now.astimezone(ZoneInfo(sub.timezone)).date())
+    if wanted > now.astimezone(NEW_YORK).date():
+        raise BadInput(f"{format_day(wanted)} is in the future. /digest shows the latest announcement.")
+    shown = await asyncio.to_thread(latest_day_in, app, sub, wanted)
+    if shown is None:
+        return [text(f"I have no arXiv announcement stored from {format_day(wanted)} or before. "
+                     "/digest shows the latest one.")]
+    note = None if shown == wanted else f"No arXiv announcement on {format_day(wanted)}; here is {format_day(shown)}, the one before."
+    return await show_day(app, sub, shown, note, advance_schedule=shown == app.store.latest_announced_day())
+
+
 @action("dg")
 async def digest_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+    """`dg:now` shows the latest digest, `dg:<YYYY-MM-DD>` an earlier day's (the header's "day before")."""
     from bot.app import ActionReply
 
-    return ActionReply(replies=await digest_command(app, ctx, "", None))
+    day = "" if args in ("", "now") else args
+    return ActionReply(replies=await digest_command(app, ctx, day, None))
 
 
 @action("pg")
 async def page_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
-    """`pg:<digest id>:<page>` turns the compact list's page in place."""
+    """`pg:<digest id>:<page>[:<first>]` turns the compact list's page in place (`first`: cards before it)."""
     from bot.app import ActionReply
 
     try:
-        digest_id, page = (int(x) for x in args.split(":"))
+        numbers = [int(x) for x in args.split(":")]
+        digest_id, page = numbers[:2]
+        shown_first = numbers[2] if len(numbers) == 3 else None
+        if len(numbers) > 3 or min(numbers) < 0:
+            raise ValueError(args)
     except ValueError:
         return ActionReply(notice="This button no longer works.")
     found = load_digest(app.sessions, app.store, digest_id, ctx.chat_id)
     if found is None:
         return ActionReply(notice="That digest isn't available in this chat.")
     digest, cards = found
-    first = min(cards, len(digest.entries))  # the cards it was sent with, whatever /max says now
+    # The cards it was sent with, whatever /max or /style say now (older buttons: as recorded).
+    first = min(cards if shown_first is None else shown_first, len(digest.entries))
+    size = app.settings.digest.page_size
+    start = first + max(page, 0) * size
+    tldrs = cached_tldrs(app, [e.paper.id for e in digest.entries[start : start + size]])
     page_message = list_page(digest.entries, urls=app.urls, digest_id=digest_id, first=first, page=page,
-                             page_size=app.settings.digest.page_size)
+                             page_size=size, tldrs=tldrs)
     return ActionReply(edit=page_message)
