@@ -71,8 +71,10 @@ class FeedWatch:
         else:
             state.failures = 0
             state.next_try = now + self.retry
-        for old in [d for d in self._days if d < day - dt.timedelta(days=14)]:
+        horizon = day - dt.timedelta(days=14)
+        for old in [d for d in self._days if d < horizon]:
             del self._days[old]
+        self.noted = {(chat, d) for chat, d in self.noted if d >= horizon}
 
     def failing(self, day: dt.date) -> bool:
         return self.attempts(day).failures > 0
