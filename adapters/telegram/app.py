@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -41,6 +42,7 @@ from adapters.telegram.sender import TelegramSender
 from bot.app import Paperboy
 from bot.command_specs import COMMANDS
 from bot.config import Settings
+from digest.errors import PaperboyError
 
 __all__ = ["build_telegram", "register_commands", "run_telegram", "start_telegram"]
 
@@ -92,7 +94,11 @@ async def start_telegram(paperboy: Paperboy, settings: Settings, *,
     if not settings.telegram.token:
         raise ValueError("telegram.token is empty: get one from @BotFather")
     application = build_telegram(paperboy, settings, limits=limits)
-    await application.initialize()
+    try:
+        await application.initialize()
+    except InvalidToken:
+        # PTB's message quotes the token; say what is wrong without it (and without its traceback).
+        raise PaperboyError("Telegram rejected telegram.token; check it with @BotFather") from None
     await register_commands(application)
     await application.start()
     tg = settings.telegram
