@@ -108,14 +108,12 @@ async def digest_button(app, ctx: ChatContext, args: str, message_id: str | None
 async def page_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
     """`pg:<digest id>:<page>` turns the compact list's page in place."""
     from bot.app import ActionReply
+    from bot.untrusted import MAX_PAGE, MAX_ROW_ID, ExpiredButton, payload_ints
 
-    try:
-        digest_id, page = (int(x) for x in args.split(":"))
-    except ValueError:
-        return ActionReply(notice="This button no longer works.")
+    digest_id, page = payload_ints(args, MAX_ROW_ID, MAX_PAGE)
     found = load_digest(app.sessions, app.store, digest_id, ctx.chat_id)
     if found is None:
-        return ActionReply(notice="That digest isn't available in this chat.")
+        raise ExpiredButton()
     digest, cards = found
     first = min(cards, len(digest.entries))  # the cards it was sent with, whatever /max says now
     page_message = list_page(digest.entries, urls=app.urls, digest_id=digest_id, first=first, page=page,

@@ -18,6 +18,7 @@ from digest.ids import find_ids
 from digest.message import Button, Heading, Message, Paragraph, Text, text
 from digest.subscriptions import (
     Subscription,
+    check_limits,
     parse_authors,
     parse_max_papers,
     parse_switch,
@@ -37,8 +38,17 @@ def _sub(app, ctx: ChatContext) -> Subscription:  # type: ignore[no-untyped-def]
 
 
 def _save(app, sub: Subscription) -> Subscription:  # type: ignore[no-untyped-def]
-    """Save a change; any change from the chat also lifts a pause (they are clearly reachable)."""
+    """Save a change within the size limits; any change from the chat also lifts a pause (they are clearly reachable)."""
+    check_limits(sub, _category_count(sub.categories))
     return app.subscriptions.save(replace(sub, paused=False, paused_reason=None))
+
+
+def _category_count(expr_text: str) -> int:
+    """How many names (categories, archives, exclusions) a stored category expression holds."""
+    if not expr_text.strip():
+        return 0
+    expr = parse_expr(expr_text, load_taxonomy())
+    return len(expr.feed_names()) + len(expr.excluded_names())
 
 
 # --- welcome and help ---------------------------------------------------------------------

@@ -48,7 +48,12 @@ _HTML_TAG_NAMES = (
     "iframe|img|input|ins|kbd|li|link|mark|meta|object|ol|p|pre|q|s|samp|script|small|span|strike|"
     "strong|style|sub|sup|svg|table|tbody|td|th|thead|title|tr|tt|u|ul|var|wbr"
 )
-_HTML_TAG = re.compile(rf"</?(?:{_HTML_TAG_NAMES})(?:\s+[^<>]*)?/?>", re.IGNORECASE)
+# A tag is a known name with attributes written `name=value` (quoted or not), so `a<b && c>d` is maths.
+_ATTRIBUTE = r"""\s+[a-z_:][-a-z0-9_:.]*\s*=\s*(?:"[^"<>]*"|'[^'<>]*'|[^\s"'<>=`]+)"""
+_HTML_TAG = re.compile(rf"<({_HTML_TAG_NAMES})(?:{_ATTRIBUTE})*\s*/?>|</({_HTML_TAG_NAMES})\s*>", re.IGNORECASE)
+# Tags inside a word (H<sub>2</sub>O) vanish; the others (<p>, <br>) separate words.
+_INLINE_TAGS = frozenset("a abbr b big code del em font i ins kbd mark q s samp small span strike strong sub sup "
+                         "tt u var".split())
 _SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});", re.IGNORECASE)
 
@@ -71,10 +76,15 @@ def html_to_text(text: str) -> str:
     if "<" not in text and "&" not in text:
         return text
     text = _SCRIPT_OR_STYLE.sub(" ", text)
-    text = _HTML_TAG.sub(" ", text)
+    text = _HTML_TAG.sub(_tag_replacement, text)
     if _ENTITY.search(text):
         text = html.unescape(text)
     return text
+
+
+def _tag_replacement(match: re.Match[str]) -> str:
+    name = (match.group(1) or match.group(2) or "").lower()
+    return "" if name in _INLINE_TAGS else " "
 
 
 def clip(text: str, limit: int, *, ellipsis: str = "…") -> str:
