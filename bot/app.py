@@ -28,6 +28,7 @@ from bot.untrusted import BUTTON_EXPIRED, ExpiredButton, clean_action, clean_mes
 from digest.arxiv_api import fetch_by_ids
 from digest.arxiv_http import ArxivHttp
 from digest.cards import ArxivUrls
+from digest.clean import echo
 from digest.errors import ApiUnavailable, BadInput, PaperboyError, PaperNotFound
 from digest.message import Message, text
 from digest.models import Paper
@@ -183,7 +184,7 @@ class Paperboy:
         handler = registry.COMMAND_HANDLERS.get(name)
         spec = COMMANDS_BY_NAME.get(name)
         if handler is None or (spec is None and not name.startswith("_")):
-            return [text(f"I don't know /{name}. /help lists what I can do.")]
+            return [text(f"I don't know /{echo(name, 60)}. /help lists what I can do.")]
         if spec is not None and spec.manages and not ctx.can_manage:
             return [text(NOT_ALLOWED)]
         return await self._guarded(lambda: handler(self, ctx, args, reply), lambda m: [text(m)])

@@ -27,6 +27,7 @@ from digest.bibtex import export_bibtex, export_links, parse_bibtex
 from digest.cards import paper_card, paper_line
 from digest.db import Base
 from digest.digest_store import latest_entry_for
+from digest.clean import echo
 from digest.errors import BadInput
 from digest.ids import find_ids
 from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
@@ -146,7 +147,7 @@ async def _search_page(app, ctx: ChatContext, query: SearchQuery, page: int) -> 
     result: SearchPage = await asyncio.to_thread(finder.search.search, query, limit=size, offset=page * size)
     papers = app.store.get_papers([h.id for h in result.hits])
     found = [papers[h.id] for h in result.hits if h.id in papers]
-    shown = query.canonical()
+    shown = echo(query.canonical())
     if not found:
         return text(f"No stored paper matches {shown}." if page == 0 else "No more results.")
     key = remember_query(app.sessions, ctx.chat_id, query)

@@ -7,12 +7,14 @@ says what is accepted; `Paperboy` turns it into the reply.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import replace
 
 from bot.command_specs import COMMANDS
 from bot.ports import ChatContext, ChatKind, Reply
 from bot.registry import action, command
 from digest.categories import parse_expr
+from digest.clean import clip, echo
 from digest.errors import BadInput, UnknownCategory
 from digest.ids import find_ids
 from digest.message import Button, Heading, Message, Paragraph, Text, text
@@ -30,6 +32,7 @@ from digest.subscriptions import (
 from digest.taxonomy import load_taxonomy
 
 MAX_CARDS_FOR_LINKS = 5
+LISTED_CHARS = 1_000  # a list of keywords or authors shown in a reply, at most
 OFF_WORDS = {"off", "none", "clear", "-"}
 
 
@@ -41,6 +44,13 @@ def _save(app, sub: Subscription) -> Subscription:  # type: ignore[no-untyped-de
     """Save a change within the size limits; any change from the chat also lifts a pause (they are clearly reachable)."""
     check_limits(sub, _category_count(sub.categories))
     return app.subscriptions.save(replace(sub, paused=False, paused_reason=None))
+
+
+def _listed(items: Iterable[str], limit: int = LISTED_CHARS) -> str:
+    """Items joined with commas, shortened past `limit` characters with how many there are in all."""
+    items = list(items)
+    joined = ", ".join(items) or "none"
+    return joined if len(joined) <= limit else f"{clip(joined, limit)} ({len(items)} in all)"
 
 
 def _category_count(expr_text: str) -> int:
@@ -160,7 +170,7 @@ def _terms_command(field_name: str, label: str, explain: str):  # type: ignore[n
         sub = _sub(app, ctx)
         current = getattr(sub, field_name)
         if not args.strip():
-            shown = ", ".join(f"“{t}”" for t in current) or "none"
+            shown = _listed(f"“{t}”" for t in current)
             return [text(f"{label}: {shown}.", explain)]
         changes: dict = {}
         words = args.strip()
@@ -177,7 +187,7 @@ def _terms_command(field_name: str, label: str, explain: str):  # type: ignore[n
             if not changes[field_name]:
                 raise BadInput(explain)
         sub = _save(app, replace(sub, **changes))
-        shown = ", ".join(f"“{t}”" for t in getattr(sub, field_name)) or "none"
+        shown = _listed(f"“{t}”" for t in getattr(sub, field_name))
         suffix = " (only these are shown)" if field_name == "keywords" and sub.keywords_only else ""
         return [text(f"{label}: {shown}{suffix}.")]
 
@@ -247,15 +257,15 @@ async def settings_command(app, ctx: ChatContext, args: str, reply: Reply | None
     sub = _sub(app, ctx)
     def line(label: str, value: str, how: str) -> Paragraph:
         return Paragraph((Text(f"{label}: ", bold=True), Text(value), Text(f"  {how}", italic=True)))
-    keywords = ", ".join(sub.keywords) or "none"
+    keywords = _listed(sub.keywords)
     if sub.keywords and sub.keywords_only:
         keywords += " (only these)"
     blocks = [
         Heading((Text("⚙️ This chat's digest"),)),
         line("Categories", _describe(sub.categories) if sub.categories else "none", "/subscribe, /unsubscribe"),
         line("Keywords", keywords, "/keywords"),
-        line("Excluded words", ", ".join(sub.exclude) or "none", "/exclude"),
-        line("Authors", ", ".join(sub.authors) or "none", "/authors"),
+        line("Excluded words", _listed(sub.exclude), "/exclude"),
+        line("Authors", _listed(sub.authors), "/authors"),
         line("Delivery", f"{sub.delivery_time} {sub.timezone}, {sub.weekdays.replace(',', ' ')}", "/time, /days"),
         line("Cross-lists", "included" if sub.include_cross else "left out", "/cross on|off"),
         line("Replacements", "included" if sub.include_replacements else "left out", "/replacements on|off"),
@@ -283,9 +293,9 @@ async def categories_command(app, ctx: ChatContext, args: str, reply: Reply | No
         title = f"{taxonomy.name_of(words)} ({words.lower()})"
     else:
         found = taxonomy.search(words, limit=15)
-        title = f"Categories matching “{words}”"
+        title = f"Categories matching “{echo(words)}”"
     if not found:
-        return [text(f"No category matches “{words}”. Try a broader word, or /categories for the archives.")]
+        return [text(f"No category matches “{echo(words)}”. Try a broader word, or /categories for the archives.")]
     lines = [Paragraph((Text(c.id, code=True), Text(f" — {c.name}"))) for c in found]
     buttons = [Button(f"+ {c.id}", action=f"sub:{c.id}") for c in found[:12]]
     rows = tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))

@@ -207,7 +207,7 @@ def _parse_date(value: str, name: str, *, end: bool) -> dt.date:
     """`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a year or month means its first day, or its last when `end`."""
     match = _DATE.match(value)
     if not match:
-        raise BadQuery(f"{name}:{echo(value)} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD, e.g. {name}:2025-03-01.")
+        raise BadQuery(f"{echo(name + ':' + value)} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD, e.g. {name}:2025-03-01.")
     year = int(match.group(1))
     month = int(match.group(2) or (12 if end else 1))
     try:
@@ -216,4 +216,4 @@ def _parse_date(value: str, name: str, *, end: bool) -> dt.date:
         day = calendar.monthrange(year, month)[1] if end else 1
         return dt.date(year, month, day)
     except (ValueError, calendar.IllegalMonthError):
-        raise BadQuery(f"{name}:{echo(value)} is not a real date.") from None
+        raise BadQuery(f"{echo(name + ':' + value)} is not a real date.") from None
