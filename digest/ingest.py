@@ -8,7 +8,7 @@ scheduler knows to try again.
 
 A feed cannot lie its way into the store. Its date must be a day arXiv announces on (the calendar)
 and the day expected; a feed dated another day is refused and logged, except that a stale feed
-still showing an earlier announcement day may fill that day when nothing of it is stored yet. A
+still showing the previous announcement day may fill that day when nothing of it is stored yet. A
 stored day is never changed by another day's feed. Items refused by the parser (unknown announce
 type, categories unknown to the taxonomy, unreadable) or dated another day are counted in the
 report's `skipped`, never dropped silently.
@@ -23,7 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from digest.arxiv_http import ArxivHttp
-from digest.calendar import is_announcement_day
+from digest.calendar import is_announcement_day, previous_announcement_day
 from digest.errors import FeedUnavailable
 from digest.rss import fetch_feed
 from digest.store import PaperStore
@@ -118,8 +118,9 @@ async def ingest_day(
 def _refusal(store: PaperStore, feed_day: dt.date | None, expected_day: dt.date) -> str | None:
     """Why a feed with items may not be stored, or None when it may.
 
-    Its day must be one arXiv announces on. The expected day is always welcome; an earlier day
-    only when the store holds nothing of it yet (a stale feed filling a gap), never a later one.
+    Its day must be one arXiv announces on. The expected day is always welcome; the announcement
+    day just before it only when the store holds nothing of it yet (a stale feed filling a gap);
+    no other day.
     """
     if feed_day is None:
         return "the feed has no date"
@@ -127,8 +128,8 @@ def _refusal(store: PaperStore, feed_day: dt.date | None, expected_day: dt.date)
         return f"the feed is dated {feed_day}, a day arXiv does not announce on"
     if feed_day == expected_day:
         return None
-    if feed_day > expected_day:
-        return f"the feed is dated {feed_day}, after the expected {expected_day}"
+    if feed_day != previous_announcement_day(expected_day):
+        return f"the feed is dated {feed_day}, not the expected {expected_day}"
     if store.announced_days(feed_day - dt.timedelta(days=1), feed_day):
         return f"the feed is dated {feed_day}, an announcement day already stored (expected {expected_day})"
     return None
