@@ -110,7 +110,7 @@ async def handle_line(app, sender: ConsoleSender, line: str) -> None:  # type: i
     line = line.strip()
     if not line:
         return
-    if line.isdigit() and int(line) in sender.numbers:
+    if line.isdigit() and len(line) <= 9 and int(line) in sender.numbers:  # int() of 5,000+ digits raises
         reply = await app.handle_action(ctx, sender.numbers[int(line)])
         if reply.notice:
             sender.write(f"({reply.notice})")
