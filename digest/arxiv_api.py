@@ -28,7 +28,7 @@ import feedparser
 
 from digest.arxiv_http import ArxivHttp
 from digest.clean import clean_paper
-from digest.errors import ApiUnavailable, BadArxivId
+from digest.errors import AnswerTooLarge, ApiUnavailable, BadArxivId
 from digest.ids import parse_id
 from digest.models import Paper
 
@@ -37,6 +37,7 @@ __all__ = ["MAX_IDS_PER_REQUEST", "ApiPage", "fetch_by_ids", "parse_api_feed", "
 log = logging.getLogger(__name__)
 
 MAX_IDS_PER_REQUEST = 100
+MAX_ANSWER_BYTES = 50_000_000  # 100 entries are well under 1 MB
 _ERROR_ID = "/api/errors"
 _BAD_ID = re.compile(r"incorrect id format for (.+)", re.IGNORECASE)
 
@@ -136,7 +137,10 @@ async def _fetch_batch(http: ArxivHttp, api_url: str, batch: list[str]) -> tuple
 
 
 async def _query(http: ArxivHttp, api_url: str, params: Mapping[str, str | int]) -> ApiPage:
-    response = await http.get(api_url, params, error=ApiUnavailable)
+    try:
+        response = await http.get(api_url, params, error=ApiUnavailable, max_bytes=MAX_ANSWER_BYTES)
+    except AnswerTooLarge as exc:
+        raise ApiUnavailable(str(exc)) from None
     if response.status_code == 200:
         return parse_api_feed(response.content)
     if response.status_code == 400:

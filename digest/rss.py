@@ -34,7 +34,7 @@ import feedparser
 
 from digest.arxiv_http import ArxivHttp
 from digest.clean import clean_paper
-from digest.errors import BadArxivId, FeedUnavailable
+from digest.errors import AnswerTooLarge, BadArxivId, FeedUnavailable
 from digest.ids import parse_id
 from digest.models import Announcement, AnnounceType, FeedResult, Paper
 
@@ -43,6 +43,7 @@ __all__ = ["feed_url", "fetch_feed", "parse_feed", "split_authors"]
 log = logging.getLogger(__name__)
 
 ARXIV_TZ = ZoneInfo("America/New_York")
+MAX_FEED_BYTES = 50_000_000  # the largest daily feed (all of physics) is a few MB
 
 _GUID_PREFIX = re.compile(r"^oai:arxiv\.org:", re.IGNORECASE)
 _DESCRIPTION_ID = re.compile(r"^\s*arXiv:(\S+)", re.IGNORECASE)
@@ -79,7 +80,10 @@ async def fetch_feed(
 ) -> FeedResult:
     """Fetch and parse one feed; `FeedUnavailable` when arXiv could not give a real feed."""
     url = feed_url(rss_url, categories)
-    response = await http.get(url, error=FeedUnavailable)
+    try:
+        response = await http.get(url, error=FeedUnavailable, max_bytes=MAX_FEED_BYTES)
+    except AnswerTooLarge as exc:
+        raise FeedUnavailable(str(exc)) from None
     if response.status_code != 200:
         raise FeedUnavailable(f"arXiv answered HTTP {response.status_code} for {url}")
     return parse_feed(response.content, categories, day=day)

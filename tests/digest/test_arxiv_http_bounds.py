@@ -105,3 +105,12 @@ def test_fulltext_max_bytes_is_a_setting_with_a_20_mb_default():
 
     assert load_settings(environ={}).fulltext.max_bytes == 20_000_000
     assert load_settings(environ={"PAPERBOY_FULLTEXT__MAX_BYTES": "1000"}).fulltext.max_bytes == 1000
+
+
+async def test_an_oversized_feed_is_a_failed_fetch_not_a_crash(fake_arxiv, arxiv_http, arxiv_settings, monkeypatch):
+    from digest import rss
+
+    monkeypatch.setattr(rss, "MAX_FEED_BYTES", 2_000)
+    fake_arxiv.rss["cs.CL"] = rss_feed("cs.CL", [rss_item(f"2606.{i:05d}", categories=("cs.CL",)) for i in range(1, 30)])
+    with pytest.raises(FeedUnavailable, match="over the limit"):
+        await fetch_feed(arxiv_http, arxiv_settings.rss_url, "cs.CL")
