@@ -29,7 +29,7 @@ from digest.arxiv_api import fetch_by_ids
 from digest.arxiv_http import ArxivHttp
 from digest.cards import ArxivUrls
 from digest.clean import echo
-from digest.errors import ApiUnavailable, BadInput, PaperboyError, PaperNotFound
+from digest.errors import ApiUnavailable, BadArxivId, BadInput, PaperboyError, PaperNotFound
 from digest.message import Message, text
 from digest.models import Paper
 from digest.store import PaperStore
@@ -196,7 +196,14 @@ class Paperboy:
         handler = registry.ACTION_HANDLERS.get(verb)
         if handler is None:
             return ActionReply(notice=BUTTON_EXPIRED)
-        return await self._guarded(lambda: handler(self, ctx, args, message_id), lambda m: ActionReply(notice=m[:200]))
+
+        async def press() -> ActionReply:
+            try:
+                return await handler(self, ctx, args, message_id)
+            except BadArxivId:  # our buttons carry ids we checked; anything else was forged
+                raise ExpiredButton() from None
+
+        return await self._guarded(press, lambda m: ActionReply(notice=m[:200]))
 
     async def _guarded(self, call: Callable[[], Awaitable[Any]], wrap: Callable[[str], Any]) -> Any:
         try:
