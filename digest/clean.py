@@ -105,6 +105,11 @@ def echo(user_text: str, limit: int = MAX_ECHO_CHARS) -> str:
 
 def _line(text: str | None, limit: int) -> str:
     """One collapsed, cleaned, HTML-free line of at most `limit` characters."""
+    if not text:
+        return ""
+    if (len(text) <= limit and text.isprintable() and "<" not in text and "&" not in text
+            and "  " not in text and text[0] != " " and text[-1] != " "):
+        return text  # already clean: most author names and titles (isprintable is False for controls)
     return clip(" ".join(html_to_text(clean_text(text or "", keep_newlines=False)).split()), limit)
 
 
