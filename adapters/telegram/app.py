@@ -42,6 +42,7 @@ from adapters.telegram.sender import TelegramSender
 from bot.app import Paperboy
 from bot.command_specs import COMMANDS
 from bot.config import Settings
+from bot.redact import redactor
 from digest.errors import PaperboyError
 
 __all__ = ["build_telegram", "register_commands", "run_telegram", "start_telegram"]
@@ -104,6 +105,7 @@ async def start_telegram(paperboy: Paperboy, settings: Settings, *,
     tg = settings.telegram
     if tg.webhook_url:
         secret = tg.webhook_secret or secrets.token_urlsafe(32)
+        redactor.add([secret])  # PTB logs setWebhook's parameters at DEBUG
         await application.updater.start_webhook(
             listen=tg.webhook_listen, port=tg.webhook_port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
             webhook_url=tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES,

@@ -84,6 +84,28 @@ async def test_telegram_with_a_rejected_token_logs_no_secret(app, settings, capt
     assert_no_secret(text)
 
 
+@pytest.mark.parametrize("configured_secret", [WEBHOOK_SECRET, ""])
+async def test_telegram_webhook_mode_logs_neither_token_nor_webhook_secret(app, settings, captured, configured_secret):
+    import socket
+
+    from adapters.telegram import start_telegram
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    with FakeTelegram() as telegram:
+        tg = settings.replace("telegram", token=telegram.token, base_url=telegram.base_url,
+                              webhook_url=f"http://127.0.0.1:{port}/hook", webhook_secret=configured_secret,
+                              webhook_listen="127.0.0.1", webhook_port=port)
+        install_redaction(tg)
+        stop = await start_telegram(app, tg)
+        await stop()
+        secret = telegram.webhook["secret_token"]  # the configured one, or the one generated at start
+    text = captured.getvalue()
+    assert "setWebhook" in text  # PTB logged the call and its parameters...
+    assert secret not in text and telegram.token not in text  # ...without the secrets
+
+
 async def test_discord_with_a_rejected_token_logs_no_secret(captured):
     from adapters.discord import start_discord
     from adapters.discord.app import configure_endpoints
