@@ -88,7 +88,7 @@ async def ingest_day(
         report.skipped.update(result.skipped)
         days = {a.day for a in result.announcements}
         feed_day = result.feed_date or (max(days) if days else None)
-        refusal = _refusal(store, feed_day, expected_day) if result.announcements else None
+        refusal = _refusal(feed_day, expected_day) if result.announcements else None
         if refusal:
             log.warning("feed %s refused: %s", feed, refusal)
             report.feeds[feed] = "failed"
@@ -98,6 +98,11 @@ async def ingest_day(
             continue
         taken = [a for a in result.announcements if a.day == feed_day]
         report.skipped["dated another day"] += len(result.announcements) - len(taken)
+        if feed_day != expected_day and store.announced_days(feed_day - dt.timedelta(days=1), feed_day):  # type: ignore[operator]
+            # Still the previous day's feed, which is stored already: not announced yet, and it may
+            # not add to that day (a feed mislabelled with a stored day would, otherwise).
+            report.skipped["earlier day, already stored"] += len(taken)
+            taken = []
         report.new_listings += store.record_announcements(taken)
         if feed_day != expected_day and taken:
             store.record_mailing(feed_day, feed, "announced", items=len(taken))  # type: ignore[arg-type]
@@ -115,12 +120,11 @@ async def ingest_day(
     return report
 
 
-def _refusal(store: PaperStore, feed_day: dt.date | None, expected_day: dt.date) -> str | None:
-    """Why a feed with items may not be stored, or None when it may.
+def _refusal(feed_day: dt.date | None, expected_day: dt.date) -> str | None:
+    """Why a feed with items is refused, or None when it is not.
 
-    Its day must be one arXiv announces on. The expected day is always welcome; the announcement
-    day just before it only when the store holds nothing of it yet (a stale feed filling a gap);
-    no other day.
+    Its day must be one arXiv announces on, and the expected day or the announcement day just
+    before it (a feed not rebuilt yet); no other day.
     """
     if feed_day is None:
         return "the feed has no date"
@@ -130,6 +134,4 @@ def _refusal(store: PaperStore, feed_day: dt.date | None, expected_day: dt.date)
         return None
     if feed_day != previous_announcement_day(expected_day):
         return f"the feed is dated {feed_day}, not the expected {expected_day}"
-    if store.announced_days(feed_day - dt.timedelta(days=1), feed_day):
-        return f"the feed is dated {feed_day}, an announcement day already stored (expected {expected_day})"
     return None
