@@ -158,3 +158,21 @@ class _NoCore:
 
     def attach_sender(self, platform, sender) -> None:
         pass
+
+
+def test_paperboy_run_with_a_rejected_token_says_so_and_prints_no_secret(tmp_path):
+    import os
+    import subprocess
+
+    with FakeTelegram() as telegram:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
+        env.update(PAPERBOY_TELEGRAM__TOKEN=WRONG_TG_TOKEN, PAPERBOY_TELEGRAM__BASE_URL=telegram.base_url,
+                   PAPERBOY_LLM__API_KEY=API_KEY, PAPERBOY_LOGGING__LEVEL="DEBUG",
+                   PAPERBOY_DATABASE__URL=f"sqlite:///{tmp_path / 'run.sqlite3'}")
+        done = subprocess.run([sys.executable, "-c", "import sys; from bot.cli import main; sys.exit(main())", "run"],
+                              env=env, cwd=tmp_path, capture_output=True, text=True, timeout=120)
+    output = done.stdout + done.stderr
+    assert done.returncode == 1, output[-2000:]
+    assert "Telegram rejected telegram.token" in done.stderr
+    assert "DEBUG" in output and "Set Bot API URL" in output  # the whole DEBUG log, redacted
+    assert_no_secret(output)
