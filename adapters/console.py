@@ -208,7 +208,7 @@ async def handle_line(app, sender: ConsoleSender, line: str) -> None:  # type: i
     line = line.strip()
     if not line:
         return
-    if line.isdigit() and int(line) in sender.numbers:
+    if line.isdigit() and len(line) <= 9 and int(line) in sender.numbers:  # int() of 5,000+ digits raises
         action = sender.numbers[int(line)]
         sender.asking = None
         reply = await app.handle_action(ctx, action)

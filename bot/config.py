@@ -102,6 +102,11 @@ class LLMSettings:
 
 
 @dataclass(frozen=True)
+class FulltextSettings:
+    max_bytes: int = 20_000_000  # the largest HTML or PDF download of one paper (streamed, then dropped)
+
+
+@dataclass(frozen=True)
 class SearchSettings:
     engine: str = "auto"  # auto | fts5 | postgres
 
@@ -120,6 +125,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    fulltext: FulltextSettings = field(default_factory=FulltextSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
@@ -236,6 +242,8 @@ def _coerce(key: str, raw: Any, typ: Any) -> Any:
 def _validate(settings: Settings) -> None:
     if settings.arxiv.min_interval_s < 0:
         raise ConfigError("config key arxiv.min_interval_s must be 0 or more")
+    if settings.fulltext.max_bytes < 1:
+        raise ConfigError("config key fulltext.max_bytes must be at least 1")
     if settings.llm.max_concurrency < 1:
         raise ConfigError("config key llm.max_concurrency must be at least 1")
     if settings.search.engine not in {"auto", "fts5", "postgres"}:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
-from telegram.error import NetworkError, RetryAfter
+from telegram.error import InvalidToken, NetworkError, RetryAfter
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -46,6 +46,8 @@ from bot.app import Paperboy
 from bot.command_specs import COMMANDS
 from bot.config import Settings
 from bot.ports import PlatformUnavailable
+from bot.redact import redactor
+from digest.errors import PaperboyError
 
 __all__ = ["ChatOrderedProcessor", "build_telegram", "register_commands", "run_telegram", "start_telegram"]
 
@@ -132,12 +134,16 @@ async def start_telegram(paperboy: Paperboy, settings: Settings, *,
     application = build_telegram(paperboy, settings, limits=limits)
     try:
         await application.initialize()
+    except InvalidToken:
+        # PTB's message quotes the token; say what is wrong without it (and without its traceback).
+        raise PaperboyError("Telegram rejected telegram.token; check it with @BotFather") from None
     except (NetworkError, RetryAfter) as exc:  # TimedOut is a NetworkError; InvalidToken is not
         raise PlatformUnavailable(f"{tg.base_url.split('/bot')[0]}: {type(exc).__name__}: {exc}") from None
     await register_commands(application)
     await application.start()
     if tg.webhook_url:
         secret = tg.webhook_secret or secrets.token_urlsafe(32)
+        redactor.add([secret])  # PTB logs setWebhook's parameters at DEBUG
         await application.updater.start_webhook(
             listen=tg.webhook_listen, port=tg.webhook_port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
             webhook_url=tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES,
