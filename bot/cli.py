@@ -196,7 +196,7 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
             pending -= done
         if not waiting.done() and not pending and not any(task.result() for task in starts):
             print("paperboy: no chat platform could start; see the log above.", file=sys.stderr)
-            return 2
+            return 1
         await waiting
     finally:
         waiting.cancel()

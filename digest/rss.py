@@ -93,7 +93,9 @@ async def fetch_feed(
         raise FeedUnavailable(f"arXiv answered HTTP {response.status_code} for {url}")
     if skip_day is not None and (dated := peek_feed_date(response.content)) is not None and dated != day and skip_day(dated):
         cats = tuple(categories.split("+")) if isinstance(categories, str) else tuple(categories)
-        return FeedResult(announcements=(), feed_date=dated, categories=cats)
+        unread = response.content.count(b"<item>") + response.content.count(b"<item ")
+        return FeedResult(announcements=(), feed_date=dated, categories=cats,
+                          skipped={"earlier day, already stored": unread} if unread else {})
     return parse_feed(response.content, categories, day=day)
 
 
