@@ -9,7 +9,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable, Sequence
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.matching import Digest, DigestCounts, DigestEntry
@@ -38,10 +38,11 @@ def record_digest(session: Session, digest: Digest, cards: int, *, replace: bool
         row = DigestRow(chat_id=digest.chat_id, day=digest.day, entries=entries, counts=counts)
         session.add(row)
     already = seen_in(session, digest.chat_id, [e.paper.id for e in digest.entries])
-    for entry in digest.entries:
-        if entry.paper.id not in already:
-            session.add(SentPaperRow(chat_id=digest.chat_id, paper_id=entry.paper.id, day=digest.day))
+    fresh = dict.fromkeys(e.paper.id for e in digest.entries if e.paper.id not in already)
     session.flush()
+    if fresh:  # one executemany, not an ORM object per paper: a fan-out marks millions
+        session.execute(insert(SentPaperRow), [{"chat_id": digest.chat_id, "paper_id": pid, "day": digest.day}
+                                               for pid in fresh])
     return row.id
 
 
