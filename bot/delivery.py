@@ -206,7 +206,7 @@ def build_digests(app, day: dt.date, subs: list[Subscription]) -> list[Digest]: 
     digests: list[Digest | None] = [None] * len(subs)
     for span, positions in by_span.items():
         index = DayIndex.build(app.store.announced_over(span))
-        seen = seen_by_chat(app.sessions, [p.id for p in index.papers])
+        seen = seen_by_chat(app.sessions, [p.id for p in index.papers], [subs[k].chat_id for k in positions])
         for k in positions:
             sub = subs[k]
             digests[k] = build_digest(index, sub, day, seen=seen.get(sub.chat_id, ()), personal=personal, covers=span)

@@ -75,16 +75,26 @@ def shown_before_day(sessions: sessionmaker[Session], chat_id: str, paper_ids: S
     return seen
 
 
-def seen_by_chat(sessions: sessionmaker[Session], paper_ids: Iterable[str]) -> dict[str, set[str]]:
-    """For every chat, which of `paper_ids` it was already shown (one pass, for the delivery sweep)."""
+def seen_by_chat(sessions: sessionmaker[Session], paper_ids: Iterable[str],
+                 chat_ids: Iterable[str] | None = None) -> dict[str, set[str]]:
+    """For every chat (or only `chat_ids`), which of `paper_ids` it was already shown (one pass, for the sweep).
+
+    A sweep builds digests for the few chats due at that minute; reading only theirs keeps it
+    from reading what thousands of other chats were shown.
+    """
     ids = list(paper_ids)
+    chats = list(chat_ids) if chat_ids is not None else [None]
     result: dict[str, set[str]] = {}
     with sessions() as session:
-        for start in range(0, len(ids), _CHUNK):
-            chunk = ids[start : start + _CHUNK]
-            rows = session.execute(select(SentPaperRow.chat_id, SentPaperRow.paper_id).where(SentPaperRow.paper_id.in_(chunk)))
-            for chat_id, paper_id in rows:
-                result.setdefault(chat_id, set()).add(paper_id)
+        for first_chat in range(0, len(chats), _CHUNK):
+            chat_chunk = chats[first_chat : first_chat + _CHUNK]
+            for start in range(0, len(ids), _CHUNK):
+                query = select(SentPaperRow.chat_id, SentPaperRow.paper_id).where(
+                    SentPaperRow.paper_id.in_(ids[start : start + _CHUNK]))
+                if chat_ids is not None:
+                    query = query.where(SentPaperRow.chat_id.in_(chat_chunk))
+                for chat_id, paper_id in session.execute(query):
+                    result.setdefault(chat_id, set()).add(paper_id)
     return result
 
 
