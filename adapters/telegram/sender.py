@@ -84,6 +84,7 @@ class TelegramSender:
         self.group_stream_interval_s = group_stream_interval_s
         self.floods = 0  # 429s met (each was waited out); the benchmark reports it
         self._progress: OrderedDict[str, list[int]] = OrderedDict()
+        self.group_streams: dict[int, set[EditStream]] = {}  # answers being written in each group
 
     # --- the Sender port -------------------------------------------------------------------
 
@@ -128,7 +129,9 @@ class TelegramSender:
         tg_id = tg_chat_id(chat_id)
         if tg_id > 0:
             return DraftStream(self, chat_id, reply_to)
-        return EditStream(self, chat_id, reply_to)
+        stream = EditStream(self, chat_id, reply_to)
+        self.group_streams.setdefault(tg_id, set()).add(stream)
+        return stream
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -271,10 +274,14 @@ class EditStream:
     """Groups and channels: a placeholder message edited at most every few seconds, then the answer.
 
     A group allows about 20 edits a minute, shared by every answer being written in it, so the
-    edits go to answer text first: a status line ("3rd in line") opens the placeholder, and
-    changes it later only when the stream has been quiet for a while; the first answer text
-    edits the placeholder at once; and an edit the rate limiter skips is tried again with the
-    next piece of text instead of waiting a whole interval.
+    edits go to answer text first, and to an answer's first words before anything else:
+    - a status line ("3rd in line") opens the placeholder, and changes it later only when the
+      stream has been quiet for a while; it never replaces answer text;
+    - the first answer text edits the placeholder at once, and while an answer in the group waits
+      to show its first words, the answers already showing text hold their edits back;
+    - answers showing text share the group's budget (each edits every `group_stream_interval_s`,
+      or less often when several are being written);
+    - an edit the rate limiter skips is tried again with the next piece of text.
     """
 
     _STATUS_INTERVALS = 3  # a status edit waits this many group intervals after the last edit
@@ -286,16 +293,36 @@ class EditStream:
         self._last = float("-inf")
         self._shown = ""
         self._text_shown = False
+        self.first_words_since: float | None = None  # when it got answer text it could not show yet
+
+    def _peers(self) -> set[EditStream]:
+        return self.sender.group_streams.get(self.tg_id, set())
+
+    def _text_interval(self) -> float:
+        """Seconds between this answer's edits: its share of the group's edit budget."""
+        showing = sum(1 for peer in self._peers() if peer._text_shown) or 1
+        limits = getattr(self.sender.limiter, "limits", None)
+        per_min = getattr(limits, "group_edits_per_min", 20.0) * getattr(limits, "safety", 0.95)
+        return max(self.sender.group_stream_interval_s, showing * 60.0 / max(per_min, 1e-9))
 
     async def update(self, text_so_far: str) -> None:
-        """Answer text: the first edit goes at once, later ones every `group_stream_interval_s`."""
+        """Answer text: the first edit goes at once, later ones at this answer's share of the group's budget."""
         now = asyncio.get_running_loop().time()
         if not text_so_far.strip():
             return
-        if self._text_shown and now - self._last < self.sender.group_stream_interval_s:
-            return
+        if self._text_shown:
+            if now - self._last < self._text_interval():
+                return
+            if any(peer._waits_for_first_words(now) for peer in self._peers() if peer is not self):
+                return  # another answer's first words go first
+        elif self.first_words_since is None:
+            self.first_words_since = now
         if await self._show(text_so_far + " …", now):
-            self._text_shown = True
+            self._text_shown, self.first_words_since = True, None
+
+    def _waits_for_first_words(self, now: float) -> bool:
+        """Whether this answer has text to show for the first time (a stream abandoned for 30 s no longer counts)."""
+        return self.first_words_since is not None and now - self.first_words_since < 30.0
 
     async def status(self, line: str) -> None:
         """A status line: it opens the placeholder, and edits it only when the stream has been quiet."""
@@ -330,6 +357,10 @@ class EditStream:
         return True
 
     async def finish(self, message: Message) -> SentRef:
+        self.first_words_since = None
+        self._peers().discard(self)
+        if not self._peers():
+            self.sender.group_streams.pop(self.tg_id, None)
         if self.ref is None:
             return await self.sender.send(self.chat_id, message, reply_to=self.reply_to)
         return await self.sender._edit_parts(self.ref, render(message), message)

@@ -158,8 +158,10 @@ class Assistant:
                 if done is not None:  # written while we took the lease
                     ok = True
                     return done, self.store.faq_source(paper.id, language), False
-                if self.texts.cached(paper.id) is None:  # a status only when it means a wait
-                    flight.publish("📄 Reading the paper…", status=True)
+                # a status at once: in a group it opens the placeholder (a send, not an edit) before the
+                # first words arrive, so those words are an edit that can go out at once
+                reading = self.texts.cached(paper.id) is None
+                flight.publish("📄 Reading the paper…" if reading else "✍️ Writing the FAQ…", status=True)
                 body, source = await self._paper_text(paper)
                 messages = faq_conversation(paper, body, language)
 
@@ -246,8 +248,8 @@ class Assistant:
         meter = Meter()
         ok = False
         try:
-            if self.texts.cached(paper.id) is None:
-                await show_status(stream, "📄 Reading the paper…")
+            reading = self.texts.cached(paper.id) is None
+            await show_status(stream, "📄 Reading the paper…" if reading else "✍️ Writing the answer…")
             body, _source = await self._paper_text(paper)
             messages = self._ask_messages(chat_id, paper, body, language, question)
 

@@ -160,7 +160,7 @@ async def test_waiting_users_are_told_their_place_in_line(tmp_path):
         assert any("1st in line" in u for u in factories[2].last.updates)  # moved up
         for factory in factories:  # the stream port is told which lines are status and which are answer text
             stream = factory.last
-            assert all(is_status == ("in line" in u or "Reading" in u) for u, is_status in zip(stream.updates, stream.statuses))
+            assert all(is_status == ("in line" in u or "Reading" in u or "Writing" in u) for u, is_status in zip(stream.updates, stream.statuses))
             assert stream.texts and all(t.startswith("Answer") for t in stream.texts)
         assert rig.llm.max_in_flight == 1
         assert all(f.last.final is not None for f in factories)
