@@ -62,7 +62,7 @@ STATUS_PREFIXES = ("📄", "⏳", "✍️")
 THROTTLES = {
     "bot only (no adapter limit)": (0.0, False),
     "Telegram draft (0.3 s)": (0.3, False),
-    "Discord edits (1.5 s)": (1.5, False),
+    "Discord edits (1.5 s, first words at once)": (1.5, True),
 }
 WORDS = ("the model attention layer results show training data baseline improves accuracy we propose method "
          "experiments benchmark transformer encoder decoder sequence tokens evaluation section").split()
@@ -83,23 +83,26 @@ def paper_of(body: dict) -> str:
     return re.search(r"arXiv (\S+)", body["messages"][1]["content"]).group(1)
 
 
-def first_visible(updates: list[tuple[float, str]], interval: float, first_free: bool = False) -> float | None:
+def first_visible(updates: list[tuple[float, str, bool]], interval: float, first_text_free: bool = False) -> float | None:
     """When answer text first shows, if the adapter shows at most one preview per `interval` (latest wins).
 
-    `first_free`: the first edit after the placeholder is not held back (the Telegram group stream).
+    `updates` are (time, text, is_status). `first_text_free`: the answer's first words go at once
+    even right after a status line (the Discord stream does that).
     """
     shown: list[tuple[float, str]] = []
     last = float("-inf")
     pending: str | None = None
-    for at, text in updates:
-        if first_free and len(shown) == 1 and pending is None:
-            last = at
-            shown.append((at, text))
-            continue
+    answered = False
+    for at, text, is_status in updates:
         if pending is not None and last + interval <= at:
             last += interval
             shown.append((last, pending))
             pending = None
+        if first_text_free and not is_status and not answered:
+            answered, last, pending = True, at, None
+            shown.append((at, text))
+            continue
+        answered = answered or not is_status
         if at >= last + interval:
             last = at
             shown.append((at, text))
@@ -162,7 +165,7 @@ async def run(args: argparse.Namespace) -> None:
             for factory, paper in zip(factories, papers):
                 stream = factory.last
                 token_at = llm.first_token_at[first_request[paper.id]]
-                shown = first_visible(list(zip(stream.update_times, stream.updates)), interval, first_free)
+                shown = first_visible(list(zip(stream.update_times, stream.updates, stream.statuses)), interval, first_free)
                 if shown is None:
                     continue
                 queued = any("in line" in u for u in stream.updates)

@@ -158,8 +158,14 @@ class DiscordAnswerStream:
         self._answering = False
 
     async def update(self, text_so_far: str) -> None:
-        """Remember the text; edit now if the last edit is old enough, else once the interval has passed."""
-        self._answering = True
+        """Remember the text; edit now if the last edit is old enough, else once the interval has passed.
+
+        The answer's first words go at once even if a status line was just shown: two edits in a
+        row stay well within Discord's 5 edits per 5 s.
+        """
+        if not self._answering:
+            self._answering = True
+            self._last_edit = min(self._last_edit, time.monotonic() - self._interval)
         await self._offer(text_so_far)
 
     async def _offer(self, text_so_far: str) -> None:

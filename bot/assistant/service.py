@@ -180,20 +180,44 @@ class Assistant:
                         messages, on_text=show, max_tokens=self._faq_max_tokens(), meter=meter
                     )
                 _check_finished(completion)
-                answers = split_faq(completion.text)
+                answers = split_faq(completion.text)[: len(FAQ_QUESTIONS)]
                 cut = completion.finish_reason == "length"
                 if cut and answers:
                     ok = True
                     return answers, source, True  # shown, and said to be cut; never cached
                 if len(answers) < len(FAQ_QUESTIONS) or not all(answers):
-                    raise LLMUnavailable(f"the model answered {len(answers)} of the {len(FAQ_QUESTIONS)} questions")
-                self.store.save_faq(paper.id, language, answers[: len(FAQ_QUESTIONS)], completion, source)
+                    answers = await self._ask_missing(paper, body, language, [a for a in answers if a], flight, meter)
+                self.store.save_faq(paper.id, language, answers, completion, source)
                 ok = True
                 return answers[: len(FAQ_QUESTIONS)], source, False
             finally:
                 self.store.release_lease(lease, self._owner)
         finally:
             self._settle(usage, meter, ok=ok)
+
+    async def _ask_missing(
+        self, paper: Paper, body: str, language: str, answers: list[str], flight: Flight[Any], meter: Meter
+    ) -> list[str]:
+        """A model that ignored the "[n]" markers: ask the questions it left out one at a time.
+
+        Costs one more call per missing answer, each resending the paper: only for models that do
+        not follow the format (the FAQ is still right, only dearer).
+        """
+        log.info("the model answered %d of the FAQ questions in one call; asking the rest one by one", len(answers))
+        answers = list(answers)
+        while len(answers) < len(FAQ_QUESTIONS):
+            question = FAQ_QUESTIONS[len(answers)]
+            messages = faq_conversation(paper, body, language, answers)
+            messages.append({"role": "user", "content": f"Answer only this question now, without its marker: {question}"})
+
+            async def show(text: str, done: list[str] = answers) -> None:
+                flight.publish(render.faq_markdown(done, text))
+
+            async with self.queue.slot(self._priority(paper)):
+                completion = await self.llm.complete(messages, on_text=show, meter=meter)
+            _check_finished(completion)
+            answers.append(completion.text.strip())
+        return answers
 
     def _faq_max_tokens(self) -> int:
         """max_tokens of the FAQ call: six answers, within a third of a small model's context."""

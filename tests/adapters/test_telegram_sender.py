@@ -199,3 +199,23 @@ async def test_a_skipped_group_edit_is_tried_again_with_the_next_text(fake, bot)
         await stream.update("First")
     await stream.update("First words")
     assert fake.sent(-100779)[0]["text"] == "First words …"
+
+
+async def test_an_answers_first_words_go_before_other_answers_edits_in_a_group(fake, bot):
+    """Answers already showing text hold their edits while another answer in the group waits to show its first words."""
+    limiter = RateLimiter(RateLimits(overall_per_s=200, chat_per_s=50, group_per_min=600, group_edits_per_min=60000))
+    sender = TelegramSender(bot, limiter=limiter, group_stream_interval_s=0.0)
+    first, second = await sender.open_stream("tg:-100780"), await sender.open_stream("tg:-100780")
+    await first.status("✍️ Writing the answer…")
+    await second.status("⏳ Waiting for the language model: 1st in line…")
+    await first.update("A one")
+    async with limiter._locks.setdefault(-100780, asyncio.Lock()):  # the group is busy: this edit is skipped
+        await second.update("B one")
+    await first.update("A one two")  # held back: the other answer's first words go first
+    assert [m["text"] for m in fake.sent(-100780)] == ["A one …", "⏳ Waiting for the language model: 1st in line…"]
+    await second.update("B one two")
+    await first.update("A one two three")
+    assert [m["text"] for m in fake.sent(-100780)] == ["A one two three …", "B one two …"]
+    await first.finish(text("A."))
+    await second.finish(text("B."))
+    assert sender.group_streams == {}

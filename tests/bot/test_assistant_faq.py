@@ -88,13 +88,21 @@ async def test_one_faq_costs_at_most_1_3_times_the_papers_prompt_tokens(rig):
     assert rig.assistant.store.tokens(paper_id=PAPER.id) == spent
 
 
-async def test_an_answer_that_misses_questions_is_not_cached(tmp_path):
+async def test_a_model_that_ignores_the_markers_is_asked_the_missing_questions_one_by_one(tmp_path):
     async with assistant_rig(tmp_path, retries=0) as rig:
-        rig.llm.answer = lambda body: "[1] Only the first.\n\n[2] And the second."
+        def model(body: dict) -> str:
+            if "[6]" in body["messages"][-1]["content"]:
+                return "[1] Only the first.\n\n[2] And the second."
+            return f"Plain answer to: {body['messages'][-1]['content'].split(': ', 1)[1]}"
+
+        rig.llm.answer = model
         factory = FakeStreamFactory()
         await rig.assistant.faq("test:1", PAPER, "en", factory)
-        assert factory.last.actions() == [f"retry:faq:{PAPER.id}"]
-        assert rig.count(FaqAnswerRow) == 0
+        final = factory.last.final.plain_text()
+        assert "Only the first." in final and "And the second." in final
+        assert f"Plain answer to: {FAQ_QUESTIONS[5]}" in final
+        assert rig.llm.calls == 1 + 4 and rig.count(FaqAnswerRow) == 6
+        assert rig.assistant.store.calls_today("test:1", rig.clock().date()) == 5  # every call counted
 
 
 # --- failures ---------------------------------------------------------------------------------
