@@ -14,7 +14,8 @@ once) and through a simulated adapter throttle: Telegram drafts (private chats, 
 drafts) and placeholder edits in groups/Discord (one edit every 3 s; the status line "Reading the
 paper…" spends the first edit).
 
-Telegram groups are also measured for real: the same FAQs requested in `--groups` groups through
+Telegram groups are also measured for real: the same FAQs requested in Telegram groups (one group
+per FAQ by default, so answers wait in the LLM's queue; `--groups N` shares N groups) through
 the real `TelegramSender` (its rate limiter at Telegram's limits: 20 messages and about 20 edits
 a minute per group) against the fake Bot API, once with status lines told apart from answer text
 (`AnswerStream.status`, what the bot does) and once with status lines sent as text (as before).
@@ -267,7 +268,7 @@ async def telegram_groups(args, settings, sessions, http, papers, llm, mode: str
                     return stream
                 return open_stream
 
-            group_ids = [-1001000 - n for n in range(args.groups)]
+            group_ids = [-1001000 - n for n in range(args.groups or len(papers))]
             chats = [group_ids[n % len(group_ids)] for n in range(len(papers))]
             await asyncio.gather(*(assistant.faq(f"tg:{g}", p, language, opener(g, p.id)) for g, p in zip(chats, papers)))
         await assistant.aclose()
@@ -279,7 +280,7 @@ async def telegram_groups(args, settings, sessions, http, papers, llm, mode: str
         latency = stream.visible_at - llm.first_token_at[first_request[stream.paper_id]]
         groups["all"].append(latency)
         groups["waited in line" if stream.queued else "served at once"].append(latency)
-    report(f"Telegram groups, real sender and limits, {len(papers)} FAQs in {args.groups} groups: {mode}", groups)
+    report(f"Telegram groups, real sender and limits, {len(papers)} FAQs in {args.groups or len(papers)} groups: {mode}", groups)
 
 
 def _serve_tiny_chunks(port: multiprocessing.Queue, stop: multiprocessing.Event) -> None:  # type: ignore[type-arg]
@@ -333,7 +334,8 @@ def main() -> None:
     parser.add_argument("--ttft", type=float, default=0.4, help="the fake model's time to first token, seconds")
     parser.add_argument("--tokens-per-s", type=float, default=60.0)
     parser.add_argument("--words", type=int, default=120, help="words per answer")
-    parser.add_argument("--groups", type=int, default=3, help="Telegram groups the FAQs are asked in")
+    parser.add_argument("--groups", type=int, default=0,
+                        help="Telegram groups the FAQs are asked in (0: one group per FAQ, so they queue for the LLM, not for the group)")
     asyncio.run(run(parser.parse_args()))
 
 

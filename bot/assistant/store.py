@@ -198,11 +198,11 @@ class AssistantStore:
             return row.id
 
     def settle(self, usage_id: int, *, calls: int, prompt_tokens: int, completion_tokens: int, cached_tokens: int, ok: bool) -> None:
-        """Replace a reservation with what the request really cost (a call with no attempt still counts one)."""
+        """Replace a reservation with what the request really cost (nothing, if it never reached the LLM)."""
         with self._sessions() as session:
             session.execute(
                 update(UsageRow).where(UsageRow.id == usage_id).values(
-                    calls=max(1, calls), prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                    calls=calls, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
                     cached_tokens=cached_tokens, ok=ok,
                 )
             )
