@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -20,6 +20,8 @@ from bot.assistant.schema import AskTurnRow, FaqAnswerRow, LeaseRow, TldrRow, Tr
 from digest.schema import AnnouncementRow, SubscriptionRow, as_stored
 
 __all__ = ["AssistantStore"]
+
+_RESERVE_LOCK = 0x70617065  # "pape": the advisory lock that serialises quota reservations on PostgreSQL
 
 
 class AssistantStore:
@@ -176,9 +178,12 @@ class AssistantStore:
         Returns "quota" when the chat has made `chat_calls` calls today, "budget" when all chats
         together would pass `daily_tokens` today (0 = no limit). The check and the insert run in
         one transaction with no await between them, so concurrent requests in this process
-        cannot both take the last call. `settle` replaces the reservation with what was spent.
+        cannot both take the last call; on PostgreSQL a transaction-scoped advisory lock does the
+        same for several processes. `settle` replaces the reservation with what was spent.
         """
         with self._sessions() as session:
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _RESERVE_LOCK})
             if chat_calls > 0 and chat_id is not None:
                 used = session.scalar(
                     select(func.coalesce(func.sum(UsageRow.calls), 0)).where(UsageRow.chat_id == chat_id, UsageRow.day == day)
