@@ -70,6 +70,11 @@ class ConsoleStream:
         self.console.write(text_so_far[self.shown:], end="")
         self.shown = len(text_so_far)
 
+    async def status(self, line: str) -> None:
+        """A status line ("Reading the paper…") on a line of its own, only before the answer starts."""
+        if not self.shown:
+            self.console.write(line)
+
     async def finish(self, message: Message) -> SentRef:
         self.console.write("")
         return await self.console.send(CHAT_ID, message)

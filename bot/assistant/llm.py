@@ -51,7 +51,7 @@ _LOCAL_HOSTS = {"localhost", "127.0.0.1", "::1", "0.0.0.0", "host.docker.interna
 _MAX_CHARS_PER_TOKEN = 8
 _EMIT_INTERVAL_S = 0.05
 _YIELD_EVERY_CHUNKS = 16
-_UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ud800-\udfff]")
+_UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def is_configured(llm: LLMSettings) -> bool:
