@@ -267,3 +267,36 @@ def test_the_bounds_are_settings_with_documented_defaults(tmp_path):
     assert settings.llm.daily_token_budget > 0
     with pytest.raises(ConfigError, match="llm.answer_timeout_s"):
         load_settings(None, environ={"PAPERBOY_LLM__ANSWER_TIMEOUT_S": "0"})
+
+
+async def test_an_faq_cut_at_the_length_limit_is_shown_with_a_note_and_never_cached(tmp_path):
+    async with assistant_rig(tmp_path, max_answer_tokens=20) as rig:  # the FAQ call gets 6 x 20 tokens
+        rig.llm.answer = lambda body: "\n\n".join(f"[{n}] " + "long words " * 100 for n in range(1, 7))
+        factory = FakeStreamFactory()
+        await rig.assistant.faq("test:1", PAPER, "en", factory)
+        assert rig.llm.requests[0]["max_tokens"] == 120
+        final = factory.last.final.plain_text()
+        assert "length limit" in final and len(final) < 2000
+        assert f"retry:faq:{PAPER.id}" in factory.last.actions()
+        assert rig.count(FaqAnswerRow) == 0
+
+
+async def test_queued_faq_followers_are_told_their_place_as_status_lines(tmp_path):
+    async with assistant_rig(tmp_path, max_concurrency=1) as rig:
+        rig.llm.chunk_delay_s = 0.02
+        other = dataclasses.replace(PAPER, id="2401.00002")
+        rig.arxiv.html[other.id] = HTML
+        first, second = FakeStreamFactory("test:1"), FakeStreamFactory("test:2")
+        task = asyncio.create_task(rig.assistant.faq("test:1", PAPER, "en", first))
+        await asyncio.sleep(0.1)
+        await rig.assistant.faq("test:2", other, "en", second)
+        await task
+        stream = second.last
+        places = [u for u, is_status in zip(stream.updates, stream.statuses) if is_status and "in line" in u]
+        assert places and all(t.startswith("**1.") for t in stream.texts)
+
+
+async def test_a_spent_budget_means_no_tldr_and_no_error(tmp_path):
+    async with assistant_rig(tmp_path, tldr=True, daily_token_budget=100) as rig:
+        assert await rig.assistant.tldr(PAPER) is None
+        assert rig.llm.calls == 0
