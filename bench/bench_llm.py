@@ -1,6 +1,6 @@
 """LLM assistant benchmark: time from the model's first token to the first visible text, tokens per FAQ, loop lag.
 
-    python bench/bench_llm.py [--runs 12] [--ttft 0.4] [--tokens-per-s 60] [--words 120] [--groups 3]
+    python bench/bench_llm.py [--runs 12] [--ttft 0.4] [--tokens-per-s 60] [--words 120] [--groups 0]
 
 A local OpenAI-compatible fake (tests/fakes/fake_openai.py) streams answers at a realistic rate
 (first token after `--ttft` seconds, then `--tokens-per-s`), and the real `Assistant` (real openai
@@ -11,8 +11,7 @@ every preview arrived.
 Latency = (first preview carrying answer text, as the chat shows it) - (when the fake server wrote
 the first token of that FAQ). It is reported for the bot alone (adapter shows every preview at
 once) and through a simulated adapter throttle: Telegram drafts (private chats, ~0.3 s between
-drafts) and placeholder edits in groups/Discord (one edit every 3 s; the status line "Reading the
-paper…" spends the first edit).
+drafts) and Discord edits (one every 1.5 s, the answer's first words at once after a status line).
 
 Telegram groups are also measured for real: the same FAQs requested in Telegram groups (one group
 per FAQ by default, so answers wait in the LLM's queue; `--groups N` shares N groups) through
@@ -20,11 +19,12 @@ the real `TelegramSender` (its rate limiter at Telegram's limits: 20 messages an
 a minute per group) against the fake Bot API, once with status lines told apart from answer text
 (`AnswerStream.status`, what the bot does) and once with status lines sent as text (as before).
 
-Tokens per FAQ come from the usage the server reports (~4 characters a token; `cached` is what a
-provider's prefix cache would have served). "Before" is the six-call FAQ it replaced, computed
+Tokens per FAQ come from the usage the server reports (~4 characters a token), against the
+paper's own tokens (its data block), with no prompt cache assumed. "Before" is the six-call FAQ it replaced, computed
 over the same conversation: call n resent system, paper, the n-1 earlier questions and answers,
-and question n. Loop lag: 30,000 one-character chunks streamed into an Ask while a ticker
-measures how late the event loop wakes it.
+and question n. Loop lag: 30,000 one-character chunks streamed into an Ask (the fake model in a
+process of its own) while a ticker measures how late the event loop wakes it, and how much CPU
+time this process spent between two ticks (what our own code held the loop for).
 """
 
 from __future__ import annotations
