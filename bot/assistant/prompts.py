@@ -88,6 +88,7 @@ _FAQ_REQUEST = (
 )
 _FAQ_MARKER = re.compile(r"^[ \t>#*_]*\[([1-6])\][ \t*_:.]*", re.M)
 _MAX_TITLE_CHARS = 1000
+MAX_QUESTION_CHARS = 4000
 _MAX_ABSTRACT_CHARS = 10_000
 _MAX_AUTHOR_CHARS = 200
 
@@ -192,10 +193,11 @@ def faq_conversation(paper: Paper, body: str, language: str, answers: list[str] 
 
 
 def ask_turn(question: str) -> dict[str, Any]:
-    """A free question, framed so the model cites sections and stays on this paper."""
+    """A free question, framed so the model cites sections and stays on this paper (at most 4,000 characters of it)."""
     return {
         "role": "user",
-        "content": f"{question.strip()}\n\n(Answer from the paper and the answers above; name the sections you rely on.)",
+        "content": f"{question.strip()[:MAX_QUESTION_CHARS]}\n\n(Answer from the paper and the answers above; "
+        "name the sections you rely on.)",
     }
 
 

@@ -40,6 +40,7 @@ from bot.assistant.flight import Flight
 from bot.assistant.llm import Completion, LLMClient, Meter, estimate_tokens
 from bot.assistant.prompts import (
     FAQ_QUESTIONS,
+    MAX_QUESTION_CHARS,
     ask_turn,
     faq_conversation,
     split_faq,
@@ -227,7 +228,8 @@ class Assistant:
     # --- Ask ------------------------------------------------------------------------------------
 
     async def ask(self, chat_id: str, paper: Paper, question: str, language: str, stream_factory: StreamFactory) -> None:
-        """Answer a free question about `paper`, continuing this chat's thread on it."""
+        """Answer a free question about `paper`, continuing this chat's thread on it (cut at 4,000 characters)."""
+        question = question.strip()[:MAX_QUESTION_CHARS]
         stream = await stream_factory()
         refusal = self._refusal(chat_id, question)
         usage = refusal or self._reserve(chat_id, paper.id, "ask", self.settings.llm.max_answer_tokens)

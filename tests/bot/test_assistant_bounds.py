@@ -300,3 +300,9 @@ async def test_a_spent_budget_means_no_tldr_and_no_error(tmp_path):
     async with assistant_rig(tmp_path, tldr=True, daily_token_budget=100) as rig:
         assert await rig.assistant.tldr(PAPER) is None
         assert rig.llm.calls == 0
+
+
+async def test_a_huge_question_is_cut_before_it_reaches_the_model(rig):
+    await rig.assistant.ask("test:1", PAPER, "Why " * 100_000, "en", FakeStreamFactory())
+    [request] = rig.llm.requests
+    assert len(request["messages"][-1]["content"]) < 4200
