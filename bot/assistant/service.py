@@ -236,9 +236,9 @@ class Assistant:
         if isinstance(usage, Message):
             await stream.fail(usage)
             return
-        turn = self.store.add_question(chat_id, paper.id, language, question.strip())
+        turn = self.store.add_question(chat_id, paper.id, language, question)
         async with self._thread_lock(chat_id, paper.id):
-            await self._answer(chat_id, usage, paper, turn, question.strip(), language, stream)
+            await self._answer(chat_id, usage, paper, turn, question, language, stream)
 
     async def retry(self, chat_id: str, kind: str, paper: Paper, language: str, stream_factory: StreamFactory) -> Message | None:
         """The Retry button: write again what failed ("faq", "ask" or "tr"). Returns a reply for "tr"."""
@@ -283,7 +283,7 @@ class Assistant:
                 await show_status(stream, f"⏳ Waiting for the language model: {ordinal(place)} in line…")
 
             async with self.queue.slot(self._priority(paper), on_place=show_place):
-                completion = await self.llm.complete(messages, on_text=stream.update, meter=meter)
+                completion = await self.llm.complete(messages, on_text=lambda text: _quietly(stream.update(text)), meter=meter)
             _check_finished(completion)
             ok = True
         except AssistantError as exc:
@@ -501,10 +501,15 @@ def _cut(text: str, chars: int) -> str:
 async def show_status(stream: AnswerStream, line: str) -> None:
     """Show a status line; a stream without `status` shows it as text, and a failure to show is no error."""
     show = getattr(stream, "status", None) or stream.update
+    await _quietly(show(line))
+
+
+async def _quietly(preview: Awaitable[None]) -> None:
+    """Show a preview; one that cannot be shown is not worth losing the answer for (the final message still goes)."""
     try:
-        await show(line)
-    except Exception:
-        pass
+        await preview
+    except Exception as exc:
+        log.debug("a preview could not be shown: %s", exc)
 
 
 async def _ignore(_preview: str) -> None:
