@@ -61,6 +61,8 @@ async def test_a_slow_endless_stream_is_cut_at_the_answer_deadline_and_frees_its
         for factory in endless:
             failed = factory.last.failed.plain_text()
             assert "llm.answer_timeout_s" in failed and factory.last.actions() == [f"retry:ask:{PAPER.id}"]
+            spent = rig.assistant.store.tokens(chat_id=factory.chat_id)
+            assert spent["calls"] == 1 and spent["completion_tokens"] > 0  # the cut stream is charged, text included
         assert rig.assistant.queue.running == 0 and rig.assistant.queue.waiting == 0
 
 
@@ -306,3 +308,21 @@ async def test_a_huge_question_is_cut_before_it_reaches_the_model(rig):
     await rig.assistant.ask("test:1", PAPER, "Why " * 100_000, "en", FakeStreamFactory())
     [request] = rig.llm.requests
     assert len(request["messages"][-1]["content"]) < 4200
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault("status", 500), Fault("status", 429), Fault("malformed"), Fault("cut"), Fault("error_mid_stream"),
+     Fault("html"), Fault("empty")],
+    ids=["500", "429", "malformed", "cut", "error-event", "html", "empty-choices"],
+)
+async def test_every_bad_answer_ends_with_retry_and_is_counted(tmp_path, fault):
+    async with assistant_rig(tmp_path, retries=1) as rig:
+        rig.llm.script(fault, fault)
+        factory = FakeStreamFactory()
+        await asyncio.wait_for(rig.assistant.ask("test:1", PAPER, "Bad?", "en", factory), 15)
+        assert factory.last.actions() == [f"retry:ask:{PAPER.id}"]
+        assert rig.llm.calls == 2 == rig.assistant.store.calls_today("test:1", rig.clock().date())
+        again = FakeStreamFactory()
+        await rig.assistant.retry("test:1", "ask", PAPER, "en", again)
+        assert again.last.final is not None

@@ -44,7 +44,9 @@ class Fault:
     (stream part of the answer, then close without finish_reason or [DONE]), "malformed" (stream
     part of the answer, then a chunk that is not JSON, then keep the connection open), "endless"
     (stream text forever, ignoring max_tokens, one chunk every `delay_s`, until the client hangs
-    up), "ok" (behave: lets a script fail the n-th request only).
+    up), "html" (a 200 answer that is an HTML page, as a captive portal or proxy sends), "empty"
+    (a stream whose chunks have no choices and that ends without a finish reason), "ok" (behave:
+    lets a script fail the n-th request only).
     """
 
     kind: str = "status"
@@ -212,6 +214,21 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 time.sleep(fault.delay_s)
             if fault is not None and fault.kind == "endless":
                 self._endless(body, fault)
+                return
+            if fault is not None and fault.kind == "html":
+                page = b"<html><body><h1>Proxy error</h1></body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return
+            if fault is not None and fault.kind == "empty":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                self._event(_chunk("chatcmpl-empty", body.get("model", "fake"), None))
+                self.wfile.write(b"data: [DONE]\n\n")
                 return
             if fault is not None and fault.kind == "status":
                 self._json(fault.status, {"error": {"message": f"injected HTTP {fault.status}", "type": "server_error"}})
