@@ -75,8 +75,8 @@ def answer_text(words: int, rng: random.Random) -> str:
 
 def model_answer(body: dict, words: int, rng: random.Random) -> str:
     """An answer per question; the FAQ request gets all six, each after its marker, as a model writes them."""
-    if "[6]" in body["messages"][-1]["content"]:
-        return "\n\n".join(f"[{n}] {answer_text(words, rng)}" for n in range(1, len(FAQ_QUESTIONS) + 1))
+    if "[Q6]" in body["messages"][-1]["content"]:
+        return "\n\n".join(f"[Q{n}] {answer_text(words, rng)}" for n in range(1, len(FAQ_QUESTIONS) + 1))
     return answer_text(words, rng)
 
 

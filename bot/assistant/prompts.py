@@ -9,7 +9,7 @@ Two rules shape every conversation:
   zero-width or Cyrillic spellings) is defused after NFKC normalisation. The system role only
   ever holds our own fixed text.
 - One reading of the paper per FAQ. The six questions go in one turn and the model answers them
-  in one streamed call, each answer after its marker `[n]` (`split_faq` splits them as they
+  in one streamed call, each answer after its marker `[Qn]` (`split_faq` splits them as they
   arrive). Ask continues that very conversation (system, paper, the six questions, the FAQ),
   so its answers stay grounded in the FAQ, and a provider's prompt cache serves the shared prefix.
   Nothing volatile (dates, chat ids) appears before the questions.
@@ -84,9 +84,9 @@ _DATA_NOTE = (
 )
 _FAQ_REQUEST = (
     "Answer these six questions about the paper, in this order. Start each answer with its marker "
-    "([1] to [6]) on a line of its own, and write nothing before [1].\n{questions}"
+    "([Q1] to [Q6]) on a line of its own, and write nothing before [Q1].\n{questions}"
 )
-_FAQ_MARKER = re.compile(r"^[ \t>#*_]*\[([1-6])\][ \t*_:.]*", re.M)
+_FAQ_MARKER = re.compile(r"^[ \t>#*_]*\[Q([1-6])\][ \t*_:.]*", re.M)
 _MAX_TITLE_CHARS = 1000
 MAX_QUESTION_CHARS = 4000
 _MAX_ABSTRACT_CHARS = 10_000
@@ -146,16 +146,19 @@ def defuse(text: str) -> str:
 
 
 def faq_request() -> str:
-    """The one question that asks for the whole FAQ: six answers, each after its marker [n]."""
-    questions = "\n".join(f"[{n}] {q}" for n, q in enumerate(FAQ_QUESTIONS, start=1))
+    """The one question that asks for the whole FAQ: six answers, each after its marker [Qn].
+
+    "[Qn]" rather than "[n]": a related-work answer may well start a line with a citation "[3]".
+    """
+    questions = "\n".join(f"[Q{n}] {q}" for n, q in enumerate(FAQ_QUESTIONS, start=1))
     return _FAQ_REQUEST.format(questions=questions)
 
 
 def split_faq(text: str) -> list[str]:
     """The answers found so far in a (possibly growing) FAQ answer, in order: [answer1, answer2, ...].
 
-    An answer starts at its marker "[n]" at the beginning of a line (bold, heading or quote marks
-    around it are tolerated); text before [1] is dropped. Markers out of order end the list there.
+    An answer starts at its marker "[Qn]" at the beginning of a line (bold, heading or quote marks
+    around it are tolerated); text before [Q1] is dropped; a marker out of order is ignored.
     """
     answers: list[str] = []
     matches = list(_FAQ_MARKER.finditer(text))
@@ -169,7 +172,7 @@ def split_faq(text: str) -> list[str]:
 
 def join_faq(answers: list[str]) -> str:
     """The FAQ answers as the model wrote them (markers included): Ask's context reads like the FAQ call."""
-    return "\n\n".join(f"[{n}] {answer.strip()}" for n, answer in enumerate(answers, start=1))
+    return "\n\n".join(f"[Q{n}] {answer.strip()}" for n, answer in enumerate(answers, start=1))
 
 
 def faq_conversation(paper: Paper, body: str, language: str, answers: list[str] | None = None) -> list[dict[str, Any]]:

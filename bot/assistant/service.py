@@ -199,7 +199,7 @@ class Assistant:
     async def _ask_missing(
         self, paper: Paper, body: str, language: str, answers: list[str], flight: Flight[Any], meter: Meter
     ) -> list[str]:
-        """A model that ignored the "[n]" markers: ask the questions it left out one at a time.
+        """A model that ignored the "[Qn]" markers: ask the questions it left out one at a time.
 
         Costs one more call per missing answer, each resending the paper: only for models that do
         not follow the format (the FAQ is still right, only dearer).

@@ -273,7 +273,7 @@ def test_the_bounds_are_settings_with_documented_defaults(tmp_path):
 
 async def test_an_faq_cut_at_the_length_limit_is_shown_with_a_note_and_never_cached(tmp_path):
     async with assistant_rig(tmp_path, max_answer_tokens=20) as rig:  # the FAQ call gets 6 x 20 tokens
-        rig.llm.answer = lambda body: "\n\n".join(f"[{n}] " + "long words " * 100 for n in range(1, 7))
+        rig.llm.answer = lambda body: "\n\n".join(f"[Q{n}] " + "long words " * 100 for n in range(1, 7))
         factory = FakeStreamFactory()
         await rig.assistant.faq("test:1", PAPER, "en", factory)
         assert rig.llm.requests[0]["max_tokens"] == 120
@@ -326,3 +326,11 @@ async def test_every_bad_answer_ends_with_retry_and_is_counted(tmp_path, fault):
         again = FakeStreamFactory()
         await rig.assistant.retry("test:1", "ask", PAPER, "en", again)
         assert again.last.final is not None
+
+
+def test_citations_at_the_start_of_a_line_do_not_split_the_faq():
+    from bot.assistant.prompts import split_faq
+
+    text = "[Q1] The problem.\n[Q2] Related work:\n[3] Smith et al. 2020\n[1] Jones 2019\n**[Q3]** Method.\n[Q4] E\n[Q5] F\n[Q6] G"
+    answers = split_faq(text)
+    assert len(answers) == 6 and "[3] Smith et al. 2020" in answers[1] and answers[2] == "Method."

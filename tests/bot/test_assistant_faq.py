@@ -40,7 +40,7 @@ async def test_every_follower_sees_the_answer_as_it_is_written(rig):
         assert len(written) >= 3  # many growing previews, not one final jump
         assert written[-1].startswith(f"**1. {FAQ_QUESTIONS[0]}**")
         assert any(f"**3. {FAQ_QUESTIONS[2]}**" in u for u in written)  # split into answers as they arrive
-        assert not any("[1]" in u for u in written)  # the markers are never shown
+        assert not any("[Q1]" in u for u in written)  # the markers are never shown
 
 
 async def test_a_cached_faq_is_served_without_calling_the_llm(rig):
@@ -67,7 +67,7 @@ async def test_the_faq_is_one_call_that_reads_the_paper_once(rig):
     [request] = rig.llm.requests
     messages = request["messages"]
     assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
-    assert all(f"[{n}] {q}" in messages[-1]["content"] for n, q in enumerate(FAQ_QUESTIONS, start=1))
+    assert all(f"[Q{n}] {q}" in messages[-1]["content"] for n, q in enumerate(FAQ_QUESTIONS, start=1))
     final = factory.last.final.plain_text()
     for n, question in enumerate(FAQ_QUESTIONS, start=1):
         assert f"{n}. {question}" in final and f"Answer about: {question}" in final
@@ -91,8 +91,8 @@ async def test_one_faq_costs_at_most_1_3_times_the_papers_prompt_tokens(rig):
 async def test_a_model_that_ignores_the_markers_is_asked_the_missing_questions_one_by_one(tmp_path):
     async with assistant_rig(tmp_path, retries=0) as rig:
         def model(body: dict) -> str:
-            if "[6]" in body["messages"][-1]["content"]:
-                return "[1] Only the first.\n\n[2] And the second."
+            if "[Q6]" in body["messages"][-1]["content"]:
+                return "[Q1] Only the first.\n\n[Q2] And the second."
             return f"Plain answer to: {body['messages'][-1]['content'].split(': ', 1)[1]}"
 
         rig.llm.answer = model

@@ -5,7 +5,7 @@ instead. It serves `POST /v1/chat/completions`, plain or streamed (`stream: true
 `data: {...}`, then `data: [DONE]`, usage in a last chunk when `stream_options.include_usage`), and:
 
 - `answer(body) -> str` decides the reply (default: echoes the last user message's first words,
-  and answers a request that lists questions as "[n] question" lines with one "[n] ..." answer
+  and answers a request that lists questions as "[Qn] question" lines with one "[Qn] ..." answer
   each, the way a model follows the FAQ prompt);
 - `calls` counts requests, `requests` keeps every request body (to check roles and messages),
   `max_in_flight` the most requests served at once, `first_token_at[i]` when request i's first
@@ -54,13 +54,13 @@ class Fault:
     delay_s: float = 0.0
 
 
-_LISTED_QUESTION = re.compile(r"^\[(\d)\] (.+)$", re.M)
+_LISTED_QUESTION = re.compile(r"^\[Q(\d)\] (.+)$", re.M)
 
 
 def echo_answer(body: dict[str, Any]) -> str:
     """The default answer: names the question it was asked, so tests can tell turns apart.
 
-    A request listing questions as "[n] question" lines (the FAQ prompt) gets one answer per
+    A request listing questions as "[Qn] question" lines (the FAQ prompt) gets one answer per
     question, each after its marker, in one reply.
     """
     last = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
@@ -69,7 +69,7 @@ def echo_answer(body: dict[str, Any]) -> str:
         content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
     listed = _LISTED_QUESTION.findall(str(content))
     if len(listed) > 1:
-        return "\n\n".join(f"[{n}] Answer about: {question}" for n, question in listed)
+        return "\n\n".join(f"[Q{n}] Answer about: {question}" for n, question in listed)
     words = " ".join(str(content).split()[:12])
     return f"Answer about: {words}"
 
