@@ -34,7 +34,7 @@ from digest.message import Heading, Link, Markdown, Message, Paragraph, Quote, S
 CHAT_ID = "console:local"
 PROMPT = "you> "
 PLAIN_WIDTH = 100  # the width Markdown is wrapped to when the output is not a terminal
-STATUS_MARKS = ("📄", "⏳")  # how the assistant's status lines begin ("Reading the paper…", "2nd in line…")
+STATUS_MARKS = ("📄", "⏳", "✍️")  # how the assistant's status lines begin ("Reading the paper…", "2nd in line…", "Writing…")
 
 
 def _spans(spans: tuple[Span, ...], *, color: bool) -> RichText:
@@ -134,11 +134,6 @@ class ConsoleStream:
             self.live.update(RichText(line, style="dim"))
         else:
             self.console.write(f"({line.strip()})")
-
-    async def status(self, line: str) -> None:
-        """A status line ("Reading the paper…") on a line of its own, only before the answer starts."""
-        if not self.shown:
-            self.console.write(line)
 
     async def finish(self, message: Message) -> SentRef:
         self._stop()
