@@ -240,7 +240,10 @@ class _Recorded:
                 self.visible_at = time.monotonic()
 
     async def finish(self, message):
-        return await self.inner.finish(message)
+        sent = await self.inner.finish(message)
+        if self.visible_at is None:  # the answer was over before a preview of it could be shown
+            self.visible_at = time.monotonic()
+        return sent
 
     async def fail(self, message):
         return await self.inner.fail(message)
