@@ -49,6 +49,7 @@ def errors(caplog):
     "sp:x:9223372036854775808", "sp:nokey:0", "sv:99999999999999999999", "sv:-3",
     "nosuchverb:1", "", ":", "\x00", "pg:\x00:\ud800", "x" * 5000,
     "save:not-an-id", "up:../../etc", "card:\x00", "rel:2613.00001", "save:hep-zz/9901001",
+    "retry:nosuch:2401.00001", "retry:faq", "retry:",
 ])
 async def test_a_forged_or_stale_button_expires_without_an_error(app, errors, payload):
     reply = await app.handle_action(PRIVATE, payload)
