@@ -134,6 +134,13 @@ async def test_too_many_authors_or_too_long_a_term_is_refused_and_said(app):
     assert app.subscriptions.get_or_default(PRIVATE.chat_id).exclude == ()
 
 
+async def test_too_many_names_without_commas_are_refused_before_asking_how_to_split(app):
+    names = " ".join(f"Given{i} Family{i}" for i in range(MAX_AUTHORS + 1))
+    answer = said(await app.handle_text(PRIVATE, f"/authors {names}"))
+    assert f"at most {MAX_AUTHORS} authors" in answer
+    assert "Did you mean" not in answer
+
+
 async def test_a_subscription_holds_at_most_200_categories(app):
     from dataclasses import replace
 
