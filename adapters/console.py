@@ -35,7 +35,7 @@ from digest.message import Heading, Link, Markdown, Message, Paragraph, Quote, S
 CHAT_ID = "console:local"
 PROMPT = "you> "
 PLAIN_WIDTH = 100  # the width Markdown is wrapped to when the output is not a terminal
-STATUS_MARKS = ("📄", "⏳")  # how the assistant's status lines begin ("Reading the paper…", "2nd in line…")
+STATUS_MARKS = ("📄", "⏳", "✍️")  # how the assistant's status lines begin ("Reading the paper…", "2nd in line…", "Writing…")
 
 
 def _spans(spans: tuple[Span, ...], *, color: bool) -> RichText:

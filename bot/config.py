@@ -97,8 +97,11 @@ class LLMSettings:
     context_tokens: int = 32000
     timeout_s: float = 120.0
     retries: int = 3
-    daily_quota: int = 50  # LLM-backed requests per chat per day; 0 = unlimited
+    daily_quota: int = 50  # LLM calls per chat per day, failed ones included; 0 = unlimited
     tldr: bool = False
+    max_answer_tokens: int = 1200  # max_tokens of every request, per answer (an FAQ has six)
+    answer_timeout_s: float = 120.0  # total time one answer may take, retries included
+    daily_token_budget: int = 5_000_000  # tokens all chats together may spend a day (UTC); 0 = unlimited
 
 
 @dataclass(frozen=True)
@@ -246,6 +249,12 @@ def _validate(settings: Settings) -> None:
         raise ConfigError("config key fulltext.max_bytes must be at least 1")
     if settings.llm.max_concurrency < 1:
         raise ConfigError("config key llm.max_concurrency must be at least 1")
+    if settings.llm.max_answer_tokens < 16:
+        raise ConfigError("config key llm.max_answer_tokens must be at least 16")
+    if settings.llm.answer_timeout_s <= 0:
+        raise ConfigError("config key llm.answer_timeout_s must be more than 0")
+    if settings.llm.daily_token_budget < 0:
+        raise ConfigError("config key llm.daily_token_budget must be 0 (unlimited) or more")
     if settings.search.engine not in {"auto", "fts5", "postgres"}:
         raise ConfigError(f"config key search.engine has value {settings.search.engine!r}; use auto, fts5 or postgres")
     if settings.logging.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
