@@ -138,11 +138,12 @@ Or try the bot in your terminal right away:  paperboy chat"""
 PLATFORM_RETRY_S = (5, 10, 20, 40, 80, 160, 300)
 
 
-async def start_platform(name: str, start: Callable[[], Awaitable[Callable[[], object]]],
+async def start_platform(app: Paperboy, name: str, platform: str, start: Callable[[], Awaitable[Callable[[], object]]],
                          stoppers: list[Callable[[], object]]) -> bool:
     """Start one platform, retrying with backoff while it cannot be reached; False if it refused us.
 
-    Each failed try is one log line (no traceback); a refused token ends the tries.
+    Each failed try is one log line (no traceback); a refused token ends the tries. Until it is
+    up, its sender is detached, so its chats' outbox rows simply wait instead of failing.
     """
     from bot.ports import PlatformUnavailable
 
@@ -153,10 +154,12 @@ async def start_platform(name: str, start: Callable[[], Awaitable[Callable[[], o
                 log.info("%s: connected after %d retries", name, attempt)
             return True
         except PlatformUnavailable as exc:
+            app.senders.pop(platform, None)
             wait = PLATFORM_RETRY_S[min(attempt, len(PLATFORM_RETRY_S) - 1)]
             log.warning("%s can't be reached (%s); retrying in %d s", name, exc, wait)
             await asyncio.sleep(wait)
         except Exception as exc:  # a refused token, a bad setting: retrying would not help
+            app.senders.pop(platform, None)
             log.error("%s did not start: %s: %s", name, type(exc).__name__, exc)
             return False
     return False  # pragma: no cover
@@ -181,11 +184,13 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
         if settings.telegram.token:
             from adapters.telegram import start_telegram
 
-            starts.append(asyncio.create_task(start_platform("Telegram", lambda: start_telegram(app, settings), stoppers)))
+            starts.append(asyncio.create_task(
+                start_platform(app, "Telegram", "tg", lambda: start_telegram(app, settings), stoppers)))
         if settings.discord.token:
             from adapters.discord import start_discord
 
-            starts.append(asyncio.create_task(start_platform("Discord", lambda: start_discord(app, settings), stoppers)))
+            starts.append(asyncio.create_task(
+                start_platform(app, "Discord", "dc", lambda: start_discord(app, settings), stoppers)))
         scheduler = build_scheduler(app)
         scheduler.start()
         stoppers.insert(0, lambda: scheduler.shutdown(wait=False))

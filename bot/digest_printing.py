@@ -18,6 +18,7 @@ from bot.feed_watch import day_is_in, expected_day, fetch_day, uncovered_feeds
 from digest.calendar import is_announcement_day, next_announcement_day
 from digest.categories import parse_expr
 from digest.day_index import DayIndex
+from digest.errors import BadInput
 from digest.ids import abs_url
 from digest.latex import to_unicode
 from digest.matching import Digest, build_digest
@@ -40,8 +41,19 @@ def _subscription(args: argparse.Namespace) -> Subscription:
 
 
 async def print_digest(app, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    """Print the digest; 0 when it could be made, 1 when arXiv could not be reached for the day."""
-    sub = _subscription(args)
+    """Print the digest; 0 when it could be made, 1 when arXiv could not be reached for the day.
+
+    With `--format json` even a bad argument answers in JSON (`status: "bad_input"`), so a script
+    reading stdout always gets a document.
+    """
+    try:
+        sub = _subscription(args)
+    except BadInput as exc:
+        if args.format != "json":
+            raise
+        print(json.dumps({"date": None, "status": "bad_input", "note": str(exc),
+                          "counts": {"new": 0, "cross": 0, "matched": 0}, "papers": []}, ensure_ascii=False, indent=2))
+        return 1
     due = expected_day(app)
     day = args.date or due
     status, note = "announced", None

@@ -132,6 +132,12 @@ def test_digest_json_answers_within_the_deadline_when_arxiv_hangs(config, fake_a
     assert json.loads(captured.out)["status"] == "unreachable"
 
 
+def test_digest_json_with_a_bad_category_is_still_json(config, capsys):
+    assert main(["digest", "--categories", "cs.XX", "--format", "json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["status"] == "bad_input" and "cs.XX" in data["note"] and data["papers"] == []
+
+
 def test_digest_json_says_unreachable_when_nothing_listens(config, capsys, monkeypatch):
     monkeypatch.setenv("PAPERBOY_ARXIV__RSS_URL", "http://127.0.0.1:9/rss")
     assert main(["digest", "--categories", "cs.CL", "--format", "json"]) == 1
