@@ -10,7 +10,7 @@ import pytest
 from adapters.console import ConsoleSender, handle_line, render, render_markdown
 from bot.config import Settings
 from digest.message import Markdown, Message
-from tests.fakes.assistant_fixtures import HTML, PAPER
+from tests.fakes.assistant_fixtures import HTML, PAPER, app_settings_with_llm
 from tests.fakes.fake_openai import FakeOpenAI
 
 ANSWER = "The widgets are **sparse**: cost grows as $O(n^2)$ and $\\alpha$-tuned.\n\n- one point\n- another point"
@@ -29,11 +29,7 @@ def fake_llm():
 @pytest.fixture
 def settings(tmp_path, fake_arxiv, fake_llm) -> Settings:
     """The app's settings with the LLM on the fake server (overrides the shared fixture)."""
-    base = Settings()
-    return Settings(
-        database=base.database.__class__(url=f"sqlite:///{tmp_path / 'paperboy.sqlite3'}"),
-        arxiv=fake_arxiv.settings(),
-    ).replace("llm", base_url=fake_llm.base_url, api_key="test-key", timeout_s=5.0, retries=0)
+    return app_settings_with_llm(tmp_path, fake_arxiv, fake_llm)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import pytest
 
 from bot.config import Settings
 from bot.ports import ChatContext, ChatKind, Reply
-from tests.fakes.assistant_fixtures import HTML, PAPER
+from tests.fakes.assistant_fixtures import HTML, PAPER, app_settings_with_llm
 from tests.fakes.fake_openai import FakeOpenAI, Fault
 
 CTX = ChatContext("console:local")
@@ -21,11 +21,7 @@ def fake_llm():
 @pytest.fixture
 def settings(tmp_path, fake_arxiv, fake_llm) -> Settings:
     """The app's settings with the LLM on the fake server (overrides the shared fixture)."""
-    base = Settings()
-    return Settings(
-        database=base.database.__class__(url=f"sqlite:///{tmp_path / 'paperboy.sqlite3'}"),
-        arxiv=fake_arxiv.settings(),
-    ).replace("llm", base_url=fake_llm.base_url, api_key="test-key", timeout_s=5.0, retries=0)
+    return app_settings_with_llm(tmp_path, fake_arxiv, fake_llm)
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ import pytest
 from bot.config import Settings
 from bot.ports import ChatContext
 from tests.bot.test_digest_command import TUE, feed
+from tests.fakes.assistant_fixtures import app_settings_with_llm
 from tests.fakes.fake_openai import FakeOpenAI
 
 CHAT = ChatContext(chat_id="console:alice")
@@ -26,11 +27,7 @@ def fake_llm():
 
 @pytest.fixture
 def settings(tmp_path, fake_arxiv, fake_llm) -> Settings:
-    base = Settings()
-    return Settings(
-        database=base.database.__class__(url=f"sqlite:///{tmp_path / 'paperboy.sqlite3'}"),
-        arxiv=fake_arxiv.settings(),
-    ).replace("llm", base_url=fake_llm.base_url, api_key="test-key", timeout_s=5.0, retries=0, tldr=True)
+    return app_settings_with_llm(tmp_path, fake_arxiv, fake_llm, tldr=True)
 
 
 async def test_the_first_compact_page_has_tldrs_and_turning_pages_generates_none(app, fake_arxiv, fake_llm):

@@ -55,6 +55,15 @@ class Rig:
         return self.llm.requests[start:]
 
 
+def app_settings_with_llm(tmp_path: Path, arxiv: FakeArxiv, llm: FakeOpenAI, **overrides: Any) -> Settings:
+    """Settings for a whole app on a fresh SQLite file, with arXiv and the LLM on the given fakes."""
+    base = Settings()
+    return Settings(
+        database=base.database.__class__(url=f"sqlite:///{tmp_path / 'paperboy.sqlite3'}"),
+        arxiv=arxiv.settings(),
+    ).replace("llm", base_url=llm.base_url, api_key="test-key", timeout_s=5.0, retries=0, **overrides)
+
+
 @contextlib.asynccontextmanager
 async def assistant_rig(tmp_path: Path, **llm: Any):
     """A started fake LLM and fake arXiv (serving PAPER's HTML), and an Assistant wired to both."""
