@@ -156,7 +156,7 @@ def imported(capsys) -> str:  # type: ignore[no-untyped-def]
 def test_import_reads_the_corpus_format_plain_or_gzipped(config, capsys, name):
     assert main(["import", "--quiet", str(FIXTURES / name)]) == 0
     out = imported(capsys)
-    assert "Imported 3 papers" in out and "1 unreadable lines skipped" in out and "from 5 lines" in out
+    assert "Imported 3 papers" in out and "from 5 lines: 3 taken, 1 skipped, 1 refused." in out
     data = run_json(capsys, "--categories", "cs.CL+cs.CV+cs.AI", "--date", "2026-06-15")
     assert sorted(p["id"] for p in data["papers"]) == ["2606.10001", "2606.10002"]
     data = run_json(capsys, "--categories", "cs.AI", "--date", "2026-06-16")
@@ -172,7 +172,7 @@ def test_importing_both_corpus_files_collapses_duplicates(config, capsys):
 
 def test_import_reads_the_daily_format_with_the_day_from_the_file_name(config, capsys):
     assert main(["import", "--quiet", str(FIXTURES / "2026-06-16.jsonl")]) == 0
-    assert "Imported 3 papers (3 new announcement listings) from 4 lines" in imported(capsys)
+    assert "Imported 3 papers (3 new announcement listings) from 4 lines: 3 taken, 1 skipped" in imported(capsys)
     data = run_json(capsys, "--categories", "cs.CL", "--date", "2026-06-16")
     assert sorted(p["id"] for p in data["papers"]) == ["2606.20001", "2606.20003"]
     assert data["counts"]["new"] == 2
