@@ -51,8 +51,6 @@ REFUSALS_KEPT = 100  # refusals listed in the report; the count covers all of th
 _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 # arXiv category names, current and retired: cs.CL, math-ph, hep-th, astro-ph.GA, q-bio.NC, cmp-lg
 _CATEGORY = re.compile(r"^(?=..)[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]{2,}(?:-[A-Za-z]+)?)?$")
-# what arXiv's abstract pages list among the subjects besides categories: MSC and ACM classes
-_CLASS_CODE = re.compile(r"^[\dA-K][\dA-Za-z.,;:\s-]*$")
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
 _PARENTHESES = re.compile(r"\([^()]*\)")
 _OPTIONAL_TEXT = ("comments", "journal-ref", "doi", "license", "report-no", "submitter", "comment")
@@ -170,11 +168,15 @@ def _paper_id(record: dict) -> tuple[str, int | None]:
         raise Refused("id", f"{str(text)[:40]!r} is not an arXiv id") from None
 
 
-def _category_list(names: Iterable[object], *, class_codes: bool = False) -> tuple[str, ...]:
-    """The categories, checked; with `class_codes`, MSC/ACM codes listed among them are dropped."""
+def _category_list(names: Iterable[object], *, free_text_after_first: bool = False) -> tuple[str, ...]:
+    """The categories, checked.
+
+    With `free_text_after_first` (crawled listings, whose subject line also carries MSC/ACM classes
+    and free text after the arXiv categories), strings after the first that are no category are dropped.
+    """
     result = []
-    for name in names:
-        if class_codes and isinstance(name, str) and _CLASS_CODE.match(name) and not _CATEGORY.match(name):
+    for position, name in enumerate(names):
+        if free_text_after_first and position and isinstance(name, str) and not _CATEGORY.match(name):
             continue
         if not isinstance(name, str) or not _CATEGORY.match(name):
             raise Refused("categories", f"{str(name)[:30]!r} is not an arXiv category")
@@ -221,7 +223,7 @@ def _listing_paper(record: dict) -> Paper:
     paper_id, version = _paper_id(record)
     if not isinstance(record.get("categories"), list):
         raise Refused("categories", "expected a list of arXiv categories")
-    categories = _category_list(record["categories"], class_codes=True)
+    categories = _category_list(record["categories"], free_text_after_first=True)
     primary = _text(record, "primary_category") or categories[0]
     if not _CATEGORY.match(primary):
         raise Refused("primary_category", f"{primary[:30]!r} is not an arXiv category")
