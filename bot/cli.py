@@ -4,7 +4,8 @@
     paperboy run                        every configured adapter plus the scheduler
     paperboy ingest [--date D] [--categories EXPR]
     paperboy digest --categories EXPR [--keywords ...] [--date D] [--format text|json]
-    paperboy import FILE [FILE ...]     paper metadata from JSONL / JSONL.gz
+    paperboy import FILE [FILE ...]     paper metadata from JSONL / JSONL.gz (arXiv's snapshot too)
+    paperboy backfill --from DATE        arXiv's history over OAI-PMH, resumable
     paperboy search | related | rank    see `paperboy <command> --help`
 
 Every subcommand takes `--config PATH` (else $PAPERBOY_CONFIG, else ./paperboy.toml, else defaults).
@@ -209,6 +210,40 @@ def _bulk_import(app: Paperboy, files: list[Path], quiet: bool):  # type: ignore
             rebuild_search_index(connection)
 
 
+async def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bot.backfill import backfill, forget_progress, make_selection
+
+    if args.to is not None and args.to < getattr(args, "from"):
+        print("paperboy backfill: --to is before --from", file=sys.stderr)
+        return 2
+    app = build_app(settings)
+    try:
+        selection = make_selection(getattr(args, "from"), args.to, args.categories, args.metadata)
+        if args.restart:
+            forget_progress(app.sessions, selection)
+        with tqdm(unit=" records", disable=args.quiet or not sys.stderr.isatty(), desc="backfill") as bar:
+            def progress(records: int, total: int | None) -> None:
+                if total and bar.total != total:
+                    bar.total = total
+                bar.update(records)
+
+            report = await backfill(app.http, settings.arxiv.oai_url, app.sessions, selection,
+                                    progress=progress, on_stored=app.papers_stored)
+    except PaperboyError as exc:
+        print(f"paperboy backfill: {exc}\nWhat was harvested is stored; run the same command again to resume.",
+              file=sys.stderr)
+        return 1
+    finally:
+        await app.aclose()
+    if report.pages == 0:
+        print("This backfill is already complete; add --restart to harvest it again.")
+    else:
+        print(report.summary())
+    return 0
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -248,6 +283,17 @@ def make_parser() -> argparse.ArgumentParser:
     imp.add_argument("files", nargs="+", metavar="FILE")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(run=cmd_import)
+
+    backfill = sub.add_parser("backfill", help="fill the store with arXiv's history over OAI-PMH (resumable)")
+    backfill.add_argument("--from", required=True, type=_date, metavar="DATE",
+                          help="first submission date to harvest, YYYY-MM-DD")
+    backfill.add_argument("--to", type=_date, metavar="DATE", help="last submission date (default: today)")
+    backfill.add_argument("--categories", metavar="EXPR", help="e.g. cs.CL+cs.LG or math (default: all of arXiv)")
+    backfill.add_argument("--metadata", choices=["arXiv", "arXivRaw"], default="arXiv",
+                          help="OAI-PMH metadata format (arXivRaw also lists every version)")
+    backfill.add_argument("--restart", action="store_true", help="forget an earlier run's progress, start over")
+    backfill.add_argument("--quiet", action="store_true", help="no progress bar")
+    backfill.set_defaults(run=cmd_backfill)
 
     from bot.cli_find import add_find_commands
 

@@ -34,6 +34,7 @@ class ArxivSettings:
     html_url: str = "https://arxiv.org/html"
     pdf_url: str = "https://arxiv.org/pdf"
     abs_url: str = "https://arxiv.org/abs"
+    oai_url: str = "https://oaipmh.arxiv.org/oai"  # OAI-PMH, for `paperboy backfill`
     min_interval_s: float = 3.0
     user_agent: str = "paperboy-bot/0.1 (+https://github.com/paperboy-bot/paperboy; mailto:paperboy@example.org)"
     timeout_s: float = 30.0
