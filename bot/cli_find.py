@@ -100,6 +100,8 @@ async def cmd_related(settings, args: argparse.Namespace) -> int:  # type: ignor
         paper = app.store.get_paper(paper_id)
         if paper is None:
             raise PaperNotFound(paper_id)
+        # a one-shot command may wait for the index (built once, then opened from disk at every run)
+        await asyncio.to_thread(finder.vectors.refresh, wait=True)
         hits = await asyncio.to_thread(finder.related.related, paper, args.limit)
         data = [{"id": h.id, "score": round(h.score, 4)} for h in hits]
         _emit(args, data, [f"{h['id']}\t{h['score']}" for h in data])

@@ -96,6 +96,7 @@ class LLMSettings:
 @dataclass(frozen=True)
 class SearchSettings:
     engine: str = "auto"  # auto | fts5 | postgres
+    index_dir: str = ""  # the persisted Related vectors; "" = beside the SQLite file (<file>.related)
 
 
 @dataclass(frozen=True)
