@@ -53,6 +53,7 @@ _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _CATEGORY = re.compile(r"^(?=..)[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]{2,}(?:-[A-Za-z]+)?)?$")
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
 _PARENTHESES = re.compile(r"\([^()]*\)")
+_RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")  # an escaped NUL or surrogate in the JSON text
 _OPTIONAL_TEXT = ("comments", "journal-ref", "doi", "license", "report-no", "submitter", "comment")
 
 
@@ -144,13 +145,30 @@ def _text(record: dict, name: str, *, required: bool = False) -> str | None:
         return None
     if not isinstance(value, str):
         raise Refused(name, f"expected a string, got {type(value).__name__}")
-    if "\x00" in value:
-        raise Refused(name, "contains a NUL character")
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError:
-        raise Refused(name, "contains an unpaired surrogate") from None
     return value
+
+
+def _check_characters(record: dict) -> None:
+    """No NUL or lone surrogate anywhere (PostgreSQL refuses NUL; neither encodes as UTF-8)."""
+    for name, value in record.items():
+        for text in _strings(value):
+            if "\x00" in text:
+                raise Refused(name, "contains a NUL character")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise Refused(name, "contains an unpaired surrogate") from None
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, list):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
 
 
 def _squash(value: str | None) -> str:
@@ -192,8 +210,6 @@ def _string_list(record: dict, name: str) -> tuple[str, ...]:
         return ()
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise Refused(name, "expected a list of strings")
-    for item in value:
-        _text({name: item}, name)
     return tuple(v.strip() for v in value if v.strip())
 
 
@@ -210,6 +226,12 @@ def _format_of(record: dict) -> str:
 
 def paper_from_record(record: Any) -> Paper:
     """A Paper from one JSON record of any known format; raises `Refused` naming the field at fault."""
+    paper = _parse(record)
+    _check_characters(record)
+    return paper
+
+
+def _parse(record: Any) -> Paper:
     if not isinstance(record, dict):
         raise Refused("line", f"expected a JSON object, got {type(record).__name__}")
     kind = _format_of(record)
@@ -304,7 +326,6 @@ def _parsed_authors(value: object) -> tuple[str, ...]:
         keyname, forenames, suffix = (list(parts) + ["", ""])[:3]
         name = " ".join(p.strip() for p in (forenames, keyname, suffix) if p.strip())
         if name:
-            _text({"authors_parsed": name}, "authors_parsed")
             names.append(name)
     return tuple(names)
 
@@ -332,7 +353,9 @@ def read_records(path: Path, progress: Callable[[int], None] | None = None,
                 continue
             try:
                 record = json.loads(line)
-                paper = paper_from_record(record)
+                paper = _parse(record)
+                if "\x00" in line or _RISKY_ESCAPE.search(line):  # the full check only where it can fail
+                    _check_characters(record)
             except Refused as exc:
                 yield Refusal(str(path), number, exc.field, exc.reason)
                 continue

@@ -97,3 +97,17 @@ def test_progress_counts_bytes_of_the_file(engine):
     seen = []
     import_jsonl([FIXTURES / (SNAPSHOT.name + ".gz")], make_sessionmaker(engine), progress=seen.append)
     assert sum(seen) == (FIXTURES / (SNAPSHOT.name + ".gz")).stat().st_size
+
+
+def test_lines_with_nul_or_lone_surrogates_are_refused_in_a_file(engine, tmp_path):
+    good = {"id": "0704.0002", "title": "Fine 😀", "categories": "math.CO", "authors": "A B",
+            "versions": [{"version": "v1", "created": "Mon, 2 Apr 2007 19:18:42 GMT"}]}
+    path = tmp_path / "snap.json"
+    path.write_text(json.dumps(good) + "\n"
+                    + json.dumps({**good, "id": "0704.0003", "abstract": "bad \x00"}) + "\n"
+                    + json.dumps({**good, "id": "0704.0004", "comments": "lone \ud800"}) + "\n")
+    sessions = make_sessionmaker(engine)
+    report = import_jsonl([path], sessions)
+    assert [(r.line, r.field) for r in report.refusals] == [(2, "abstract"), (3, "comments")]
+    assert list(PaperStore(sessions).get_papers(["0704.0002", "0704.0003", "0704.0004"])) == ["0704.0002"]
+    assert PaperStore(sessions).get_paper("0704.0002").title == "Fine 😀"
