@@ -87,7 +87,8 @@ def snapshot_line(r: dict, copy: int, i: int, rng: random.Random, vocabulary: li
     cats = [r.get("primary_category") or r["categories"][0]] + [c for c in r["categories"]
                                                                  if re.match(r"^[a-z-]+(\.[A-Za-z-]+)?$", c)]
     return {
-        "id": r["id"] if copy == 0 else f"{(10 + copy) % 100:02d}{(i // 99999) % 12 + 1:02d}.{i % 99999 + 1:05d}",
+        # copies get five-digit ids of 2015-2021 (January or July), each copy its own month
+        "id": r["id"] if copy == 0 else f"{15 + (copy - 1) // 2:02d}{1 if copy % 2 else 7:02d}.{i + 1:05d}",
         "submitter": authors[0] if authors else None,
         "authors": ", ".join(authors),
         "title": title,

@@ -33,8 +33,6 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sklearn.feature_extraction.text import HashingVectorizer
-from sklearn.preprocessing import normalize
 from sqlalchemy import DateTime, Integer, String, bindparam, delete, exists, literal, or_, select, union_all
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -42,6 +40,7 @@ from digest.db import Base
 from digest.models import Paper
 from digest.schema import SavedPaperRow, utcnow
 from digest.store import PaperStore
+from digest.vector_index import l2_normalize
 
 __all__ = [
     "FeedbackRow",
@@ -55,6 +54,7 @@ __all__ = [
 
 AUTHOR_BONUS = 0.5  # per shared author, at most two
 REASON_MIN_COSINE = 0.12  # below this, "close to" would be a stretch: no reason is given
+_N_FEATURES = 2**20
 _CACHE_LIMIT = 20_000  # hashed vectors kept in memory (a few days of papers)
 SOURCE_LABELS = {"saved": "saved", "up": "👍", "seed": "seeded", "bib": "BibTeX"}
 
@@ -137,10 +137,13 @@ def chat_signal(sessions: sessionmaker[Session], chat_id: str) -> Signal:
 # --- scoring -------------------------------------------------------------------------------------
 
 
-def _hasher() -> HashingVectorizer:
+def _hasher():  # type: ignore[no-untyped-def]
+    """scikit-learn's HashingVectorizer, imported on first use (the import costs a second of start-up)."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
     return HashingVectorizer(
         ngram_range=(1, 2),
-        n_features=2**20,
+        n_features=_N_FEATURES,
         alternate_sign=False,
         norm=None,
         stop_words="english",
@@ -155,7 +158,7 @@ class _Vectors:
     a day's papers is one concatenation rather than hundreds of sparse-matrix stacks."""
 
     def __init__(self, limit: int = _CACHE_LIMIT) -> None:
-        self._hasher = _hasher()
+        self._hasher_made = None
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._limit = limit
         self._lock = threading.Lock()
@@ -165,7 +168,7 @@ class _Vectors:
             rows = {p.id: self._cache.get(p.id) for p in papers}
         missing = list({p.id: p for p in papers if rows[p.id] is None}.values())
         if missing:
-            fresh = self._hasher.transform([f"{p.title}. {p.title}. {p.abstract}" for p in missing]).tocsr()
+            fresh = self._hasher().transform([f"{p.title}. {p.title}. {p.abstract}" for p in missing]).tocsr()
             new = {}
             for i, paper in enumerate(missing):
                 lo, hi = fresh.indptr[i], fresh.indptr[i + 1]
@@ -180,7 +183,12 @@ class _Vectors:
         indptr[1:] = np.cumsum([len(ix) for ix, _ in parts])
         indices = np.concatenate([ix for ix, _ in parts]) if parts else np.zeros(0, dtype=np.int32)
         data = np.concatenate([d for _, d in parts]) if parts else np.zeros(0, dtype=np.float32)
-        return sparse.csr_matrix((data, indices, indptr), shape=(len(parts), self._hasher.n_features))
+        return sparse.csr_matrix((data, indices, indptr), shape=(len(parts), _N_FEATURES))
+
+    def _hasher(self):  # type: ignore[no-untyped-def]
+        if self._hasher_made is None:
+            self._hasher_made = _hasher()
+        return self._hasher_made
 
 
 def _weigh(counts: sparse.csr_matrix, k1: float = 1.2, b: float = 0.75) -> sparse.csr_matrix:
@@ -201,7 +209,7 @@ def _weigh(counts: sparse.csr_matrix, k1: float = 1.2, b: float = 0.75) -> spars
     weighted = counts.copy()
     weighted.data = (counts.data * (k1 + 1) / (counts.data + k1 * (1 - b + b * per_entry / average))
                      * idf[counts.indices]).astype(np.float32)
-    return sparse.csr_matrix(normalize(weighted))
+    return l2_normalize(weighted)
 
 
 def rank_papers(

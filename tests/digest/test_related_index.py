@@ -108,3 +108,18 @@ def test_the_index_lives_where_the_configuration_says():
     assert str(default_index_dir("sqlite:///data/pb.sqlite3", "/srv/idx")) == "/srv/idx"
     assert default_index_dir("sqlite:///:memory:") is None
     assert str(default_index_dir("postgresql+psycopg://u:p@h/db")) == "paperboy-related"
+
+
+@pytest.mark.parametrize("ngrams", [1, 2])
+def test_the_index_reads_texts_exactly_as_scikit_learn_does(ngrams):
+    from sklearn.feature_extraction.text import CountVectorizer
+
+    from digest.vector_index import Vocabulary
+
+    texts = [f"{p.title}. {p.abstract}" for p in topical_papers()]
+    texts.append("Ça c'est l'Été: naïve Schrödinger co-training, 3D-aware GPT-4o and the 2nd U.S. model's résumé")
+    vocabulary = Vocabulary.fit(texts, ngrams)
+    reference = CountVectorizer(ngram_range=(1, ngrams), stop_words="english", strip_accents="unicode",
+                                token_pattern=r"(?u)\b[^\W\d_][\w-]*\w\b|\b\d*[^\W\d_]\w*\b",
+                                vocabulary=vocabulary.terms)
+    assert (vocabulary.counts(texts) != reference.transform(texts)).nnz == 0
