@@ -67,7 +67,7 @@ _FACETS_SQLITE = (
 # a row, hence its lower threshold.
 _BROAD_MATCHES = 1500  # bm25 over 4,700 matches took 56 ms at 1M papers; 1,500 stay near 15 ms
 _WINDOW_MATCHES = 1500  # a broad query ranks only this many of its newest matches
-_BROAD_MATCHES_PG = 4000
+_BROAD_MATCHES_PG = 1500
 _TITLE_MATCHES = 100
 
 # Words that BM25 gives no weight but that cost a scan of nearly every paper; dropped when the query
@@ -283,8 +283,9 @@ class PaperSearch:
                 title_only, window = self._broad(conn, query, relaxed) if narrow_broad else (False, None)
                 sql, params = _sqlite_sql(query, relaxed, title_only=title_only, window=window)
             else:
-                title_only = narrow_broad and self._is_broad_pg(conn, query, relaxed)
-                sql, params = _postgres_sql(query, relaxed, title_only=title_only)
+                broad, title_only = self._broad_pg(conn, query, relaxed) if narrow_broad else (False, False)
+                sql, params = _postgres_sql(query, relaxed, title_only=title_only,
+                                            window=self.window_matches if broad else None)
             params.update(limit=limit + 1, offset=offset)
             rows = conn.execute(text(sql), params).all()
         hits = tuple(Hit(row[0], float(row[1])) for row in rows[:limit])
@@ -308,21 +309,23 @@ class PaperSearch:
         titled = conn.execute(text(count.format(w="AND rowid >= :w " if window else "")), params).scalar_one()
         return titled >= self.title_matches, window
 
-    def _is_broad_pg(self, conn: Connection, query: SearchQuery, relaxed: bool) -> bool:
-        """PostgreSQL's version of `_is_broad`, on the `document` and `title_doc` GIN indexes."""
-        if not (query.words or query.phrases):
-            return False
+    def _broad_pg(self, conn: Connection, query: SearchQuery, relaxed: bool) -> tuple[bool, bool]:
+        """PostgreSQL's `_broad`: (broad, rank only title matches), counted on the GIN indexes alone."""
         params: dict[str, Any] = {"cap": self.broad_matches + 1}
-        tsquery = _pg_tsquery(query, relaxed, params)
+        loose = _pg_tsquery(query, relaxed, params, loose=True)
+        if loose is None:
+            return False, False
         facets = "".join(f" AND {clause}" for clause in _pg_facets(query, params))
         count = "SELECT count(*) FROM (SELECT 1 FROM paper_search s WHERE s.{col} @@ ({q}){f} LIMIT :cap) m"
-        if conn.execute(text(count.format(col="document", q=tsquery, f=facets)), params).scalar_one() \
+        if conn.execute(text(count.format(col="document", q=loose, f=facets)), params).scalar_one() \
                 <= self.broad_matches:
-            return False
+            return False, False
+        title_query = _pg_tsquery(query, relaxed, params, text_only=True, loose=True)
+        if title_query is None:
+            return True, False
         params["cap"] = self.title_matches
-        title_query = _pg_tsquery(query, relaxed, params, text_only=True)
-        return conn.execute(text(count.format(col="title_doc", q=title_query, f=facets)),
-                            params).scalar_one() >= self.title_matches
+        return True, conn.execute(text(count.format(col="title_doc", q=title_query, f=facets)),
+                                  params).scalar_one() >= self.title_matches
 
 
 def _without_stopwords(query: SearchQuery) -> SearchQuery:
@@ -468,7 +471,10 @@ def _sqlite_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False,
 # --- PostgreSQL full text --------------------------------------------------------------------
 
 
-def _pg_tsquery(query: SearchQuery, relaxed: bool, params: dict[str, Any], *, text_only: bool = False) -> str | None:
+def _pg_tsquery(query: SearchQuery, relaxed: bool, params: dict[str, Any], *, text_only: bool = False,
+                loose: bool = False) -> str | None:
+    """The tsquery of the words, phrases and authors. `loose` drops what the GIN index cannot check
+    by itself (word positions of phrases, the authors' weight), so matching it never reads a document."""
     parts: list[str] = []
     words = []
     for i, word in enumerate(query.words):
@@ -478,12 +484,12 @@ def _pg_tsquery(query: SearchQuery, relaxed: bool, params: dict[str, Any], *, te
         parts.append("(" + (" || " if relaxed else " && ").join(words) + ")")
     for i, phrase in enumerate(query.phrases):
         params[f"p{i}"] = phrase
-        parts.append(f"phraseto_tsquery('english', :p{i})")
+        parts.append(f"{'plainto' if loose else 'phraseto'}_tsquery('english', :p{i})")
     for i, name in enumerate(() if text_only else query.authors):
         tokens = _name_tokens(name)
         if tokens:  # \w+ tokens cannot carry tsquery operators; :B = the authors' weight
-            params[f"a{i}"] = " & ".join(f"{t}:B" for t in tokens)
-            parts.append(f"to_tsquery('english', :a{i})")
+            params[f"a{i}{'l' if loose else ''}"] = " & ".join(t if loose else f"{t}:B" for t in tokens)
+            parts.append(f"to_tsquery('english', :a{i}{'l' if loose else ''})")
     return " && ".join(parts) if parts else None
 
 
@@ -504,7 +510,8 @@ def _pg_facets(query: SearchQuery, params: dict[str, Any]) -> list[str]:
     return clauses
 
 
-def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False) -> tuple[str, dict[str, Any]]:
+def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False,
+                  window: int | None = None) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {}
     filters = _filters(query, params, sqlite=False)
     tsquery = _pg_tsquery(query, relaxed, params)
@@ -519,12 +526,35 @@ def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False
     if exclusion:
         tsquery = f"({tsquery}) && !!{exclusion}"
     join = "JOIN papers p ON p.id = s.paper_id " if filters else ""
+    if window is not None:
+        return _postgres_window_sql(query, relaxed, tsquery, join, filters, params, title_only, window)
     filters[:0] = _pg_facets(query, params)
     if title_only:
         filters.insert(0, f"s.title_doc @@ ({_pg_tsquery(query, relaxed, params, text_only=True)})")
     where = " AND ".join(["s.document @@ q.q", *filters])
     return (f"SELECT s.paper_id, ts_rank(s.document, q.q, 1) AS score "
             f"FROM (SELECT {tsquery} AS q) q CROSS JOIN paper_search s {join}"
+            f"WHERE {where} ORDER BY score DESC, s.paper_id LIMIT :limit OFFSET :offset", params)
+
+
+def _postgres_window_sql(query: SearchQuery, relaxed: bool, tsquery: str, join: str, filters: list[str],
+                         params: dict[str, Any], title_only: bool, window: int) -> tuple[str, dict[str, Any]]:
+    """A broad query on PostgreSQL: the `window` newest papers the GIN indexes alone say match
+    (ids only: no document is read), then the exact match and ts_rank on those few.
+
+    ts_rank and a phrase's or author's recheck read the whole document of every row (TOASTed,
+    decompressed each time), which is what made broad queries cost 100-500 ms at 100k papers.
+    """
+    loose = _pg_tsquery(query, relaxed, params, loose=True)
+    inner = [f"w.document @@ ({loose})", *[c.replace("s.facets", "w.facets") for c in _pg_facets(query, params)]]
+    if title_only:
+        inner.append(f"w.title_doc @@ ({_pg_tsquery(query, relaxed, params, text_only=True, loose=True)})")
+    params["window"] = window
+    where = " AND ".join(["s.document @@ q.q", *filters])
+    return (f"SELECT s.paper_id, ts_rank(s.document, q.q, 1) AS score FROM (SELECT {tsquery} AS q) q "
+            f"CROSS JOIN (SELECT w.paper_id FROM paper_search w WHERE {' AND '.join(inner)} "
+            f"ORDER BY w.paper_id DESC LIMIT :window) newest "
+            f"JOIN paper_search s ON s.paper_id = newest.paper_id {join}"
             f"WHERE {where} ORDER BY score DESC, s.paper_id LIMIT :limit OFFSET :offset", params)
 
 
