@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import difflib
 import logging
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
@@ -24,10 +25,11 @@ from bot.command_specs import COMMANDS_BY_NAME
 from bot.config import Settings
 from bot.outbox import Outbox
 from bot.ports import ChatContext, Reply, Sender
+from bot.untrusted import BUTTON_EXPIRED, ExpiredButton, clean_action, clean_message
 from digest.arxiv_api import fetch_by_ids
 from digest.arxiv_http import ArxivHttp
 from digest.cards import ArxivUrls
-from digest.errors import ApiUnavailable, BadInput, PaperboyError, PaperNotFound
+from digest.errors import ApiUnavailable, BadArxivId, BadInput, PaperboyError, PaperNotFound
 from digest.message import Message, text
 from digest.models import Paper
 from digest.store import PaperStore
@@ -168,7 +170,7 @@ class Paperboy:
 
     async def handle_text(self, ctx: ChatContext, text_in: str, *, reply: Reply | None = None) -> list[Message]:
         """Answer anything a user wrote: a command, arXiv links, or a reply to a paper."""
-        line = text_in.strip()
+        line = clean_message(text_in).strip()
         if line.startswith("/"):
             name, _, args = line[1:].partition(" ")
             name = name.split("@", 1)[0].lower()
@@ -182,22 +184,33 @@ class Paperboy:
         handler = registry.COMMAND_HANDLERS.get(name)
         spec = COMMANDS_BY_NAME.get(name)
         if handler is None or (spec is None and not name.startswith("_")):
-            return [text(f"I don't know /{name}. /help lists what I can do.")]
-        if spec is not None and spec.manages and not ctx.can_manage:
+            return [text(unknown_command_answer(name))]
+        # Anyone may look at a setting (no argument shows it); only managers change it.
+        if spec is not None and spec.manages and not ctx.can_manage and (args or name == "unsubscribe"):
             return [text(NOT_ALLOWED)]
         return await self._guarded(lambda: handler(self, ctx, args, reply), lambda m: [text(m)])
 
     async def handle_action(self, ctx: ChatContext, action: str, *, message_id: str | None = None) -> ActionReply:
-        """Answer a button press. Payloads are untrusted: unknown or stale ones get a gentle notice."""
-        verb, _, args = action.partition(":")
+        """Answer a button press. Payloads are untrusted: forged, unknown or stale ones get `BUTTON_EXPIRED`."""
+        cleaned = clean_action(action)
+        verb, _, args = (cleaned or "").partition(":")
         handler = registry.ACTION_HANDLERS.get(verb)
         if handler is None:
-            return ActionReply(notice="This button no longer works. Try /help.")
-        return await self._guarded(lambda: handler(self, ctx, args, message_id), lambda m: ActionReply(notice=m[:200]))
+            return ActionReply(notice=BUTTON_EXPIRED)
+
+        async def press() -> ActionReply:
+            try:
+                return await handler(self, ctx, args, message_id)
+            except BadArxivId:  # our buttons carry ids we checked; anything else was forged
+                raise ExpiredButton() from None
+
+        return await self._guarded(press, lambda m: ActionReply(notice=m[:200]))
 
     async def _guarded(self, call: Callable[[], Awaitable[Any]], wrap: Callable[[str], Any]) -> Any:
         try:
             return await call()
+        except ExpiredButton:
+            return wrap(BUTTON_EXPIRED)
         except BadInput as exc:
             return wrap(str(exc))
         except PaperNotFound as exc:
@@ -224,6 +237,15 @@ class Paperboy:
     async def deliver_pending(self) -> int:
         """Send what is waiting in the outbox."""
         return await self.outbox.deliver()
+
+
+def unknown_command_answer(name: str) -> str:
+    """'I don't know /subscibe. Did you mean /subscribe?', with the nearest command when one is close."""
+    shown = name[:40]
+    close = difflib.get_close_matches(name.lower(), list(COMMANDS_BY_NAME), n=1, cutoff=0.6)
+    if close:
+        return f"I don't know /{shown}. Did you mean /{close[0]}? /help lists what I can do."
+    return f"I don't know /{shown}. /help lists what I can do."
 
 
 def _paper_in_reply(reply: Reply | None) -> str | None:

@@ -71,8 +71,11 @@ class _NoVoiceWarnings(logging.Filter):
 
 
 def setup_logging(settings: Settings) -> None:
+    from bot.redact import install_redaction
+
     logging.basicConfig(level=settings.logging.level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction(settings)  # every configured secret becomes *** in every record, on every handler
     logging.getLogger("discord.client").addFilter(_NoVoiceWarnings())
     for noisy in ("httpx", "httpcore", "alembic", "apscheduler", "telegram.ext.Updater", "discord.gateway"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -9,6 +9,7 @@ so tests build settings from a dict. A bad value raises `ConfigError` with one l
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -16,6 +17,13 @@ from pathlib import Path
 from typing import Any, Mapping, get_type_hints
 
 ENV_PREFIX = "PAPERBOY_"
+
+log = logging.getLogger(__name__)
+
+# Keys that older versions documented: still accepted (with a warning) so an old config file loads.
+RETIRED_KEYS = {
+    "telegram.bot_username": "the bot's @username comes from Telegram's getMe; remove the key",
+}
 
 
 class ConfigError(Exception):
@@ -70,7 +78,6 @@ class TelegramSettings:
     webhook_secret: str = ""
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
-    bot_username: str = ""
 
 
 @dataclass(frozen=True)
@@ -89,8 +96,16 @@ class LLMSettings:
     context_tokens: int = 32000
     timeout_s: float = 120.0
     retries: int = 3
-    daily_quota: int = 50  # LLM-backed requests per chat per day; 0 = unlimited
+    daily_quota: int = 50  # LLM calls per chat per day, failed ones included; 0 = unlimited
     tldr: bool = False
+    max_answer_tokens: int = 1200  # max_tokens of every request, per answer (an FAQ has six)
+    answer_timeout_s: float = 120.0  # total time one answer may take, retries included
+    daily_token_budget: int = 5_000_000  # tokens all chats together may spend a day (UTC); 0 = unlimited
+
+
+@dataclass(frozen=True)
+class FulltextSettings:
+    max_bytes: int = 20_000_000  # the largest HTML or PDF download of one paper (streamed, then dropped)
 
 
 @dataclass(frozen=True)
@@ -113,6 +128,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    fulltext: FulltextSettings = field(default_factory=FulltextSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
 
@@ -181,6 +197,9 @@ def _build(data: dict[str, Any]) -> Settings:
         types = get_type_hints(cls)
         kwargs = {}
         for key, raw in values.items():
+            if f"{section}.{key}" in RETIRED_KEYS:
+                log.warning("config key %s.%s is no longer used: %s", section, key, RETIRED_KEYS[f"{section}.{key}"])
+                continue
             if key not in types:
                 raise ConfigError(f"unknown config key {section}.{key} (known: {', '.join(types)})")
             kwargs[key] = _coerce(f"{section}.{key}", raw, types[key])
@@ -226,8 +245,16 @@ def _coerce(key: str, raw: Any, typ: Any) -> Any:
 def _validate(settings: Settings) -> None:
     if settings.arxiv.min_interval_s < 0:
         raise ConfigError("config key arxiv.min_interval_s must be 0 or more")
+    if settings.fulltext.max_bytes < 1:
+        raise ConfigError("config key fulltext.max_bytes must be at least 1")
     if settings.llm.max_concurrency < 1:
         raise ConfigError("config key llm.max_concurrency must be at least 1")
+    if settings.llm.max_answer_tokens < 16:
+        raise ConfigError("config key llm.max_answer_tokens must be at least 16")
+    if settings.llm.answer_timeout_s <= 0:
+        raise ConfigError("config key llm.answer_timeout_s must be more than 0")
+    if settings.llm.daily_token_budget < 0:
+        raise ConfigError("config key llm.daily_token_budget must be 0 (unlimited) or more")
     if settings.search.engine not in {"auto", "fts5", "postgres"}:
         raise ConfigError(f"config key search.engine has value {settings.search.engine!r}; use auto, fts5 or postgres")
     if settings.logging.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

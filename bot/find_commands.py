@@ -27,11 +27,13 @@ from digest.bibtex import export_bibtex, export_links, parse_bibtex
 from digest.cards import paper_card, paper_line
 from digest.db import Base
 from digest.digest_store import latest_entry_for
+from digest.clean import echo
 from digest.errors import BadInput
 from digest.ids import find_ids
 from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
 from digest.models import Paper
 from digest.personal import add_likes, toggle_feedback
+from digest.latex import to_unicode
 from digest.related import PaperVectors, RelatedFinder, default_index_dir
 from digest.saved import saved_ids, toggle_saved
 from digest.schema import utcnow
@@ -147,7 +149,7 @@ async def _search_page(app, ctx: ChatContext, query: SearchQuery, page: int) -> 
     result: SearchPage = await asyncio.to_thread(finder.search.search, query, limit=size, offset=page * size)
     papers = app.store.get_papers([h.id for h in result.hits])
     found = [papers[h.id] for h in result.hits if h.id in papers]
-    shown = query.canonical()
+    shown = echo(query.canonical())
     if not found:
         return text(f"No stored paper matches {shown}." if page == 0 else "No more results.")
     key = remember_query(app.sessions, ctx.chat_id, query)
@@ -169,11 +171,12 @@ async def search(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[
 @action("sp")
 async def search_page(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
     """Another page of a search: `sp:<key>:<page>`; the list is edited in place."""
-    key, _, page = args.partition(":")
-    if not page.isdigit():
-        return ActionReply(notice="This button no longer works. Run /search again.")
+    from bot.untrusted import MAX_PAGE, payload_ints
+
+    key, _, page_text = args.partition(":")
+    (page,) = payload_ints(page_text, MAX_PAGE)
     query = recall_query(app.sessions, ctx.chat_id, key)
-    return ActionReply(edit=await _search_page(app, ctx, query, int(page)))
+    return ActionReply(edit=await _search_page(app, ctx, query, page))
 
 
 # --- related ------------------------------------------------------------------------------------
@@ -187,7 +190,7 @@ async def _related_message(app, paper_id: str) -> Message:  # type: ignore[no-un
     found = [papers[h.id] for h in hits if h.id in papers]
     if not found:
         return text(f"I have no stored paper related to {paper_id} yet.")
-    return _list_message(app, f"🔗 Related to {paper.title}", found, start=1)
+    return _list_message(app, f"🔗 Related to {to_unicode(paper.title)}", found, start=1)
 
 
 @command("related")
@@ -233,9 +236,10 @@ async def saved(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[M
 
 @action("sv")
 async def saved_page(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
-    if not args.isdigit():
-        return ActionReply(notice="This button no longer works. Try /saved.")
-    return ActionReply(edit=_saved_page(app, ctx, int(args)))
+    from bot.untrusted import MAX_PAGE, payload_ints
+
+    (page,) = payload_ints(args, MAX_PAGE)
+    return ActionReply(edit=_saved_page(app, ctx, page))
 
 
 def _chunks(entries: list[str], limit: int = EXPORT_CHUNK, sep: str = "\n\n") -> list[str]:
@@ -284,11 +288,17 @@ async def save_button(app, ctx: ChatContext, args: str, message_id: str | None) 
     found = latest_entry_for(app.sessions, ctx.chat_id, paper.id)  # keep the digest's number and reason
     number, entry = found if found else (None, {})
     card = paper_card(paper, urls=app.urls, saved=now_saved, index=number, reason=entry.get("reason"),
-                      kind=entry.get("kind"), translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation)
+                      kind=entry.get("kind"), translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation,
+                      announced=app.store.announced_days_of([paper.id]).get(paper.id))
     return ActionReply(notice="Saved" if now_saved else "Removed", edit=card)
 
 
 async def _feedback(app, ctx: ChatContext, paper_id: str, value: int) -> ActionReply:  # type: ignore[no-untyped-def]
+    """👍/👎 teach the chat's ranking; in groups and channels that is the admins' call, like /seed."""
+    from bot.app import NOT_ALLOWED
+
+    if not ctx.can_manage:
+        return ActionReply(notice=NOT_ALLOWED[:200], alert=True)
     paper = await app.fetch_paper(paper_id)  # stored, so the ranker can read it
     now = toggle_feedback(app.sessions, ctx.chat_id, paper.id, value)
     if now == 0:

@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from digest.clean import echo
 from digest.errors import BadInput, UnknownCategory
 from digest.taxonomy import Taxonomy, load_taxonomy
 
@@ -121,6 +122,21 @@ class CategoryExpr:
             excluded_archives=self.excluded_archives,
         )
 
+    def without_exclusions(self, names: Iterable[str]) -> CategoryExpr:
+        """This expression with some exclusions lifted (`/unsubscribe -cs.CY`); what it follows is unchanged."""
+        categories, archives = _resolve(names, self.taxonomy)
+        return self._make(
+            include=self.include,
+            exclude=self.exclude - categories - self._expand(archives),
+            archives=self.archives,
+            excluded_archives=self.excluded_archives - archives,
+        )
+
+    def excludes(self, name: str) -> bool:
+        """Whether `name` (a category or an archive, any spelling) is one of the exclusions."""
+        categories, archives = _resolve([name], self.taxonomy)
+        return bool(categories & self.exclude or archives & self.excluded_archives)
+
     def _make(self, **parts: frozenset[str]) -> CategoryExpr:
         """A new expression; exclusions always win over inclusions."""
         parts["include"] = parts["include"] - parts["exclude"]
@@ -147,7 +163,7 @@ def parse_expr(text: str, taxonomy: Taxonomy) -> CategoryExpr:
     include |= _expand(archives, taxonomy)
     exclude |= _expand(excluded_archives, taxonomy)
     if not include - exclude:
-        raise BadInput(f"'{text.strip()}' excludes everything it follows; name a category to follow too.")
+        raise BadInput(f"'{echo(text.strip())}' excludes everything it follows; name a category to follow too.")
     return CategoryExpr(
         include=include - exclude,
         exclude=exclude,

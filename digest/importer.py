@@ -20,6 +20,10 @@ lines and repeats of a paper already read from the same file are *skipped*; the 
 Rows are written with one multi-row upsert per chunk (SQLite and PostgreSQL both support
 `ON CONFLICT`), which is what makes a million-paper import take minutes, not hours. The file is read
 as a stream (gzip included), so memory stays flat whatever its size.
+
+Every record is cleaned like a feed item (`digest.clean.clean_paper`: control characters out, HTML
+to text, titles and abstracts capped, categories unknown to the taxonomy dropped); a record left
+without a title is refused, one left without a category arXiv's taxonomy knows is skipped.
 """
 
 from __future__ import annotations
@@ -39,6 +43,7 @@ from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.clean import clean_paper
 from digest.errors import BadInput
 from digest.ids import parse_id
 from digest.models import AnnounceType, Paper
@@ -53,7 +58,6 @@ _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 _CATEGORY = re.compile(r"^(?=..)[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]{2,}(?:-[A-Za-z]+)?)?$")
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
 _PARENTHESES = re.compile(r"\([^()]*\)")
-_RISKY_ESCAPE = re.compile(r"\\u(?:0000|[dD][89a-fA-F])")  # an escaped NUL or surrogate in the JSON text
 _OPTIONAL_TEXT = ("comments", "journal-ref", "doi", "license", "report-no", "submitter", "comment")
 
 
@@ -148,10 +152,10 @@ def _text(record: dict, name: str, *, required: bool = False) -> str | None:
     return value
 
 
-def _check_characters(record: dict) -> None:
-    """No NUL or lone surrogate anywhere (PostgreSQL refuses NUL; neither encodes as UTF-8)."""
-    for name, value in record.items():
-        for text in _strings(value):
+def _check_characters(paper: Paper) -> None:
+    """The last guard: no NUL or lone surrogate left in any text (PostgreSQL refuses NUL)."""
+    for name in ("title", "abstract", "comment", "doi", "journal_ref", "license", "authors", "categories"):
+        for text in _strings(getattr(paper, name)):
             if "\x00" in text:
                 raise Refused(name, "contains a NUL character")
             try:
@@ -163,16 +167,12 @@ def _check_characters(record: dict) -> None:
 def _strings(value: object) -> Iterator[str]:
     if isinstance(value, str):
         yield value
-    elif isinstance(value, list):
+    elif isinstance(value, (list, tuple)):
         for item in value:
             yield from _strings(item)
     elif isinstance(value, dict):
         for item in value.values():
             yield from _strings(item)
-
-
-def _squash(value: str | None) -> str:
-    return " ".join((value or "").split())
 
 
 def _paper_id(record: dict) -> tuple[str, int | None]:
@@ -224,20 +224,27 @@ def _format_of(record: dict) -> str:
     raise Refused("format", "fits no known format (snapshot, corpus or daily crawl)")
 
 
+class NotKept(ValueError):
+    """A well-formed record that is not stored: it has no category arXiv's taxonomy knows."""
+
+
 def paper_from_record(record: Any) -> Paper:
-    """A Paper from one JSON record of any known format; raises `Refused` naming the field at fault."""
-    paper = _parse(record)
-    _check_characters(record)
-    return paper
+    """A clean Paper from one JSON record of any known format.
 
-
-def _parse(record: Any) -> Paper:
+    Raises `Refused` (naming the field at fault) for a record that fits no format, `NotKept` for a
+    well-formed one whose categories arXiv's taxonomy does not know.
+    """
     if not isinstance(record, dict):
         raise Refused("line", f"expected a JSON object, got {type(record).__name__}")
-    kind = _format_of(record)
-    if kind == "snapshot":
-        return _snapshot_paper(record)
-    return _listing_paper(record)
+    parsed = _snapshot_paper(record) if _format_of(record) == "snapshot" else _listing_paper(record)
+    # control characters, NUL and lone surrogates out, HTML to text, lengths capped (digest.clean)
+    paper = clean_paper(parsed)
+    if not paper.title:
+        raise Refused("title", "empty once control characters and markup are removed")
+    if not paper.categories:
+        raise NotKept(f"no category arXiv's taxonomy knows in {', '.join(parsed.categories)[:60]}")
+    _check_characters(paper)
+    return paper
 
 
 def _listing_paper(record: dict) -> Paper:
@@ -255,9 +262,9 @@ def _listing_paper(record: dict) -> Paper:
     return Paper(
         id=paper_id,
         version=version or 1,
-        title=_squash(_text(record, "title", required=True)),
+        title=_text(record, "title", required=True) or "",
         authors=_string_list(record, "authors"),
-        abstract=_squash(_text(record, abstract_field)),
+        abstract=_text(record, abstract_field) or "",
         categories=categories,
         primary_category=primary,
         comment=_text(record, "comment"),
@@ -284,9 +291,9 @@ def _snapshot_paper(record: dict) -> Paper:
     return Paper(
         id=paper_id,
         version=max(version or 1, versions),
-        title=_squash(_text(record, "title", required=True)),
+        title=_text(record, "title", required=True) or "",
         authors=authors,
-        abstract=_squash(_text(record, "abstract")),
+        abstract=_text(record, "abstract") or "",
         categories=categories,
         primary_category=categories[0],
         comment=_text(record, "comments"),
@@ -353,9 +360,11 @@ def read_records(path: Path, progress: Callable[[int], None] | None = None,
                 continue
             try:
                 record = json.loads(line)
-                paper = _parse(record)
-                if "\x00" in line or _RISKY_ESCAPE.search(line):  # the full check only where it can fail
-                    _check_characters(record)
+                paper = paper_from_record(record)
+            except NotKept as exc:
+                log.debug("%s:%d not kept: %s", path, number, exc)
+                yield None
+                continue
             except Refused as exc:
                 yield Refusal(str(path), number, exc.field, exc.reason)
                 continue

@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 from scipy import sparse
-from sqlalchemy import DateTime, Integer, String, bindparam, delete, exists, literal, or_, select, union_all
+from sqlalchemy import DateTime, Integer, String, bindparam, exists, literal, or_, select, union_all
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from digest.db import Base
@@ -116,11 +116,6 @@ def add_likes(sessions: sessionmaker[Session], chat_id: str, paper_ids: Iterable
                 session.add(FeedbackRow(chat_id=chat_id, paper_id=paper_id, value=1, source=source))
                 added += 1
     return added
-
-
-def clear_feedback(sessions: sessionmaker[Session], chat_id: str) -> int:
-    with sessions.begin() as session:
-        return session.execute(delete(FeedbackRow).where(FeedbackRow.chat_id == chat_id)).rowcount or 0
 
 
 def chat_signal(sessions: sessionmaker[Session], chat_id: str) -> Signal:

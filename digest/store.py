@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.clean import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS
 from digest.models import ANNOUNCE_STRENGTH, Announcement, AnnounceType, Paper
 from digest.schema import AnnouncementRow, MailingRow, PaperRow, as_stored, utcnow
 
@@ -20,11 +21,12 @@ _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 
 
 def paper_from_row(row: PaperRow) -> Paper:
+    """A stored paper; title and abstract capped again, for rows stored before the caps existed."""
     return Paper(
         id=row.id,
-        title=row.title,
+        title=row.title[:MAX_TITLE_CHARS],
         authors=tuple(row.authors or ()),
-        abstract=row.abstract or "",
+        abstract=(row.abstract or "")[:MAX_ABSTRACT_CHARS],
         categories=tuple(row.categories or ()),
         version=row.version,
         primary_category=row.primary_category,
@@ -185,6 +187,16 @@ class PaperStore:
                     kind = kept_kind if ANNOUNCE_STRENGTH[kept_kind] >= ANNOUNCE_STRENGTH[kind] else kind
                 merged[paper.id] = (paper, kind)
         return list(merged.values())
+
+    def announced_days_of(self, paper_ids: Sequence[str]) -> dict[str, dt.date]:
+        """The latest day each paper was announced (cards show it), for those the store saw in a mailing."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(AnnouncementRow.paper_id, func.max(AnnouncementRow.day))
+                .where(AnnouncementRow.paper_id.in_(list(paper_ids)))
+                .group_by(AnnouncementRow.paper_id)
+            )
+            return {paper_id: day for paper_id, day in rows}
 
     def latest_announced_day(self, on_or_before: dt.date | None = None) -> dt.date | None:
         with self.sessions() as session:

@@ -1,7 +1,7 @@
 """index papers.updated_at (the Related index catches up from it)
 
 Revision ID: issue13_updated_at
-Revises: 8a484e505e1e
+Revises: issue14_style
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "issue13_updated_at"
-down_revision = "8a484e505e1e"
+down_revision = "issue14_style"
 branch_labels = None
 depends_on = None
 
