@@ -56,10 +56,24 @@ def _attach_optional_parts(app: Paperboy) -> None:
     app.personal = PersonalRanker(app.sessions)
     Finder.attach(app)
     app.on_papers_stored.append(lambda ids: index_papers(app.engine, ids))
+    app.on_papers_stored.append(lambda ids: _keep_related_current(app))
+
+
+def _keep_related_current(app: Paperboy) -> None:
+    """New papers go into the persisted Related index as they arrive, in a worker thread (never in
+    the way of an answer); before the index exists, the first Related call or start-up builds it."""
+    vectors = app.finder.vectors
+    if not vectors.ready:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return  # a one-shot command: the next Related call catches up
+    app.spawn(asyncio.to_thread(vectors.refresh))
 
 
 def warm_up(app: Paperboy) -> None:
-    """Fit the Related vectors in the background, so the first Related press after a start is quick."""
+    """Open (or, the first time, fit) the Related index in the background, so no press waits for it."""
     app.spawn(asyncio.to_thread(app.finder.vectors.refresh))
 
 

@@ -123,3 +123,18 @@ def test_the_index_reads_texts_exactly_as_scikit_learn_does(ngrams):
                                 token_pattern=r"(?u)\b[^\W\d_][\w-]*\w\b|\b\d*[^\W\d_]\w*\b",
                                 vocabulary=vocabulary.terms)
     assert (vocabulary.counts(texts) != reference.transform(texts)).nnz == 0
+
+
+async def test_papers_stored_by_the_bot_reach_the_index_without_a_related_call(app):
+    from digest.vector_index import VectorIndex
+
+    app.store.upsert_papers(topical_papers())
+    paper = by_topic(topical_papers(), 3)[0]
+    app.finder.related.related(paper)  # builds the index
+    twin = dataclasses.replace(paper, id="2509.00042", title=paper.title + " (journal version)")
+    app.store.upsert_papers([twin])
+    app.papers_stored([twin.id])
+    await app.wait_idle()
+    index = VectorIndex.open(app.finder.vectors.index_dir)
+    assert index is not None and index.contains(twin.id)
+    assert app.finder.vectors.fits == 1
