@@ -153,7 +153,17 @@ def _text(record: dict, name: str, *, required: bool = False) -> str | None:
 
 
 def _check_characters(paper: Paper) -> None:
-    """The last guard: no NUL or lone surrogate left in any text (PostgreSQL refuses NUL)."""
+    """The last guard: no NUL or lone surrogate left in any text (PostgreSQL refuses NUL).
+    One check over all the text at once; the field is looked for only when it fails."""
+    texts = (paper.title, paper.abstract, paper.comment or "", paper.doi or "", paper.journal_ref or "",
+             paper.license or "", *paper.authors, *paper.categories)
+    joined = "\n".join(texts)
+    try:
+        joined.encode("utf-8")
+        if "\x00" not in joined:
+            return
+    except UnicodeEncodeError:
+        pass
     for name in ("title", "abstract", "comment", "doi", "journal_ref", "license", "authors", "categories"):
         for text in _strings(getattr(paper, name)):
             if "\x00" in text:
@@ -325,15 +335,21 @@ def _parsed_authors(value: object) -> tuple[str, ...]:
     """Names from `authors_parsed` ([keyname, forenames, suffix], accents already decoded)."""
     if value is None:
         return ()
-    if not isinstance(value, list) or not all(
-            isinstance(parts, list) and parts and all(isinstance(p, str) for p in parts) for parts in value):
-        raise Refused("authors_parsed", "expected a list of [keyname, forenames, suffix] lists")
+    wrong = Refused("authors_parsed", "expected a list of [keyname, forenames, suffix] lists")
+    if not isinstance(value, list):
+        raise wrong
     names = []
     for parts in value:
-        keyname, forenames, suffix = (list(parts) + ["", ""])[:3]
-        name = " ".join(p.strip() for p in (forenames, keyname, suffix) if p.strip())
+        if not isinstance(parts, list) or not parts:
+            raise wrong
+        keyname = parts[0]
+        forenames = parts[1] if len(parts) > 1 else ""
+        suffix = parts[2] if len(parts) > 2 else ""
+        if type(keyname) is not str or type(forenames) is not str or type(suffix) is not str:
+            raise wrong
+        name = f"{forenames} {keyname} {suffix}".strip()
         if name:
-            names.append(name)
+            names.append(" ".join(name.split()) if "  " in name else name)
     return tuple(names)
 
 
