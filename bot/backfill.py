@@ -34,7 +34,7 @@ from digest.arxiv_http import ArxivHttp
 from digest.categories import CategoryExpr, parse_expr
 from digest.importer import write_papers
 from digest.models import Paper
-from digest.oai import BadResumptionToken, OaiPage, fetch_page, set_of
+from digest.oai import BadResumptionToken, fetch_page, set_of
 from digest.schema import utcnow
 from digest.taxonomy import load_taxonomy
 
@@ -187,4 +187,4 @@ def forget_progress(sessions: sessionmaker[Session], selection: Selection) -> No
                 session.delete(row)
 
 
-__all__ = ["BackfillReport", "OaiPage", "Selection", "backfill", "forget_progress", "make_selection"]
+__all__ = ["BackfillReport", "Selection", "backfill", "forget_progress", "make_selection"]

@@ -23,7 +23,6 @@ import datetime as dt
 import email.utils
 import re
 import xml.etree.ElementTree as ET
-from collections.abc import Mapping
 from dataclasses import dataclass
 
 from digest.arxiv_http import ArxivHttp
@@ -222,8 +221,3 @@ def _rfc_date(value: str | None) -> dt.date | None:
         return email.utils.parsedate_to_datetime(value.strip()).date() if value else None
     except (TypeError, ValueError, IndexError):
         return None
-
-
-def selection_key(params: Mapping[str, object]) -> str:
-    """A stable text key for one harvest selection (for remembering where it stopped)."""
-    return "|".join(f"{k}={params[k] or ''}" for k in sorted(params))
