@@ -55,10 +55,8 @@ def add_find_commands(subparsers: argparse._SubParsersAction) -> None:
 def _app(settings):  # type: ignore[no-untyped-def]
     from bot.cli import build_app
     from bot.find_commands import finder_of
-    from digest.search import index_papers
 
-    app = build_app(settings)
-    index_papers(app.engine)
+    app = build_app(settings)  # its migration step also makes sure every stored paper is searchable
     return app, finder_of(app)
 
 
