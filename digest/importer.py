@@ -287,9 +287,9 @@ def _listing_paper(record: dict) -> Paper:
 def _snapshot_paper(record: dict) -> Paper:
     """arXiv's metadata snapshot: strings for authors and categories, dates in `versions`."""
     paper_id, version = _paper_id(record)
-    categories_text = _text(record, "categories", required=True)
     if not isinstance(record.get("categories"), str):
         raise Refused("categories", "expected a space-separated string such as \"math.RA cs.LG\"")
+    categories_text = _text(record, "categories", required=True)
     categories = _category_list(str(categories_text).split())
     for name in _OPTIONAL_TEXT:
         _text(record, name)

@@ -272,3 +272,15 @@ async def test_console_prints_link_buttons_as_urls(app, fake_arxiv):
     shown = out.getvalue()
     assert "Console paper" in shown and f"{fake_arxiv.base_url}/pdf/2401.12345" in shown
 
+
+
+def test_import_of_arxivs_snapshot_reports_taken_skipped_refused_and_why(config, capsys):
+    assert main(["import", "--quiet", str(FIXTURES / "arxiv-metadata-oai-snapshot.json.gz")]) == 0
+    captured = capsys.readouterr()
+    assert "from 10 lines: 3 taken, 1 skipped, 6 refused." in captured.out
+    refused = [line for line in captured.err.splitlines() if line.startswith("refused ")]
+    assert len(refused) == 6
+    assert refused[0].endswith("arxiv-metadata-oai-snapshot.json.gz:5: categories: expected a space-separated "
+                               "string such as \"math.RA cs.LG\"")
+    assert main(["search", "--json", "cat:math.CO"]) == 0
+    assert [hit["id"] for hit in json.loads(capsys.readouterr().out)] == ["0704.0002"]
