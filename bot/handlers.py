@@ -264,6 +264,7 @@ def ask_author_split(app, ctx: ChatContext, words: str) -> list[Message]:  # typ
     """Show how the names were split and let the chat confirm; nothing changes until it does."""
     names = split_names(words)
     one = " ".join(words.split())
+    check_limits(replace(_sub(app, ctx), authors=tuple(names)), 0)  # refuse at once what could not be saved
     set_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id), json.dumps({"split": names, "one": one}))
     listed = "; ".join(f"“{n}”" for n in names)
     return [Message(

@@ -49,6 +49,7 @@ def errors(caplog):
     "sp:x:9223372036854775808", "sp:nokey:0", "sv:99999999999999999999", "sv:-3",
     "nosuchverb:1", "", ":", "\x00", "pg:\x00:\ud800", "x" * 5000,
     "save:not-an-id", "up:../../etc", "card:\x00", "rel:2613.00001", "save:hep-zz/9901001",
+    "retry:nosuch:2401.00001", "retry:faq", "retry:",
 ])
 async def test_a_forged_or_stale_button_expires_without_an_error(app, errors, payload):
     reply = await app.handle_action(PRIVATE, payload)
@@ -131,6 +132,13 @@ async def test_too_many_authors_or_too_long_a_term_is_refused_and_said(app):
     assert f"at most {MAX_AUTHORS} authors" in said(await app.handle_text(PRIVATE, f"/authors {names}"))
     assert "at most 100 characters" in said(await app.handle_text(PRIVATE, "/exclude " + "y" * 500))
     assert app.subscriptions.get_or_default(PRIVATE.chat_id).exclude == ()
+
+
+async def test_too_many_names_without_commas_are_refused_before_asking_how_to_split(app):
+    names = " ".join(f"Given{i} Family{i}" for i in range(MAX_AUTHORS + 1))
+    answer = said(await app.handle_text(PRIVATE, f"/authors {names}"))
+    assert f"at most {MAX_AUTHORS} authors" in answer
+    assert "Did you mean" not in answer
 
 
 async def test_a_subscription_holds_at_most_200_categories(app):
