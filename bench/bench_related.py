@@ -81,7 +81,7 @@ def main() -> None:
             rebuild_search_index(conn)
         vectors = PaperVectors(sessions, ngrams=args.ngrams)
         started = time.perf_counter()
-        vectors.refresh()
+        vectors.refresh(wait=True)
         print(f"TF-IDF vectors (ngrams 1-{args.ngrams}) fitted in {time.perf_counter() - started:.1f} s")
         finder = RelatedFinder(vectors, PaperSearch(engine))
         ids = [p.id for p in papers]

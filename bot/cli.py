@@ -4,7 +4,8 @@
     paperboy run                        every configured adapter plus the scheduler
     paperboy ingest [--date D] [--categories EXPR]
     paperboy digest --categories EXPR [--keywords ...] [--date D] [--format text|json]
-    paperboy import FILE [FILE ...]     paper metadata from JSONL / JSONL.gz
+    paperboy import FILE [FILE ...]     paper metadata from JSONL / JSONL.gz (arXiv's snapshot too)
+    paperboy backfill --from DATE        arXiv's history over OAI-PMH, resumable
     paperboy search | related | rank    see `paperboy <command> --help`
 
 Every subcommand takes `--config PATH` (else $PAPERBOY_CONFIG, else ./paperboy.toml, else defaults).
@@ -56,10 +57,24 @@ def _attach_optional_parts(app: Paperboy) -> None:
     app.personal = PersonalRanker(app.sessions)
     Finder.attach(app)
     app.on_papers_stored.append(lambda ids: index_papers(app.engine, ids))
+    app.on_papers_stored.append(lambda ids: _keep_related_current(app))
+
+
+def _keep_related_current(app: Paperboy) -> None:
+    """New papers go into the persisted Related index as they arrive, in a worker thread (never in
+    the way of an answer); before the index exists, the first Related call or start-up builds it."""
+    vectors = app.finder.vectors
+    if not vectors.ready:
+        return
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return  # a one-shot command: the next Related call catches up
+    app.spawn(asyncio.to_thread(vectors.refresh))
 
 
 def warm_up(app: Paperboy) -> None:
-    """Fit the Related vectors in the background, so the first Related press after a start is quick."""
+    """Open (or, the first time, fit) the Related index in the background, so no press waits for it."""
     app.spawn(asyncio.to_thread(app.finder.vectors.refresh))
 
 
@@ -249,15 +264,22 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
             print(f"No such file: {', '.join(missing)}", file=sys.stderr)
             return 2
         report = await asyncio.to_thread(_bulk_import, app, [Path(p) for p in args.files], args.quiet)
-        print(f"Imported {report.papers} papers ({report.announcements} new announcement listings) "
-              f"from {report.lines} lines; {report.skipped} unreadable lines skipped.")
+        for refusal in report.refusals:
+            print(f"refused {refusal}", file=sys.stderr)
+        if report.refused > len(report.refusals):
+            print(f"... and {report.refused - len(report.refusals)} more refused lines", file=sys.stderr)
+        print(report.summary())
+    except PaperboyError as exc:
+        print(f"paperboy import: {exc}", file=sys.stderr)
+        return 1
     finally:
         await app.aclose()
     return 0
 
 
 def _bulk_import(app: Paperboy, files: list[Path], quiet: bool):  # type: ignore[no-untyped-def]
-    """Import with the search index's per-row triggers off, then rebuild it in one pass (3x faster)."""
+    """Import with the search index's per-row triggers off, then rebuild it in one pass (3x faster);
+    then bring the persisted Related vectors up to date with the new papers."""
     from tqdm import tqdm
 
     from digest.importer import import_jsonl
@@ -265,12 +287,48 @@ def _bulk_import(app: Paperboy, files: list[Path], quiet: bool):  # type: ignore
 
     with app.engine.begin() as connection:
         suspend_search_index(connection)
+    total = sum(f.stat().st_size for f in files)
     try:
-        with tqdm(unit=" lines", disable=quiet or not sys.stderr.isatty(), mininterval=0.5) as bar:
+        with tqdm(total=total, unit="B", unit_scale=True, disable=quiet or not sys.stderr.isatty(),
+                  mininterval=0.5, desc="import") as bar:
             return import_jsonl(files, app.sessions, progress=bar.update)
     finally:
         with app.engine.begin() as connection:
             rebuild_search_index(connection)
+
+
+async def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from bot.backfill import backfill, forget_progress, make_selection
+
+    if args.to is not None and args.to < getattr(args, "from"):
+        print("paperboy backfill: --to is before --from", file=sys.stderr)
+        return 2
+    app = build_app(settings)
+    try:
+        selection = make_selection(getattr(args, "from"), args.to, args.categories, args.metadata)
+        if args.restart:
+            forget_progress(app.sessions, selection)
+        with tqdm(unit=" records", disable=args.quiet or not sys.stderr.isatty(), desc="backfill") as bar:
+            def progress(records: int, total: int | None) -> None:
+                if total and bar.total != total:
+                    bar.total = total
+                bar.update(records)
+
+            report = await backfill(app.http, settings.arxiv.oai_url, app.sessions, selection,
+                                    progress=progress, on_stored=app.papers_stored)
+    except PaperboyError as exc:
+        print(f"paperboy backfill: {exc}\nWhat was harvested is stored; run the same command again to resume.",
+              file=sys.stderr)
+        return 1
+    finally:
+        await app.aclose()
+    if report.pages == 0:
+        print("This backfill is already complete; add --restart to harvest it again.")
+    else:
+        print(report.summary())
+    return 0
 
 
 def _date(text: str) -> dt.date:
@@ -313,6 +371,17 @@ def make_parser() -> argparse.ArgumentParser:
     imp.add_argument("files", nargs="+", metavar="FILE")
     imp.add_argument("--quiet", action="store_true", help="no progress bar")
     imp.set_defaults(run=cmd_import)
+
+    backfill = sub.add_parser("backfill", help="fill the store with arXiv's history over OAI-PMH (resumable)")
+    backfill.add_argument("--from", required=True, type=_date, metavar="DATE",
+                          help="first submission date to harvest, YYYY-MM-DD")
+    backfill.add_argument("--to", type=_date, metavar="DATE", help="last submission date (default: today)")
+    backfill.add_argument("--categories", metavar="EXPR", help="e.g. cs.CL+cs.LG or math (default: all of arXiv)")
+    backfill.add_argument("--metadata", choices=["arXiv", "arXivRaw"], default="arXiv",
+                          help="OAI-PMH metadata format (arXivRaw also lists every version)")
+    backfill.add_argument("--restart", action="store_true", help="forget an earlier run's progress, start over")
+    backfill.add_argument("--quiet", action="store_true", help="no progress bar")
+    backfill.set_defaults(run=cmd_backfill)
 
     from bot.cli_find import add_find_commands
 

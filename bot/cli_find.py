@@ -55,10 +55,8 @@ def add_find_commands(subparsers: argparse._SubParsersAction) -> None:
 def _app(settings):  # type: ignore[no-untyped-def]
     from bot.cli import build_app
     from bot.find_commands import finder_of
-    from digest.search import index_papers
 
-    app = build_app(settings)
-    index_papers(app.engine)
+    app = build_app(settings)  # its migration step also makes sure every stored paper is searchable
     return app, finder_of(app)
 
 
@@ -150,6 +148,8 @@ async def cmd_related(settings, args: argparse.Namespace) -> int:  # type: ignor
         paper = app.store.get_paper(paper_id)
         if paper is None:
             raise PaperNotFound(paper_id)
+        # a one-shot command may wait for the index (built once, then opened from disk at every run)
+        await asyncio.to_thread(finder.vectors.refresh, wait=True)
         hits = await asyncio.to_thread(finder.related.related, paper, args.limit)
         data = [{"id": h.id, "score": round(h.score, 4)} for h in hits]
         _emit_papers(args, _described(app, data), title=f"Related to {paper.id}: {to_unicode(paper.title)}")

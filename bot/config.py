@@ -42,6 +42,7 @@ class ArxivSettings:
     html_url: str = "https://arxiv.org/html"
     pdf_url: str = "https://arxiv.org/pdf"
     abs_url: str = "https://arxiv.org/abs"
+    oai_url: str = "https://oaipmh.arxiv.org/oai"  # OAI-PMH, for `paperboy backfill`
     min_interval_s: float = 3.0
     user_agent: str = "paperboy-bot/0.1 (+https://github.com/paperboy-bot/paperboy; mailto:paperboy@example.org)"
     timeout_s: float = 30.0
@@ -112,6 +113,7 @@ class FulltextSettings:
 @dataclass(frozen=True)
 class SearchSettings:
     engine: str = "auto"  # auto | fts5 | postgres
+    index_dir: str = ""  # the persisted Related vectors; "" = beside the SQLite file (<file>.related)
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, 
 from digest.models import Paper
 from digest.personal import add_likes, toggle_feedback
 from digest.latex import to_unicode
-from digest.related import PaperVectors, RelatedFinder
+from digest.related import PaperVectors, RelatedFinder, default_index_dir
 from digest.saved import saved_ids, toggle_saved
 from digest.schema import utcnow
 from digest.search import PaperSearch, SearchPage
@@ -65,15 +65,16 @@ class Finder:
     related: RelatedFinder
 
     @classmethod
-    def build(cls, engine, sessions: sessionmaker[Session], engine_choice: str = "auto") -> "Finder":  # type: ignore[no-untyped-def]
+    def build(cls, engine, sessions: sessionmaker[Session], engine_choice: str = "auto",  # type: ignore[no-untyped-def]
+              index_dir: str = "") -> "Finder":
         search = PaperSearch(engine, engine_choice)
-        vectors = PaperVectors(sessions)
+        vectors = PaperVectors(sessions, index_dir=default_index_dir(engine.url.render_as_string(), index_dir))
         return cls(search=search, vectors=vectors, related=RelatedFinder(vectors, search))
 
     @classmethod
     def attach(cls, app) -> "Finder":  # type: ignore[no-untyped-def]
         """Build one for `app` and keep it there (the composition root calls this)."""
-        app.finder = cls.build(app.engine, app.sessions, app.settings.search.engine)
+        app.finder = cls.build(app.engine, app.sessions, app.settings.search.engine, app.settings.search.index_dir)
         return app.finder
 
 

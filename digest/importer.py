@@ -1,33 +1,46 @@
-"""Bulk import of paper metadata from JSONL files (plain or gzipped), fast enough for 75k papers.
+"""Bulk import of paper metadata from JSONL files (plain or gzipped), fast enough for all of arXiv.
 
-Two formats are understood, line by line:
+Three formats are understood, recognised line by line:
+- arXiv's metadata snapshot (`arxiv-metadata-oai-snapshot.json`, the bulk dump researchers
+  download): `{id, submitter, authors: "A, B and C", title, comments, journal-ref, doi, report-no,
+  categories: "math.RA cs.LG", license, abstract, versions: [{version, created}], update_date,
+  authors_parsed: [[keyname, forenames, suffix]]}`. The first version's `created` date becomes the
+  paper's `published` date (what `/search` date filters use); the snapshot says nothing about
+  announcement days, so no announcement rows are invented for it;
 - the corpus format: `{id, title, abstract, authors[], categories[], primary_category, comment,
   first_seen, seen_dates[]}`; each paper is recorded as announced on `first_seen`;
 - the daily-crawl format: `{id, pdf, abs, authors[], title, categories[], comment, summary}`, in a
   file named `<YYYY-MM-DD>.jsonl`; every paper is recorded as announced that day. The crawler
   lists a paper once per category page, so duplicates in a file collapse to one paper.
 
+Every line is validated before anything is stored: a line that fits none of these formats is
+*refused* with its line number and the field at fault (`Refusal`), and never half-stored. Blank
+lines and repeats of a paper already read from the same file are *skipped*; the rest are *taken*.
+
 Rows are written with one multi-row upsert per chunk (SQLite and PostgreSQL both support
-`ON CONFLICT`), which is what makes a 75k-paper import take seconds, not minutes.
+`ON CONFLICT`), which is what makes a million-paper import take minutes, not hours. The file is read
+as a stream (gzip included), so memory stays flat whatever its size.
 
 Every record is cleaned like a feed item (`digest.clean.clean_paper`: control characters out, HTML
 to text, titles and abstracts capped, categories unknown to the taxonomy dropped); a record left
-without a title or a category is a skipped line.
+without a title is refused, one left without a category arXiv's taxonomy knows is skipped.
 """
 
 from __future__ import annotations
 
 import dataclasses
-
 import datetime as dt
+import email.utils
 import gzip
 import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import IO, Any
 
+from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -39,22 +52,84 @@ from digest.schema import AnnouncementRow, PaperRow, utcnow
 
 log = logging.getLogger(__name__)
 
-CHUNK = 1000
+CHUNK = 2000
+REFUSALS_KEPT = 100  # refusals listed in the report; the count covers all of them
 _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
+# arXiv category names, current and retired: cs.CL, math-ph, hep-th, astro-ph.GA, q-bio.NC, cmp-lg
+_CATEGORY = re.compile(r"^(?=..)[a-z]+(?:-[a-z]+)?(?:\.[A-Za-z]{2,}(?:-[A-Za-z]+)?)?$")
+_AUTHOR_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
+_PARENTHESES = re.compile(r"\([^()]*\)")
+_OPTIONAL_TEXT = ("comments", "journal-ref", "doi", "license", "report-no", "submitter", "comment")
+
+
+class Refused(ValueError):
+    """A line that fits no known format; `field` names the part at fault."""
+
+    def __init__(self, field_name: str, reason: str) -> None:
+        super().__init__(f"{field_name}: {reason}")
+        self.field = field_name
+        self.reason = reason
+
+
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """One refused line, as the import reports it."""
+
+    path: str
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.path}:{self.line}: {self.field}: {self.reason}"
 
 
 @dataclass
 class ImportReport:
     lines: int = 0
-    papers: int = 0
-    announcements: int = 0
+    taken: int = 0
     skipped: int = 0
+    refused: int = 0
+    papers: int = 0  # distinct papers written (a paper read from two files counts twice)
+    announcements: int = 0
+    refusals: list[Refusal] = field(default_factory=list)
+
+    def summary(self) -> str:
+        return (f"Imported {self.papers} papers ({self.announcements} new announcement listings) "
+                f"from {self.lines} lines: {self.taken} taken, {self.skipped} skipped, {self.refused} refused.")
 
 
-def _open(path: Path) -> Iterator[str]:
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rt", encoding="utf-8") as handle:  # type: ignore[operator]
-        yield from handle
+# --- reading ----------------------------------------------------------------------------------------
+
+
+class _Progress:
+    """Reports bytes read from the file on disk (compressed bytes for .gz), for a progress bar."""
+
+    def __init__(self, raw: IO[bytes], callback: Callable[[int], None] | None) -> None:
+        self.raw = raw
+        self.callback = callback
+        self.seen = 0
+
+    def tick(self) -> None:
+        if self.callback is None:
+            return
+        position = self.raw.tell()
+        if position > self.seen:
+            self.callback(position - self.seen)
+            self.seen = position
+
+
+def _lines(path: Path, progress: Callable[[int], None] | None) -> Iterator[str]:
+    with open(path, "rb") as raw:
+        meter = _Progress(raw, progress)
+        is_gzip = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if is_gzip else raw  # type: ignore[assignment]
+        for number, line in enumerate(stream, 1):
+            if number % 2000 == 0:
+                meter.tick()
+            yield line.decode("utf-8", errors="strict")
+        meter.tick()
 
 
 def _date(value: object) -> dt.date | None:
@@ -66,54 +141,264 @@ def _date(value: object) -> dt.date | None:
         return None
 
 
-def paper_from_record(record: dict) -> Paper:
-    """A Paper from one JSON record of either format; raises ValueError/BadInput on junk."""
-    paper_id, version = parse_id(str(record["id"]))
-    categories = tuple(record.get("categories") or ())
-    primary = record.get("primary_category") or (categories[0] if categories else None)
-    if primary and primary not in categories:
-        categories = (primary, *categories)
-    paper = clean_paper(Paper(
-        id=paper_id,
-        version=version or 1,
-        title=str(record.get("title") or ""),
-        authors=tuple(str(a) for a in record.get("authors") or ()),
-        abstract=str(record.get("abstract") or record.get("summary") or ""),
-        categories=tuple(str(c) for c in categories),
-        primary_category=primary,
-        comment=_text_or_none(record.get("comment")),
-        doi=_text_or_none(record.get("doi")),
-        journal_ref=_text_or_none(record.get("journal_ref")),
-        published=_date(record.get("first_seen") or record.get("published")),
-    ))
+def _text(record: dict, name: str, *, required: bool = False) -> str | None:
+    """A string field, checked: the right type, and no NUL or lone surrogate a database would choke on."""
+    value = record.get(name)
+    if value is None or value == "":
+        if required:
+            raise Refused(name, "missing or empty")
+        return None
+    if not isinstance(value, str):
+        raise Refused(name, f"expected a string, got {type(value).__name__}")
+    return value
+
+
+def _check_characters(paper: Paper) -> None:
+    """The last guard: no NUL or lone surrogate left in any text (PostgreSQL refuses NUL).
+    One check over all the text at once; the field is looked for only when it fails."""
+    texts = (paper.title, paper.abstract, paper.comment or "", paper.doi or "", paper.journal_ref or "",
+             paper.license or "", *paper.authors, *paper.categories)
+    joined = "\n".join(texts)
+    try:
+        joined.encode("utf-8")
+        if "\x00" not in joined:
+            return
+    except UnicodeEncodeError:
+        pass
+    for name in ("title", "abstract", "comment", "doi", "journal_ref", "license", "authors", "categories"):
+        for text in _strings(getattr(paper, name)):
+            if "\x00" in text:
+                raise Refused(name, "contains a NUL character")
+            try:
+                text.encode("utf-8")
+            except UnicodeEncodeError:
+                raise Refused(name, "contains an unpaired surrogate") from None
+
+
+def _strings(value: object) -> Iterator[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            yield from _strings(item)
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+
+
+def _paper_id(record: dict) -> tuple[str, int | None]:
+    raw = record.get("id")
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        raise Refused("id", f"a number ({raw!r}); arXiv ids are strings such as \"0704.0001\"")
+    text = _text(record, "id", required=True)
+    try:
+        return parse_id(str(text))
+    except (BadInput, ValueError):
+        raise Refused("id", f"{str(text)[:40]!r} is not an arXiv id") from None
+
+
+def _category_list(names: Iterable[object], *, free_text_after_first: bool = False) -> tuple[str, ...]:
+    """The categories, checked.
+
+    With `free_text_after_first` (crawled listings, whose subject line also carries MSC/ACM classes
+    and free text after the arXiv categories), strings after the first that are no category are dropped.
+    """
+    result = []
+    for position, name in enumerate(names):
+        if free_text_after_first and position and isinstance(name, str) and not _CATEGORY.match(name):
+            continue
+        if not isinstance(name, str) or not _CATEGORY.match(name):
+            raise Refused("categories", f"{str(name)[:30]!r} is not an arXiv category")
+        result.append(name)
+    if not result:
+        raise Refused("categories", "no category")
+    return tuple(dict.fromkeys(result))
+
+
+def _string_list(record: dict, name: str) -> tuple[str, ...]:
+    value = record.get(name)
+    if value is None:
+        return ()
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise Refused(name, "expected a list of strings")
+    return tuple(v.strip() for v in value if v.strip())
+
+
+def _format_of(record: dict) -> str:
+    if isinstance(record.get("categories"), str) or "versions" in record or "authors_parsed" in record \
+            or "update_date" in record:
+        return "snapshot"
+    if "first_seen" in record or "primary_category" in record or "abstract" in record:
+        return "corpus"
+    if "summary" in record or "pdf" in record or "abs" in record:
+        return "daily"
+    raise Refused("format", "fits no known format (snapshot, corpus or daily crawl)")
+
+
+class NotKept(ValueError):
+    """A well-formed record that is not stored: it has no category arXiv's taxonomy knows."""
+
+
+def paper_from_record(record: Any) -> Paper:
+    """A clean Paper from one JSON record of any known format.
+
+    Raises `Refused` (naming the field at fault) for a record that fits no format, `NotKept` for a
+    well-formed one whose categories arXiv's taxonomy does not know.
+    """
+    if not isinstance(record, dict):
+        raise Refused("line", f"expected a JSON object, got {type(record).__name__}")
+    parsed = _snapshot_paper(record) if _format_of(record) == "snapshot" else _listing_paper(record)
+    # control characters, NUL and lone surrogates out, HTML to text, lengths capped (digest.clean)
+    paper = clean_paper(parsed)
     if not paper.title:
-        raise ValueError("no title")
+        raise Refused("title", "empty once control characters and markup are removed")
     if not paper.categories:
-        raise ValueError("no category arXiv's taxonomy knows")
+        raise NotKept(f"no category arXiv's taxonomy knows in {', '.join(parsed.categories)[:60]}")
+    _check_characters(paper)
     return paper
 
 
-def _text_or_none(value: object) -> str | None:
-    return str(value) if value else None
+def _listing_paper(record: dict) -> Paper:
+    """The corpus and daily-crawl formats: lists for authors and categories."""
+    paper_id, version = _paper_id(record)
+    if not isinstance(record.get("categories"), list):
+        raise Refused("categories", "expected a list of arXiv categories")
+    categories = _category_list(record["categories"], free_text_after_first=True)
+    primary = _text(record, "primary_category") or categories[0]
+    if not _CATEGORY.match(primary):
+        raise Refused("primary_category", f"{primary[:30]!r} is not an arXiv category")
+    if primary not in categories:
+        categories = (primary, *categories)
+    abstract_field = "abstract" if "abstract" in record else "summary"
+    return Paper(
+        id=paper_id,
+        version=version or 1,
+        title=_text(record, "title", required=True) or "",
+        authors=_string_list(record, "authors"),
+        abstract=_text(record, abstract_field) or "",
+        categories=categories,
+        primary_category=primary,
+        comment=_text(record, "comment"),
+        doi=_text(record, "doi"),
+        journal_ref=_text(record, "journal_ref"),
+        published=_date(record.get("first_seen") or record.get("published")),
+    )
 
 
-def read_records(path: Path) -> Iterator[tuple[Paper, dt.date | None] | None]:
-    """(paper, announcement day) for each line; None for a line that cannot be read."""
-    name_day = _date(m.group(1)) if (m := _DAY_IN_NAME.search(path.name)) else None
-    for line in _open(path):
-        if not line.strip():
-            continue
+def _snapshot_paper(record: dict) -> Paper:
+    """arXiv's metadata snapshot: strings for authors and categories, dates in `versions`."""
+    paper_id, version = _paper_id(record)
+    if not isinstance(record.get("categories"), str):
+        raise Refused("categories", "expected a space-separated string such as \"math.RA cs.LG\"")
+    categories_text = _text(record, "categories", required=True)
+    categories = _category_list(str(categories_text).split())
+    for name in _OPTIONAL_TEXT:
+        _text(record, name)
+    versions, first_created = _versions(record.get("versions"))
+    if record.get("update_date") is not None and _date(_text(record, "update_date")) is None:
+        raise Refused("update_date", "expected a date such as 2008-11-13")
+    authors_text = _text(record, "authors")
+    authors = _parsed_authors(record.get("authors_parsed")) or _split_authors(authors_text or "")
+    return Paper(
+        id=paper_id,
+        version=max(version or 1, versions),
+        title=_text(record, "title", required=True) or "",
+        authors=authors,
+        abstract=_text(record, "abstract") or "",
+        categories=categories,
+        primary_category=categories[0],
+        comment=_text(record, "comments"),
+        doi=_text(record, "doi"),
+        journal_ref=_text(record, "journal-ref"),
+        license=_text(record, "license"),
+        published=first_created,
+    )
+
+
+def _versions(value: object) -> tuple[int, dt.date | None]:
+    """(how many versions, the first version's date) from `[{"version": "v1", "created": "Mon, 2 Apr 2007 ..."}]`."""
+    if value is None:
+        return 1, None
+    if not isinstance(value, list) or not value:
+        raise Refused("versions", "expected a non-empty list of {version, created}")
+    dates = []
+    for item in value:
+        if not isinstance(item, dict) or not isinstance(item.get("created"), str):
+            raise Refused("versions", "each version needs a `created` date")
         try:
-            record = json.loads(line)
-            paper = paper_from_record(record)
-        except (ValueError, KeyError, TypeError, BadInput) as exc:
-            log.debug("skipping a line of %s: %s", path, exc)
-            yield None
-            continue
-        day = _date(record.get("first_seen")) or name_day
-        if paper.published is None and day is not None:  # a daily file: the paper appeared that day
-            paper = dataclasses.replace(paper, published=day)
-        yield paper, day
+            dates.append(email.utils.parsedate_to_datetime(item["created"]).date())
+        except (TypeError, ValueError, IndexError):
+            raise Refused("versions", f"{item['created'][:40]!r} is not a date") from None
+    return len(value), min(dates)
+
+
+def _parsed_authors(value: object) -> tuple[str, ...]:
+    """Names from `authors_parsed` ([keyname, forenames, suffix], accents already decoded)."""
+    if value is None:
+        return ()
+    wrong = Refused("authors_parsed", "expected a list of [keyname, forenames, suffix] lists")
+    if not isinstance(value, list):
+        raise wrong
+    names = []
+    for parts in value:
+        if not isinstance(parts, list) or not parts:
+            raise wrong
+        keyname = parts[0]
+        forenames = parts[1] if len(parts) > 1 else ""
+        suffix = parts[2] if len(parts) > 2 else ""
+        if type(keyname) is not str or type(forenames) is not str or type(suffix) is not str:
+            raise wrong
+        name = f"{forenames} {keyname} {suffix}".strip()
+        if name:
+            names.append(" ".join(name.split()) if "  " in name else name)
+    return tuple(names)
+
+
+def _split_authors(text: str) -> tuple[str, ...]:
+    """Names from the `authors` string: "A. One, B. Two (MIT) and C. Three"."""
+    text = _PARENTHESES.sub(" ", " ".join(text.split()))
+    return tuple(n.strip() for n in _AUTHOR_SPLIT.split(text) if n.strip())
+
+
+@dataclass(frozen=True, slots=True)
+class _Taken:
+    paper: Paper
+    day: dt.date | None
+
+
+def read_records(path: Path, progress: Callable[[int], None] | None = None,
+                 ) -> Iterator[_Taken | Refusal | None]:
+    """For each line: the paper (with its announcement day), a `Refusal`, or None for a blank line."""
+    name_day = _date(m.group(1)) if (m := _DAY_IN_NAME.search(path.name)) else None
+    try:
+        for number, line in enumerate(_lines(path, progress), 1):
+            if not line.strip():
+                yield None
+                continue
+            try:
+                record = json.loads(line)
+                paper = paper_from_record(record)
+            except NotKept as exc:
+                log.debug("%s:%d not kept: %s", path, number, exc)
+                yield None
+                continue
+            except Refused as exc:
+                yield Refusal(str(path), number, exc.field, exc.reason)
+                continue
+            except ValueError as exc:  # json.JSONDecodeError
+                yield Refusal(str(path), number, "line", f"not JSON ({exc})")
+                continue
+            day = _date(record.get("first_seen")) or name_day
+            if paper.published is None and day is not None:  # a daily file: the paper appeared that day
+                paper = dataclasses.replace(paper, published=day)
+            yield _Taken(paper, day)
+    except UnicodeDecodeError as exc:
+        raise BadInput(f"{path}: not UTF-8 text ({exc})") from None
+    except (OSError, EOFError) as exc:
+        raise BadInput(f"{path}: cannot be read ({exc})") from None
+
+
+# --- writing ----------------------------------------------------------------------------------------
 
 
 def _paper_values(paper: Paper) -> dict:
@@ -134,18 +419,22 @@ def _insert(session: Session):  # type: ignore[no-untyped-def]
     raise BadInput(f"importing needs SQLite or PostgreSQL, not {dialect}")
 
 
-def _write_chunk(session: Session, papers: dict[str, Paper], days: dict[str, dt.date]) -> int:
-    """One upsert statement compiled once and run for the whole chunk (an executemany)."""
+def write_papers(session: Session, papers: dict[str, Paper], days: dict[str, dt.date]) -> int:
+    """One upsert compiled once and run for the whole chunk (an executemany); returns new announcements.
+
+    A stored newer version is never overwritten by an older one; a DOI, journal reference, licence
+    or first-version date the new record lacks is kept.
+    """
     insert = _insert(session)
     connection = session.connection()
     stmt = insert(PaperRow)
     updatable = ["version", "title", "authors", "abstract", "categories", "primary_category", "comment",
                  "updated_at"]
-    stmt = stmt.on_conflict_do_update(
-        index_elements=["id"],
-        set_={c: stmt.excluded[c] for c in updatable},
-        where=PaperRow.version <= stmt.excluded.version,
-    )
+    kept_unless_given = ["doi", "journal_ref", "license", "published"]
+    changes = {c: stmt.excluded[c] for c in updatable}
+    changes.update({c: func.coalesce(stmt.excluded[c], getattr(PaperRow, c)) for c in kept_unless_given})
+    stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=changes,
+                                      where=PaperRow.version <= stmt.excluded.version)
     connection.execute(stmt, [_paper_values(p) for p in papers.values()])
     if not days:
         return 0
@@ -162,34 +451,48 @@ def import_jsonl(
     *,
     progress: Callable[[int], None] | None = None,
 ) -> ImportReport:
-    """Import every file; `progress(n)` is called with the number of lines read since the last call."""
+    """Import every file; `progress(n)` is called with the bytes of the file read since the last call."""
     report = ImportReport()
     for path in paths:
-        papers: dict[str, Paper] = {}
-        days: dict[str, dt.date] = {}
-        for item in read_records(Path(path)):
-            report.lines += 1
-            if progress:
-                progress(1)
-            if item is None:
-                report.skipped += 1
-                continue
-            paper, day = item
-            kept = papers.get(paper.id)
-            if kept is None or paper.version >= kept.version:
-                papers[paper.id] = paper
-            if day is not None:
-                days.setdefault(paper.id, day)
-            if len(papers) >= CHUNK:
-                report.papers += len(papers)
-                report.announcements += _flush(sessions, papers, days)
-                papers, days = {}, {}
-        if papers:
-            report.papers += len(papers)
-            report.announcements += _flush(sessions, papers, days)
+        _import_file(Path(path), sessions, report, progress)
     return report
 
 
-def _flush(sessions: sessionmaker[Session], papers: dict[str, Paper], days: dict[str, dt.date]) -> int:
+def _import_file(path: Path, sessions: sessionmaker[Session], report: ImportReport,
+                 progress: Callable[[int], None] | None) -> None:
+    papers: dict[str, Paper] = {}
+    days: dict[str, dt.date] = {}
+    seen: set[str] = set()  # ids read from this file: a repeat is skipped unless it is a newer version
+    for item in read_records(path, progress):
+        report.lines += 1
+        if item is None:
+            report.skipped += 1
+            continue
+        if isinstance(item, Refusal):
+            report.refused += 1
+            if len(report.refusals) < REFUSALS_KEPT:
+                report.refusals.append(item)
+            log.debug("refused %s", item)
+            continue
+        paper = item.paper
+        kept = papers.get(paper.id)
+        if paper.id in seen and (kept is None or paper.version <= kept.version):
+            report.skipped += 1
+            continue
+        report.taken += 1
+        seen.add(paper.id)
+        papers[paper.id] = paper
+        if item.day is not None:
+            days.setdefault(paper.id, item.day)
+        if len(papers) >= CHUNK:
+            _flush(sessions, papers, days, report)
+            papers, days = {}, {}
+    if papers:
+        _flush(sessions, papers, days, report)
+
+
+def _flush(sessions: sessionmaker[Session], papers: dict[str, Paper], days: dict[str, dt.date],
+           report: ImportReport) -> None:
     with sessions.begin() as session:
-        return _write_chunk(session, papers, days)
+        report.announcements += write_papers(session, papers, days)
+    report.papers += len(papers)

@@ -9,33 +9,39 @@ with a co-authorship relevance proxy (figures in the README). Fusing in the BM25
 measured too and added nothing (nDCG@10 0.124 vs 0.125), and so did LSA (TruncatedSVD, 128 or
 256 dimensions, alone or mixed in: 0.056-0.110 vs 0.114), so neither is done.
 
-`PaperVectors` holds the vectors of every stored paper in memory (a sparse matrix; about 60 MB
-for 75k papers, fitted in about 16 s on this 2-core machine), extended with papers that arrive
-later and refitted when the store has more than doubled since the last fit (so a bot started on an
-empty store learns a real vocabulary). It is built lazily on first use, or by `refresh()` from a
-background task at start-up; nothing here is global: the composition root owns one instance.
+`PaperVectors` keeps those vectors in a persisted, memory-mapped index (`digest.vector_index`) in
+the folder the configuration names (`search.index_dir`), so a start-up opens files instead of
+refitting the whole store. It is kept current from the papers' `updated_at`: papers stored since
+the index's watermark are vectorised with the existing vocabulary and added as a small segment.
+The vocabulary is fitted only when there is none or the store has more than doubled since the
+fit; on a large store that fit (and any large catch-up) runs in a background thread, and answers
+meanwhile come from the index as it is (or, with no index at all yet, from the search index by
+title words), so no answer waits for it. Nothing here is global: the composition root owns one.
 """
 
 from __future__ import annotations
 
+import datetime as dt
+import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
-import numpy as np
-from scipy import sparse
-from sklearn.feature_extraction.text import CountVectorizer
-from sklearn.preprocessing import normalize
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.models import Paper
 from digest.schema import PaperRow
-from digest.search import Hit, PaperSearch
+from digest.search import STOPWORDS, Hit, PaperSearch
 from digest.search_query import SearchQuery
+from digest.vector_index import VOCAB_SAMPLE, VectorIndex, chunked
 
-__all__ = ["PaperVectors", "RelatedFinder", "paper_text"]
+__all__ = ["PaperVectors", "RelatedFinder", "default_index_dir", "paper_text"]
+
+log = logging.getLogger(__name__)
 
 _LOAD_CHUNK = 5000
+SYNC_LIMIT = 5000  # papers fitted or added inline (about a second); more go to a background thread
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -43,153 +49,173 @@ def paper_text(title: str, abstract: str) -> str:
     return f"{title}. {title}. {abstract or ''}"
 
 
-class _Bm25Vectorizer:
-    """Term counts weighted as BM25 weighs them (saturating term frequency, shorter papers count
-    each word more) times IDF, rows L2-normalised for cosine.
-
-    Measured in bench_related against scikit-learn's sublinear TF-IDF: nDCG@10 0.114 vs 0.109.
-    """
-
-    K1 = 1.2
-    B = 0.75
-
-    def __init__(self, n_docs: int, ngrams: int) -> None:
-        small = n_docs < 200  # too few papers to tell rare terms or universal ones apart
-        self.counter = CountVectorizer(
-            ngram_range=(1, ngrams),
-            min_df=1 if small else 3,
-            max_df=1.0 if small else 0.5,
-            max_features=300_000,
-            stop_words="english",
-            strip_accents="unicode",
-            dtype=np.float32,
-            token_pattern=r"(?u)\b[^\W\d_][\w-]*\w\b|\b\d*[^\W\d_]\w*\b",
-        )
-        self.idf = np.ones(0, dtype=np.float32)
-        self.avg_len = 1.0
-
-    def fit_transform(self, texts: list[str]) -> sparse.csr_matrix:
-        counts = sparse.csr_matrix(self.counter.fit_transform(texts))
-        n = counts.shape[0]
-        df = np.bincount(counts.indices, minlength=counts.shape[1])
-        self.idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)
-        self.avg_len = float(counts.sum()) / max(1, n) or 1.0
-        return self._weigh(counts)
-
-    def transform(self, texts: list[str]) -> sparse.csr_matrix:
-        return self._weigh(sparse.csr_matrix(self.counter.transform(texts)))
-
-    def get_feature_names_out(self) -> np.ndarray:
-        return self.counter.get_feature_names_out()
-
-    def _weigh(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
-        lengths = np.repeat(np.asarray(counts.sum(axis=1)).ravel(), np.diff(counts.indptr))
-        weighted = counts.copy()
-        weighted.data = (counts.data * (self.K1 + 1)
-                         / (counts.data + self.K1 * (1 - self.B + self.B * lengths / self.avg_len))).astype(np.float32)
-        return sparse.csr_matrix(normalize(weighted @ sparse.diags(self.idf)))
+def default_index_dir(database_url: str, configured: str = "") -> Path | None:
+    """Where the Related index lives: `configured`, else beside the SQLite file (`<file>.related`),
+    else `./paperboy-related` (PostgreSQL); None for an in-memory SQLite database (kept in memory)."""
+    if configured:
+        return Path(configured).expanduser()
+    if database_url.startswith("sqlite"):
+        path = database_url.split("///", 1)[-1]
+        if not path or path == ":memory:" or path.startswith("file:"):
+            return None
+        return Path(path + ".related").expanduser()
+    return Path("paperboy-related")
 
 
 class PaperVectors:
-    """L2-normalised TF-IDF rows for every stored paper, with an id -> row map."""
+    """The persisted TF-IDF index of every stored paper, opened from disk and kept current."""
 
-    def __init__(self, sessions: sessionmaker[Session], *, ngrams: int = 1) -> None:
+    def __init__(self, sessions: sessionmaker[Session], *, ngrams: int = 1, index_dir: Path | None = None,
+                 sync_limit: int = SYNC_LIMIT) -> None:
         self.sessions = sessions
         self.ngrams = ngrams  # 2 adds word pairs: nDCG@10 0.120 vs 0.114 in bench_related, fit 54 s vs 16 s
-        self._lock = threading.RLock()  # also held by RelatedFinder while it reads rows and ids
-        self._vectorizer: _Bm25Vectorizer | None = None
-        self._matrix: sparse.csr_matrix | None = None
-        self._row: dict[str, int] = {}
-        self._ids: list[str] = []
-        self._names: np.ndarray | None = None
-        self._fitted_on = 0
+        self.index_dir = index_dir
+        self.sync_limit = sync_limit
+        self.fits = 0  # vocabulary fits run by this object (a restart that opens the index runs none)
+        self._lock = threading.RLock()
+        self._index: VectorIndex | None = None
+        self._opened = False
+        self._job: threading.Thread | None = None
+        self._work = threading.Lock()  # held by whoever fits or adds (a background thread releases it)
 
     @property
-    def fitted(self) -> bool:
-        return self._vectorizer is not None
-
-    def refresh(self) -> int:
-        """Fit on the store the first time, later add stored papers not vectorised yet; returns how many were added."""
+    def ready(self) -> bool:
+        """True when there is an index to answer from."""
         with self._lock:
-            stored = self._count()
-            if self._vectorizer is not None and stored == len(self._ids):
+            self._open()
+            return self._index is not None
+
+    @property
+    def busy(self) -> bool:
+        """True while a fit or catch-up runs (here or in the background)."""
+        return self._work.locked()
+
+    def refresh(self, *, wait: bool = False) -> int:
+        """Open the index, add papers stored since its watermark, refit the vocabulary when needed.
+
+        Small jobs run inline; large ones (more than `sync_limit` papers) in a background thread,
+        unless `wait` (the CLI, a benchmark). While a job runs, other callers do not wait for it
+        (unless `wait`): they answer from the index as it is. Returns how many papers were added inline.
+        """
+        job, size = self._next_job()
+        if job is None:
+            return 0
+        if wait or size <= self.sync_limit:
+            if not self._work.acquire(blocking=wait):
                 return 0
-            refit = self._vectorizer is None or stored > 2 * self._fitted_on + 10
-            ids, texts = self._load(exclude=set() if refit else set(self._row))
-            if not ids and not refit:
-                return 0
-            if refit:
-                self._vectorizer = _Bm25Vectorizer(len(texts), self.ngrams)
-                # an empty store still gets a vocabulary, so papers fetched from arXiv can be compared
-                self._matrix = sparse.csr_matrix(self._vectorizer.fit_transform(texts + ["paper"])[: len(ids)])
-                self._row, self._ids, self._names, self._fitted_on = {}, [], None, len(ids)
-            else:
-                self._matrix = sparse.vstack([self._matrix, self._vectorizer.transform(texts)], format="csr")
-            for paper_id in ids:
-                self._row[paper_id] = len(self._ids)
-                self._ids.append(paper_id)
-            return len(ids)
+            try:
+                job, _ = self._next_job()  # a job that ran meanwhile may have done it
+                return job() if job is not None else 0
+            finally:
+                self._work.release()
+        if self._work.acquire(blocking=False):
+            log.info("Related: updating the index of %d papers in the background", size)
+            self._job = threading.Thread(target=self._background, args=(job,), name="related-index", daemon=True)
+            self._job.start()
+        return 0
 
-    def ensure(self) -> None:
-        """Make sure the vectors exist (fits on first use)."""
-        if self._vectorizer is None:
-            self.refresh()
+    def wait(self) -> None:
+        """Wait for a background job (tests, shutdown)."""
+        job = self._job
+        if job is not None:
+            job.join()
 
-    def transform(self, papers: Sequence[Paper]) -> sparse.csr_matrix:
-        """Vectors of papers (stored or not), one row each, in order."""
-        self.ensure()
-        assert self._vectorizer is not None and self._matrix is not None
-        rows = [self._row.get(p.id) for p in papers]
-        if all(r is not None for r in rows):
-            return self._matrix[rows]
-        fresh = self._vectorizer.transform([paper_text(p.title, p.abstract) for p in papers])
-        known = [i for i, r in enumerate(rows) if r is not None]
-        if known:
-            fresh = sparse.lil_matrix(fresh)
-            fresh[known] = self._matrix[[rows[i] for i in known]]
-        return sparse.csr_matrix(fresh)
+    def _next_job(self) -> tuple[Callable[[], int] | None, int]:
+        with self._lock:
+            self._open()
+            index = self._index
+        if index is None:
+            return self._fit, self._count()
+        pending = self._count_since(index.watermark)
+        if index.size + pending > 2 * index.fitted_on + 10:  # the store has more than doubled since the fit
+            return self._fit, index.size + pending
+        return (self._add_new, pending) if pending else (None, 0)
 
-    def similarities(self, vectors: sparse.csr_matrix) -> np.ndarray:
-        """Cosine of each given vector with every stored paper: shape (len(vectors), stored)."""
-        self.ensure()
-        assert self._matrix is not None
-        return np.asarray((self._matrix @ vectors.T).T.todense())
+    def index(self) -> VectorIndex | None:
+        with self._lock:
+            self._open()
+            return self._index
 
-    def ids(self) -> list[str]:
-        return self._ids
+    def keywords(self, paper: Paper, n: int) -> list[str]:
+        """The paper's `n` heaviest TF-IDF terms, single words (as Cool Papers uses)."""
+        self.refresh()
+        index = self.index()
+        if index is None:
+            return []
+        row = index.vocabulary.weigh([paper_text(paper.title, paper.abstract)])
+        ranked = sorted(zip(row.data.tolist(), row.indices.tolist()), reverse=True)
+        terms = [index.vocabulary.terms[col] for _, col in ranked]
+        return [t for t in terms if " " not in t][:n]
 
-    def row_of(self, paper_id: str) -> int | None:
-        return self._row.get(paper_id)
+    # --- work ---------------------------------------------------------------------------------------
 
-    def keywords(self, paper: Paper, n: int, *, unigrams: bool = True) -> list[str]:
-        """The paper's `n` heaviest TF-IDF terms (single words by default, as Cool Papers uses)."""
-        self.ensure()
-        assert self._vectorizer is not None
-        vector = self.transform([paper]).tocoo()
-        if self._names is None:
-            self._names = self._vectorizer.get_feature_names_out()
-        names = self._names
-        ranked = sorted(zip(vector.data, vector.col), reverse=True)
-        terms = [names[col] for _, col in ranked]
-        if unigrams:
-            terms = [t for t in terms if " " not in t]
-        return terms[:n]
+    def _background(self, job: Callable[[], int]) -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("Related: updating the index failed")
+        finally:
+            self._work.release()
+
+    def _open(self) -> None:
+        if not self._opened:
+            self._opened = True
+            if self.index_dir is not None:
+                self._index = VectorIndex.open(self.index_dir)
+
+    def _fit(self) -> int:
+        """A new vocabulary and every stored paper's vectors, published as a new generation."""
+        watermark = self._watermark()
+        total = self._count()
+        step = max(1, -(-total // VOCAB_SAMPLE))
+        sample = [text for i, (_, text) in enumerate(self._rows(until=watermark)) if i % step == 0]
+        index = VectorIndex.build(self.index_dir, sample, chunked(self._rows(until=watermark)),
+                                  ngrams=self.ngrams, watermark=watermark, total=total)
+        self.fits += 1
+        with self._lock:
+            self._index = index
+        log.info("Related: fitted a vocabulary of %d terms on %d papers", len(index.vocabulary.terms), total)
+        return index.size
+
+    def _add_new(self) -> int:
+        """Papers stored or changed since the watermark, added as a segment with the same vocabulary."""
+        index = self._index
+        assert index is not None
+        until = self._watermark()
+        added = 0
+        for ids, texts in chunked(self._rows(since=index.watermark, until=until)):
+            index.add(ids, texts, index.watermark)
+            added += len(ids)
+        index.add([], [], until)
+        return added
+
+    # --- the store ----------------------------------------------------------------------------------
 
     def _count(self) -> int:
         with self.sessions() as session:
             return session.scalar(select(func.count()).select_from(PaperRow)) or 0
 
-    def _load(self, exclude: set[str]) -> tuple[list[str], list[str]]:
-        ids: list[str] = []
-        texts: list[str] = []
+    def _watermark(self) -> str:
         with self.sessions() as session:
-            result = session.execute(select(PaperRow.id, PaperRow.title, PaperRow.abstract).order_by(PaperRow.id))
-            for paper_id, title, abstract in result.yield_per(_LOAD_CHUNK):
-                if paper_id in exclude:
-                    continue
-                ids.append(paper_id)
-                texts.append(paper_text(title, abstract))
-        return ids, texts
+            newest = session.scalar(select(func.max(PaperRow.updated_at)))
+        return newest.isoformat() if newest else ""
+
+    def _count_since(self, watermark: str) -> int:
+        query = select(func.count()).select_from(PaperRow)
+        if watermark:
+            query = query.where(PaperRow.updated_at > dt.datetime.fromisoformat(watermark))
+        with self.sessions() as session:
+            return session.scalar(query) or 0
+
+    def _rows(self, *, since: str = "", until: str = "") -> Iterator[tuple[str, str]]:
+        query = select(PaperRow.id, PaperRow.title, PaperRow.abstract)
+        if since:
+            query = query.where(PaperRow.updated_at > dt.datetime.fromisoformat(since))
+        if until:
+            query = query.where(PaperRow.updated_at <= dt.datetime.fromisoformat(until))
+        with self.sessions() as session:
+            for paper_id, title, abstract in session.execute(query.order_by(PaperRow.id)).yield_per(_LOAD_CHUNK):
+                yield paper_id, paper_text(title, abstract)
 
 
 class RelatedFinder:
@@ -202,9 +228,11 @@ class RelatedFinder:
     def related(self, paper: Paper, k: int = 10) -> list[Hit]:
         """The stored papers whose whole text is closest (TF-IDF cosine) to the paper's."""
         self.vectors.refresh()
-        with self.vectors._lock:  # a refit swaps rows and ids: read them together
-            cosine = self.vectors.similarities(self.vectors.transform([paper]))[0]
-            return self._top(cosine.astype(np.float64), paper.id, k)
+        index = self.vectors.index()
+        if index is None:  # the first fit of a large store is still running: never make the reader wait
+            return self._by_title_words(paper, k)
+        query = index.vocabulary.weigh([paper_text(paper.title, paper.abstract)])
+        return [Hit(paper_id, score) for paper_id, score in index.top(query, k, exclude=paper.id)]
 
     def baseline(self, paper: Paper, k: int = 10) -> list[Hit]:
         """Cool Papers' [REL]: the paper's 10 TF-IDF keywords as one BM25 query (for the benchmark)."""
@@ -215,14 +243,9 @@ class RelatedFinder:
         page = self.search.search_any(SearchQuery(words=words), limit=k + 1)
         return [h for h in page.hits if h.id != paper.id][:k]
 
-    def _top(self, scores: np.ndarray, own_id: str, k: int) -> list[Hit]:
-        ids = self.vectors.ids()
-        own = self.vectors.row_of(own_id)
-        if own is not None:
-            scores[own] = -np.inf
-        count = min(k, len(ids) - (own is not None))
-        if count <= 0:
+    def _by_title_words(self, paper: Paper, k: int) -> list[Hit]:
+        words = tuple(dict.fromkeys(w for w in paper.title.lower().split() if w.isalpha() and w not in STOPWORDS))
+        if not words:
             return []
-        top = np.argpartition(-scores, count - 1)[:count]
-        top = top[np.argsort(-scores[top], kind="stable")]
-        return [Hit(ids[i], float(scores[i])) for i in top if scores[i] > 0]
+        page = self.search.search_any(SearchQuery(words=words), limit=k + 1)
+        return [h for h in page.hits if h.id != paper.id][:k]

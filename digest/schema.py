@@ -41,7 +41,7 @@ class PaperRow(Base):
     license: Mapped[str | None] = mapped_column(String(200), nullable=True)
     comment: Mapped[str | None] = mapped_column(Text, nullable=True)
     published: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
-    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)  # Related catches up from it
 
 
 class AnnouncementRow(Base):

@@ -22,6 +22,7 @@ per table (after a bulk load with triggers dropped, or to repair), and reports h
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from dataclasses import dataclass, replace
 from typing import Any
@@ -44,8 +45,19 @@ __all__ = [
 
 # BM25 column weights (title, abstract, authors): a word in the title says more about the paper
 # than the same word deep in the abstract; a name is as telling as a title word.
-_FTS_WEIGHTS = (4.0, 1.0, 3.0)
+_FTS_WEIGHTS = (4.0, 1.0, 3.0, 0.0)  # facets (categories, dates) do not rank
 _AUTHORS_SQLITE = "(SELECT group_concat(value, ' ') FROM json_each({col}))"
+# Filters as index terms: `cat:cs.CV after:2026-03` becomes `catcscv AND (m202603 OR ... OR y2027)` in
+# the same index as the words, so a filtered search only ever ranks papers that pass its filters
+# (joining every word match to `papers` to test its categories and date cost seconds at 1M papers).
+# Each paper gets `cat<category>` and `arc<archive>` per category (dots and dashes dropped, lower
+# case), `y<year>` and `m<year><month>` of its first version.
+_FACETS_SQLITE = (
+    "coalesce((SELECT group_concat('cat' || lower(replace(replace(value, '.', ''), '-', '')) || ' arc' || "
+    "lower(replace(CASE WHEN instr(value, '.') > 0 THEN substr(value, 1, instr(value, '.') - 1) ELSE value END, "
+    "'-', '')), ' ') FROM json_each({cats})), '') || CASE WHEN {published} IS NULL THEN '' ELSE "
+    "' y' || substr({published}, 1, 4) || ' m' || substr({published}, 1, 4) || substr({published}, 6, 2) END"
+)
 
 # Scoring is the cost of a search (about 1 us per matching paper in FTS5). A query whose words are
 # in most papers ("model", "language model") would score tens of thousands of rows for an order
@@ -53,8 +65,11 @@ _AUTHORS_SQLITE = "(SELECT group_concat(value, ' ') FROM json_each({col}))"
 # papers with the words in their title are ranked, when there are at least `_TITLE_MATCHES` of them
 # (decided per query, not per page, so pages never overlap). PostgreSQL's ts_rank costs about 3 us
 # a row, hence its lower threshold.
-_BROAD_MATCHES = 6000
-_BROAD_MATCHES_PG = 4000
+# bm25 over 4,700 matches took 56 ms at 1M papers. Measured at 1M on the README's query mix (same
+# run, load 3.7): windows of 1,500 gave p95 71 ms, windows of 800 gave 45 ms.
+_BROAD_MATCHES = 800
+_WINDOW_MATCHES = 800  # a broad query ranks only this many of its newest matches
+_BROAD_MATCHES_PG = 800
 _TITLE_MATCHES = 100
 
 # Words that BM25 gives no weight but that cost a scan of nearly every paper; dropped when the query
@@ -67,27 +82,33 @@ STOPWORDS = frozenset(
 _SQLITE_DDL = (
     "CREATE TABLE IF NOT EXISTS search_docs (docid INTEGER PRIMARY KEY, paper_id VARCHAR(40) NOT NULL UNIQUE)",
     "CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5("
-    "title, abstract, authors, content='', tokenize='porter unicode61 remove_diacritics 2')",
+    "title, abstract, authors, facets, content='', tokenize='porter unicode61 remove_diacritics 2')",
     f"""CREATE TRIGGER IF NOT EXISTS papers_fts_insert AFTER INSERT ON papers BEGIN
         INSERT OR IGNORE INTO search_docs(paper_id) VALUES (new.id);
-        INSERT INTO papers_fts(rowid, title, abstract, authors) VALUES (
+        INSERT INTO papers_fts(rowid, title, abstract, authors, facets) VALUES (
             (SELECT docid FROM search_docs WHERE paper_id = new.id),
-            new.title, new.abstract, {_AUTHORS_SQLITE.format(col="new.authors")});
+            new.title, new.abstract, {_AUTHORS_SQLITE.format(col="new.authors")},
+            {_FACETS_SQLITE.format(cats="new.categories", published="new.published")});
     END""",
-    f"""CREATE TRIGGER IF NOT EXISTS papers_fts_update AFTER UPDATE OF title, abstract, authors ON papers
+    f"""CREATE TRIGGER IF NOT EXISTS papers_fts_update
+    AFTER UPDATE OF title, abstract, authors, categories, published ON papers
     WHEN old.title IS NOT new.title OR old.abstract IS NOT new.abstract OR old.authors IS NOT new.authors
+        OR old.categories IS NOT new.categories OR old.published IS NOT new.published
     BEGIN
-        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors) VALUES ('delete',
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors, facets) VALUES ('delete',
             (SELECT docid FROM search_docs WHERE paper_id = old.id),
-            old.title, old.abstract, {_AUTHORS_SQLITE.format(col="old.authors")});
-        INSERT INTO papers_fts(rowid, title, abstract, authors) VALUES (
+            old.title, old.abstract, {_AUTHORS_SQLITE.format(col="old.authors")},
+            {_FACETS_SQLITE.format(cats="old.categories", published="old.published")});
+        INSERT INTO papers_fts(rowid, title, abstract, authors, facets) VALUES (
             (SELECT docid FROM search_docs WHERE paper_id = new.id),
-            new.title, new.abstract, {_AUTHORS_SQLITE.format(col="new.authors")});
+            new.title, new.abstract, {_AUTHORS_SQLITE.format(col="new.authors")},
+            {_FACETS_SQLITE.format(cats="new.categories", published="new.published")});
     END""",
     f"""CREATE TRIGGER IF NOT EXISTS papers_fts_delete AFTER DELETE ON papers BEGIN
-        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors) VALUES ('delete',
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors, facets) VALUES ('delete',
             (SELECT docid FROM search_docs WHERE paper_id = old.id),
-            old.title, old.abstract, {_AUTHORS_SQLITE.format(col="old.authors")});
+            old.title, old.abstract, {_AUTHORS_SQLITE.format(col="old.authors")},
+            {_FACETS_SQLITE.format(cats="old.categories", published="old.published")});
         DELETE FROM search_docs WHERE paper_id = old.id;
     END""",
 )
@@ -95,9 +116,22 @@ _SQLITE_DDL = (
 _PG_DDL = (
     "CREATE TABLE IF NOT EXISTS paper_search ("
     "paper_id VARCHAR(40) PRIMARY KEY REFERENCES papers(id) ON DELETE CASCADE, "
-    "document tsvector NOT NULL, title_doc tsvector NOT NULL)",
+    "document tsvector NOT NULL, title_doc tsvector NOT NULL, facets tsvector NOT NULL)",
     "CREATE INDEX IF NOT EXISTS ix_paper_search_document ON paper_search USING GIN (document)",
     "CREATE INDEX IF NOT EXISTS ix_paper_search_title ON paper_search USING GIN (title_doc)",
+    "CREATE INDEX IF NOT EXISTS ix_paper_search_facets ON paper_search USING GIN (facets)",
+    """CREATE OR REPLACE FUNCTION paper_search_facets(categories json, published date)
+    RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
+        SELECT to_tsvector('simple', coalesce((
+            SELECT string_agg('cat' || lower(replace(replace(value, '.', ''), '-', '')) || ' arc'
+                              || lower(replace(split_part(value, '.', 1), '-', '')), ' ')
+            FROM json_array_elements_text(CASE WHEN json_typeof(categories) = 'array' THEN categories
+                                               ELSE '[]'::json END) AS value), '')
+            || CASE WHEN published IS NULL THEN '' ELSE
+               ' y' || extract(year FROM published)::int::text
+               || ' m' || extract(year FROM published)::int::text
+               || lpad(extract(month FROM published)::int::text, 2, '0') END)
+    $$""",
     """CREATE OR REPLACE FUNCTION paper_search_document(title text, abstract text, authors json)
     RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$
         SELECT setweight(to_tsvector('english', coalesce(title, '')), 'A')
@@ -107,14 +141,15 @@ _PG_DDL = (
     $$""",
     """CREATE OR REPLACE FUNCTION paper_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        INSERT INTO paper_search(paper_id, document, title_doc)
+        INSERT INTO paper_search(paper_id, document, title_doc, facets)
         VALUES (NEW.id, paper_search_document(NEW.title, NEW.abstract, NEW.authors),
-                to_tsvector('english', coalesce(NEW.title, '')))
-        ON CONFLICT (paper_id) DO UPDATE SET document = EXCLUDED.document, title_doc = EXCLUDED.title_doc;
+                to_tsvector('english', coalesce(NEW.title, '')), paper_search_facets(NEW.categories, NEW.published))
+        ON CONFLICT (paper_id) DO UPDATE SET document = EXCLUDED.document, title_doc = EXCLUDED.title_doc,
+            facets = EXCLUDED.facets;
         RETURN NULL;
     END $$""",
-    "CREATE OR REPLACE TRIGGER papers_search_sync AFTER INSERT OR UPDATE OF title, abstract, authors "
-    "ON papers FOR EACH ROW EXECUTE FUNCTION paper_search_sync()",
+    "CREATE OR REPLACE TRIGGER papers_search_sync AFTER INSERT OR UPDATE OF title, abstract, authors, "
+    "categories, published ON papers FOR EACH ROW EXECUTE FUNCTION paper_search_sync()",
 )
 
 
@@ -134,7 +169,8 @@ def drop_search_index(connection: Connection) -> None:
         statements = ["DROP TRIGGER IF EXISTS papers_search_sync ON papers",
                       "DROP FUNCTION IF EXISTS paper_search_sync()",
                       "DROP TABLE IF EXISTS paper_search",
-                      "DROP FUNCTION IF EXISTS paper_search_document(text, text, json)"]
+                      "DROP FUNCTION IF EXISTS paper_search_document(text, text, json)",
+                      "DROP FUNCTION IF EXISTS paper_search_facets(json, date)"]
     for statement in statements:
         connection.execute(text(statement))
 
@@ -161,16 +197,17 @@ def rebuild_search_index(connection: Connection) -> int:
         connection.execute(text("DELETE FROM search_docs"))
         connection.execute(text("INSERT INTO search_docs(paper_id) SELECT id FROM papers"))
         connection.execute(text(
-            "INSERT INTO papers_fts(rowid, title, abstract, authors) "
-            f"SELECT d.docid, p.title, p.abstract, {_AUTHORS_SQLITE.format(col='p.authors')} "
+            "INSERT INTO papers_fts(rowid, title, abstract, authors, facets) "
+            f"SELECT d.docid, p.title, p.abstract, {_AUTHORS_SQLITE.format(col='p.authors')}, "
+            f"{_FACETS_SQLITE.format(cats='p.categories', published='p.published')} "
             "FROM papers p JOIN search_docs d ON d.paper_id = p.id"))
         connection.execute(text("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')"))
         return connection.execute(text("SELECT count(*) FROM search_docs")).scalar_one()
     connection.execute(text("TRUNCATE paper_search"))
     connection.execute(text(
-        "INSERT INTO paper_search(paper_id, document, title_doc) "
-        "SELECT id, paper_search_document(title, abstract, authors), to_tsvector('english', coalesce(title, '')) "
-        "FROM papers"))
+        "INSERT INTO paper_search(paper_id, document, title_doc, facets) "
+        "SELECT id, paper_search_document(title, abstract, authors), to_tsvector('english', coalesce(title, '')), "
+        "paper_search_facets(categories, published) FROM papers"))
     connection.execute(text("ANALYZE papers"))  # fresh statistics, or the planner guesses badly after a bulk load
     connection.execute(text("ANALYZE paper_search"))
     return connection.execute(text("SELECT count(*) FROM paper_search")).scalar_one()
@@ -214,7 +251,7 @@ class PaperSearch:
     """Runs parsed queries against the search index of one database (SQLite FTS5 or PostgreSQL)."""
 
     def __init__(self, engine: Engine, choice: str = "auto", *, broad_matches: int | None = None,
-                 title_matches: int = _TITLE_MATCHES) -> None:
+                 title_matches: int = _TITLE_MATCHES, window_matches: int = _WINDOW_MATCHES) -> None:
         dialect = _dialect(engine)
         expected = {"fts5": "sqlite", "postgres": "postgresql"}.get(choice)
         if expected and expected != dialect:
@@ -222,6 +259,7 @@ class PaperSearch:
         self.engine = engine
         self.dialect = dialect
         self.broad_matches = broad_matches or (_BROAD_MATCHES if dialect == "sqlite" else _BROAD_MATCHES_PG)
+        self.window_matches = window_matches
         self.title_matches = title_matches
 
     def search(self, query: SearchQuery, *, limit: int = 10, offset: int = 0) -> SearchPage:
@@ -244,39 +282,52 @@ class PaperSearch:
         query = _without_stopwords(query)
         with self.engine.connect() as conn:
             if self.dialect == "sqlite":
-                title_only = narrow_broad and self._is_broad(conn, query, relaxed)
-                sql, params = _sqlite_sql(query, relaxed, title_only=title_only)
+                title_only, window = self._broad(conn, query, relaxed) if narrow_broad else (False, None)
+                sql, params = _sqlite_sql(query, relaxed, title_only=title_only, window=window)
             else:
-                title_only = narrow_broad and self._is_broad_pg(conn, query, relaxed)
-                sql, params = _postgres_sql(query, relaxed, title_only=title_only)
+                broad, title_only = self._broad_pg(conn, query, relaxed) if narrow_broad else (False, False)
+                sql, params = _postgres_sql(query, relaxed, title_only=title_only,
+                                            window=self.window_matches if broad else None)
             params.update(limit=limit + 1, offset=offset)
             rows = conn.execute(text(sql), params).all()
         hits = tuple(Hit(row[0], float(row[1])) for row in rows[:limit])
         return SearchPage(hits=hits, offset=offset, has_more=len(rows) > limit, relaxed=relaxed)
 
-    def _is_broad(self, conn: Connection, query: SearchQuery, relaxed: bool) -> bool:
-        """True when so many papers match that ranking only the title matches is the sane thing to do."""
+    def _broad(self, conn: Connection, query: SearchQuery, relaxed: bool) -> tuple[bool, int | None]:
+        """For a query so many papers match that ranking them all would be slow: rank only the
+        `window_matches` newest matches (the lowest docid among them is returned as the window),
+        and of those only the title matches when there are enough. (False, None) for other queries.
+        Every step reads at most a window's worth of matches, whatever the store's size."""
         match = _fts_match(query, relaxed)
         if match is None:
-            return False
-        count = "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH :m LIMIT :cap)"
-        if conn.execute(text(count), {"m": match, "cap": self.broad_matches + 1}).scalar_one() <= self.broad_matches:
-            return False
-        titled = conn.execute(text(count), {"m": f"{{title}} : ({match})", "cap": self.title_matches}).scalar_one()
-        return titled >= self.title_matches
+            return False, None
+        count = "SELECT count(*) FROM (SELECT 1 FROM papers_fts WHERE papers_fts MATCH :m {w}LIMIT :cap)"
+        if conn.execute(text(count.format(w="")), {"m": match, "cap": self.broad_matches + 1}).scalar_one() \
+                <= self.broad_matches:
+            return False, None
+        newest = "SELECT rowid FROM papers_fts WHERE papers_fts MATCH :m ORDER BY rowid DESC LIMIT 1 OFFSET :cap"
+        window = conn.execute(text(newest), {"m": match, "cap": self.window_matches}).scalar()
+        params = {"m": _fts_match(query, relaxed, title_only=True), "cap": self.title_matches, "w": window}
+        titled = conn.execute(text(count.format(w="AND rowid >= :w " if window else "")), params).scalar_one()
+        return titled >= self.title_matches, window
 
-    def _is_broad_pg(self, conn: Connection, query: SearchQuery, relaxed: bool) -> bool:
-        """PostgreSQL's version of `_is_broad`, on the `document` and `title_doc` GIN indexes."""
-        if not (query.words or query.phrases):
-            return False
+    def _broad_pg(self, conn: Connection, query: SearchQuery, relaxed: bool) -> tuple[bool, bool]:
+        """PostgreSQL's `_broad`: (broad, rank only title matches), counted on the GIN indexes alone."""
         params: dict[str, Any] = {"cap": self.broad_matches + 1}
-        tsquery = _pg_tsquery(query, relaxed, params)
-        count = "SELECT count(*) FROM (SELECT 1 FROM paper_search s WHERE s.{col} @@ ({q}) LIMIT :cap) m"
-        if conn.execute(text(count.format(col="document", q=tsquery)), params).scalar_one() <= self.broad_matches:
-            return False
+        loose = _pg_tsquery(query, relaxed, params, loose=True)
+        if loose is None:
+            return False, False
+        facets = "".join(f" AND {clause}" for clause in _pg_facets(query, params))
+        count = "SELECT count(*) FROM (SELECT 1 FROM paper_search s WHERE s.{col} @@ ({q}){f} LIMIT :cap) m"
+        if conn.execute(text(count.format(col="document", q=loose, f=facets)), params).scalar_one() \
+                <= self.broad_matches:
+            return False, False
+        title_query = _pg_tsquery(query, relaxed, params, text_only=True, loose=True)
+        if title_query is None:
+            return True, False
         params["cap"] = self.title_matches
-        title_query = _pg_tsquery(query, relaxed, params, text_only=True)
-        return conn.execute(text(count.format(col="title_doc", q=title_query)), params).scalar_one() >= self.title_matches
+        return True, conn.execute(text(count.format(col="title_doc", q=title_query, f=facets)),
+                                  params).scalar_one() >= self.title_matches
 
 
 def _without_stopwords(query: SearchQuery) -> SearchQuery:
@@ -307,7 +358,7 @@ def _fts_author(name: str) -> str:
     return f"authors : NEAR({' '.join(tokens)}, 2)"
 
 
-def _fts_match(query: SearchQuery, relaxed: bool) -> str | None:
+def _fts_text(query: SearchQuery, relaxed: bool) -> str | None:
     parts: list[str] = []
     if query.words:
         words = [_fts_string(w) for w in query.words]
@@ -315,6 +366,54 @@ def _fts_match(query: SearchQuery, relaxed: bool) -> str | None:
     parts += [_fts_string(p) for p in query.phrases]
     parts += [_fts_author(a) for a in query.authors if _name_tokens(a)]
     return " AND ".join(parts) if parts else None
+
+
+def _fts_match(query: SearchQuery, relaxed: bool, *, title_only: bool = False) -> str | None:
+    """The FTS5 MATCH: the text part in its columns (only the title for a broad query), AND the filters' facets."""
+    text_part = _fts_text(query, relaxed)
+    if text_part is None:
+        return None
+    # no column filter on the plain text: filtering columns reads position lists (2.5x the cost at 1M
+    # papers), and no word a person searches looks like a facet term (`catcscv`, `m202603`)
+    facets = facet_terms(query)
+    matched = f"{{title}} : ({text_part})" if title_only else f"({text_part})"
+    for group in facets:
+        matched += " AND facets : (" + " OR ".join(_fts_string(t) for t in group) + ")"
+    return matched
+
+
+def facet_terms(query: SearchQuery, today: dt.date | None = None) -> list[list[str]]:
+    """The filters as groups of index terms (any term of each group, every group): categories, months."""
+    groups: list[list[str]] = []
+    if query.categories:
+        group = []
+        for cat in query.categories:
+            flat = cat.lower().replace(".", "").replace("-", "")
+            group.append(f"cat{flat}")
+            if "." not in cat:
+                group.append(f"arc{flat}")
+        groups.append(group)
+    if query.after or query.before:
+        # open-ended: to the end of next year, whole years are one term each (clocks and zones differ)
+        until = dt.date(max(today or dt.date.today(), query.after or dt.date.min).year + 1, 12, 31)
+        groups.append(_month_terms(query.after or dt.date(1986, 1, 1), query.before or until))
+    return groups
+
+
+def _month_terms(start: dt.date, end: dt.date) -> list[str]:
+    """`m<yyyymm>` and `y<yyyy>` terms covering every month from start to end (whole years as one term)."""
+    if end < start:
+        return ["m000000"]  # an empty range: a term no paper has
+    terms: list[str] = []
+    year, month = start.year, start.month
+    while (year, month) <= (end.year, end.month):
+        if month == 1 and (year < end.year or end.month == 12):
+            terms.append(f"y{year}")
+            year += 1
+            continue
+        terms.append(f"m{year}{month:02d}")
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return terms
 
 
 def _fts_exclusion(query: SearchQuery) -> str | None:
@@ -345,10 +444,11 @@ def _filters(query: SearchQuery, params: dict[str, Any], *, sqlite: bool) -> lis
     return clauses
 
 
-def _sqlite_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False) -> tuple[str, dict[str, Any]]:
+def _sqlite_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False,
+                window: int | None = None) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {}
     filters = _filters(query, params, sqlite=True)
-    match = _fts_match(query, relaxed)
+    match = _fts_match(query, relaxed, title_only=title_only)
     exclusion = _fts_exclusion(query)
     if match is None:  # filters only: newest first
         if exclusion:
@@ -358,9 +458,10 @@ def _sqlite_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False) 
         where = " AND ".join(filters) or "1"
         return (f"SELECT p.id, 0.0 FROM papers p WHERE {where} "
                 "ORDER BY p.published DESC, p.id DESC LIMIT :limit OFFSET :offset", params)
-    if title_only:
-        match = f"{{title}} : ({match})"
     params["match"] = f"({match}) NOT ({exclusion})" if exclusion else match
+    if window is not None:  # a broad query: rank only the newest matches (see `_BROAD_MATCHES`)
+        params["window"] = window
+        filters.insert(0, "papers_fts.rowid >= :window")
     weights = ", ".join(str(w) for w in _FTS_WEIGHTS)
     join = "JOIN papers p ON p.id = d.paper_id " if filters else ""
     where = " AND ".join(["papers_fts MATCH :match", *filters])
@@ -372,7 +473,10 @@ def _sqlite_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False) 
 # --- PostgreSQL full text --------------------------------------------------------------------
 
 
-def _pg_tsquery(query: SearchQuery, relaxed: bool, params: dict[str, Any], *, text_only: bool = False) -> str | None:
+def _pg_tsquery(query: SearchQuery, relaxed: bool, params: dict[str, Any], *, text_only: bool = False,
+                loose: bool = False) -> str | None:
+    """The tsquery of the words, phrases and authors. `loose` drops what the GIN index cannot check
+    by itself (word positions of phrases, the authors' weight), so matching it never reads a document."""
     parts: list[str] = []
     words = []
     for i, word in enumerate(query.words):
@@ -382,12 +486,12 @@ def _pg_tsquery(query: SearchQuery, relaxed: bool, params: dict[str, Any], *, te
         parts.append("(" + (" || " if relaxed else " && ").join(words) + ")")
     for i, phrase in enumerate(query.phrases):
         params[f"p{i}"] = phrase
-        parts.append(f"phraseto_tsquery('english', :p{i})")
+        parts.append(f"{'plainto' if loose else 'phraseto'}_tsquery('english', :p{i})")
     for i, name in enumerate(() if text_only else query.authors):
         tokens = _name_tokens(name)
         if tokens:  # \w+ tokens cannot carry tsquery operators; :B = the authors' weight
-            params[f"a{i}"] = " & ".join(f"{t}:B" for t in tokens)
-            parts.append(f"to_tsquery('english', :a{i})")
+            params[f"a{i}{'l' if loose else ''}"] = " & ".join(t if loose else f"{t}:B" for t in tokens)
+            parts.append(f"to_tsquery('english', :a{i}{'l' if loose else ''})")
     return " && ".join(parts) if parts else None
 
 
@@ -399,7 +503,17 @@ def _pg_exclusion(query: SearchQuery, params: dict[str, Any]) -> str | None:
     return "(" + " || ".join(parts) + ")" if parts else None
 
 
-def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False) -> tuple[str, dict[str, Any]]:
+def _pg_facets(query: SearchQuery, params: dict[str, Any]) -> list[str]:
+    """The filters as conditions on the `facets` GIN index (see `_FACETS_SQLITE`)."""
+    clauses = []
+    for i, group in enumerate(facet_terms(query)):
+        params[f"facet{i}"] = " | ".join(group)
+        clauses.append(f"s.facets @@ to_tsquery('simple', :facet{i})")
+    return clauses
+
+
+def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False,
+                  window: int | None = None) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {}
     filters = _filters(query, params, sqlite=False)
     tsquery = _pg_tsquery(query, relaxed, params)
@@ -414,11 +528,35 @@ def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False
     if exclusion:
         tsquery = f"({tsquery}) && !!{exclusion}"
     join = "JOIN papers p ON p.id = s.paper_id " if filters else ""
+    if window is not None:
+        return _postgres_window_sql(query, relaxed, tsquery, join, filters, params, title_only, window)
+    filters[:0] = _pg_facets(query, params)
     if title_only:
         filters.insert(0, f"s.title_doc @@ ({_pg_tsquery(query, relaxed, params, text_only=True)})")
     where = " AND ".join(["s.document @@ q.q", *filters])
     return (f"SELECT s.paper_id, ts_rank(s.document, q.q, 1) AS score "
             f"FROM (SELECT {tsquery} AS q) q CROSS JOIN paper_search s {join}"
+            f"WHERE {where} ORDER BY score DESC, s.paper_id LIMIT :limit OFFSET :offset", params)
+
+
+def _postgres_window_sql(query: SearchQuery, relaxed: bool, tsquery: str, join: str, filters: list[str],
+                         params: dict[str, Any], title_only: bool, window: int) -> tuple[str, dict[str, Any]]:
+    """A broad query on PostgreSQL: the `window` newest papers the GIN indexes alone say match
+    (ids only: no document is read), then the exact match and ts_rank on those few.
+
+    ts_rank and a phrase's or author's recheck read the whole document of every row (TOASTed,
+    decompressed each time), which is what made broad queries cost 100-500 ms at 100k papers.
+    """
+    loose = _pg_tsquery(query, relaxed, params, loose=True)
+    inner = [f"w.document @@ ({loose})", *[c.replace("s.facets", "w.facets") for c in _pg_facets(query, params)]]
+    if title_only:
+        inner.append(f"w.title_doc @@ ({_pg_tsquery(query, relaxed, params, text_only=True, loose=True)})")
+    params["window"] = window
+    where = " AND ".join(["s.document @@ q.q", *filters])
+    return (f"SELECT s.paper_id, ts_rank(s.document, q.q, 1) AS score FROM (SELECT {tsquery} AS q) q "
+            f"CROSS JOIN (SELECT w.paper_id FROM paper_search w WHERE {' AND '.join(inner)} "
+            f"ORDER BY w.paper_id DESC LIMIT :window) newest "
+            f"JOIN paper_search s ON s.paper_id = newest.paper_id {join}"
             f"WHERE {where} ORDER BY score DESC, s.paper_id LIMIT :limit OFFSET :offset", params)
 
 

@@ -186,7 +186,7 @@ def imported(capsys) -> str:  # type: ignore[no-untyped-def]
 def test_import_reads_the_corpus_format_plain_or_gzipped(config, capsys, name):
     assert main(["import", "--quiet", str(FIXTURES / name)]) == 0
     out = imported(capsys)
-    assert "Imported 3 papers" in out and "1 unreadable lines skipped" in out and "from 5 lines" in out
+    assert "Imported 3 papers" in out and "from 5 lines: 3 taken, 1 skipped, 1 refused." in out
     data = run_json(capsys, "--categories", "cs.CL+cs.CV+cs.AI", "--date", "2026-06-15")
     assert sorted(p["id"] for p in data["papers"]) == ["2606.10001", "2606.10002"]
     data = run_json(capsys, "--categories", "cs.AI", "--date", "2026-06-16")
@@ -202,7 +202,7 @@ def test_importing_both_corpus_files_collapses_duplicates(config, capsys):
 
 def test_import_reads_the_daily_format_with_the_day_from_the_file_name(config, capsys):
     assert main(["import", "--quiet", str(FIXTURES / "2026-06-16.jsonl")]) == 0
-    assert "Imported 3 papers (3 new announcement listings) from 4 lines" in imported(capsys)
+    assert "Imported 3 papers (3 new announcement listings) from 4 lines: 3 taken, 1 skipped" in imported(capsys)
     data = run_json(capsys, "--categories", "cs.CL", "--date", "2026-06-16")
     assert sorted(p["id"] for p in data["papers"]) == ["2606.20001", "2606.20003"]
     assert data["counts"]["new"] == 2
@@ -309,6 +309,18 @@ async def test_console_prints_link_buttons_as_urls(app, fake_arxiv):
     shown = out.getvalue()
     assert "Console paper" in shown and f"{fake_arxiv.base_url}/pdf/2401.12345" in shown
 
+
+
+def test_import_of_arxivs_snapshot_reports_taken_skipped_refused_and_why(config, capsys):
+    assert main(["import", "--quiet", str(FIXTURES / "arxiv-metadata-oai-snapshot.json.gz")]) == 0
+    captured = capsys.readouterr()
+    assert "from 10 lines: 3 taken, 1 skipped, 6 refused." in captured.out
+    refused = [line for line in captured.err.splitlines() if line.startswith("refused ")]
+    assert len(refused) == 6
+    assert refused[0].endswith("arxiv-metadata-oai-snapshot.json.gz:5: categories: expected a space-separated "
+                               "string such as \"math.RA cs.LG\"")
+    assert main(["search", "--json", "cat:math.CO"]) == 0
+    assert [hit["id"] for hit in json.loads(capsys.readouterr().out)] == ["0704.0002"]
 
 
 # --- run, logs -------------------------------------------------------------------------------------

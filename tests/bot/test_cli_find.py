@@ -85,3 +85,15 @@ def test_cli_related_and_rank_use_the_bots_code(cli_db, capsys):
     assert len(ranked) == 12 and {r["id"] for r in ranked[:3]} == {p.id for p in grasp[2:]}
     assert all(r["title"] and r["url"] and "reason" in r for r in ranked)
     assert ranked[0]["reason"] and grasp[0].id in ranked[0]["reason"]
+
+
+def test_cli_related_builds_its_index_once_and_a_second_run_opens_it(cli_db, capsys):
+    grasp = by_topic(topical_papers(), 4)
+    first = run_json(capsys, ["related", grasp[0].id, "--json"])
+    current = cli_db / "cli.sqlite3.related" / "CURRENT"
+    generation = current.read_text()
+    stamp = (cli_db / "cli.sqlite3.related" / generation / "terms.txt").stat().st_mtime_ns
+    second = run_json(capsys, ["related", grasp[0].id, "--json"])
+    assert second == first
+    assert current.read_text() == generation  # the same generation: nothing refitted
+    assert (cli_db / "cli.sqlite3.related" / generation / "terms.txt").stat().st_mtime_ns == stamp

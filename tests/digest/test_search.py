@@ -228,3 +228,45 @@ def test_postgres_full_text_answers_the_same_kinds_of_queries(pg_engine):
     narrow = PaperSearch(pg_engine, broad_matches=3, title_matches=2)
     titled = {p.id for p in topical_papers() if "diffusion" in p.title.lower()}
     assert {h.id for h in narrow.search(parse_query("diffusion"), limit=50).hits} == titled
+
+
+def test_filters_are_index_terms_so_broad_filtered_searches_rank_only_what_passes(engine, store):
+    """With tiny broad thresholds every query is "broad": results must still pass every filter."""
+    import datetime as dt
+
+    from digest.search import facet_terms
+
+    narrow = PaperSearch(engine, broad_matches=1, title_matches=1)
+    for text in ("model cat:cs.CV", "retrieval cat:cs.CL after:2025-02-01", "speech cat:eess before:2025-12-31"):
+        query = parse_query(text)
+        hits = narrow.search(query, limit=20).hits
+        papers = store.get_papers([h.id for h in hits])
+        assert all(any(c.startswith(query.categories[0]) for c in p.categories) for p in papers.values()), text
+        if query.after:
+            assert all(p.published >= query.after for p in papers.values())
+    assert facet_terms(parse_query("x cat:cs.CV cat:hep-th after:2025-11-15"), today=dt.date(2026, 2, 3)) == [
+        ["catcscv", "cathepth", "archepth"], ["m202511", "m202512", "y2026", "y2027"]]
+    from digest.search_query import SearchQuery
+
+    empty = SearchQuery(words=("x",), after=dt.date(2026, 3, 1), before=dt.date(2026, 1, 1))
+    assert facet_terms(empty, today=dt.date(2026, 2, 3)) == [["m000000"]]
+
+
+def test_an_index_of_the_old_layout_is_rebuilt_by_the_migration(tmp_path):
+    from sqlalchemy import text
+
+    from bot.migrate import init_db
+    from digest.db import make_engine
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'old.sqlite3'}")
+    init_db(engine)
+    PaperStore(make_sessionmaker(engine)).upsert_papers(topical_papers())
+    with engine.begin() as conn:  # back to the layout of the first revision, at the revision before this one
+        conn.execute(text("DROP TABLE papers_fts"))
+        conn.execute(text("CREATE VIRTUAL TABLE papers_fts USING fts5(title, abstract, authors, content='')"))
+        conn.execute(text("UPDATE alembic_version SET version_num = 'issue13_updated_at'"))
+    init_db(engine)
+    with engine.connect() as conn:
+        assert "facets" in conn.execute(text("SELECT sql FROM sqlite_master WHERE name = 'papers_fts'")).scalar()
+    assert PaperSearch(engine).search(parse_query("speech cat:eess")).hits
+    engine.dispose()
