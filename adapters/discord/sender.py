@@ -24,6 +24,7 @@ import aiohttp
 import discord
 
 from adapters.discord.render import DiscordPayload, render, render_preview
+from bot.metrics import FLOODS
 from bot.ports import ChatUnreachable, SendError, SentRef, TransientSendError
 from digest.message import Message
 
@@ -57,11 +58,13 @@ def _mapped_errors(chat_id: str) -> Iterator[None]:
     try:
         yield
     except discord.RateLimited as exc:
+        FLOODS.labels("dc").inc()
         raise TransientSendError(f"{chat_id}: rate limited", retry_after=exc.retry_after) from exc
     except discord.HTTPException as exc:
         if exc.code in UNREACHABLE_CODES or exc.status == 403:
             raise ChatUnreachable(f"{chat_id}: {exc.text or exc.status} (code {exc.code})") from exc
         if exc.status == 429:
+            FLOODS.labels("dc").inc()
             raise TransientSendError(f"{chat_id}: rate limited", retry_after=_retry_after(exc)) from exc
         if exc.status >= 500:
             raise TransientSendError(f"{chat_id}: Discord error {exc.status}") from exc
