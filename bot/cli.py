@@ -1,7 +1,8 @@
 """The `paperboy` command line, and `build_app`, the one place where concrete parts are chosen.
 
     paperboy chat                       a terminal chat with the bot (scheduled digests appear too)
-    paperboy run                        every configured adapter plus the scheduler
+    paperboy run [--role R]             every configured adapter plus the scheduler (or one role of them)
+    paperboy status [--json]            what the bot is doing: ingests, outbox, paused chats, errors
     paperboy ingest [--date D] [--categories EXPR]
     paperboy digest --categories EXPR [--keywords ...] [--date D] [--format text|json]
     paperboy import FILE [FILE ...]     paper metadata from JSONL / JSONL.gz
@@ -25,7 +26,7 @@ from pathlib import Path
 
 from bot.app import Paperboy, utc_clock
 from bot.config import ConfigError, Settings, load_settings
-from bot.migrate import init_db
+from bot.migrate import init_db, wait_for_schema
 from digest.arxiv_http import ArxivHttp
 from digest.db import make_engine, make_sessionmaker
 from digest.errors import PaperboyError
@@ -33,10 +34,16 @@ from digest.errors import PaperboyError
 log = logging.getLogger("paperboy")
 
 
-def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = None) -> Paperboy:
-    """The bot with its database (migrated), arXiv client, LLM assistant and rankers wired in."""
+def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = None, migrate: bool = True) -> Paperboy:
+    """The bot with its database (migrated), arXiv client, LLM assistant and rankers wired in.
+
+    With `migrate=False` (sender and bot processes) it waits for the scheduler to migrate instead.
+    """
     engine = make_engine(settings.database.url)
-    init_db(engine)
+    if migrate:
+        init_db(engine)
+    else:
+        wait_for_schema(engine)
     sessions = make_sessionmaker(engine)
     http = ArxivHttp.from_settings(settings.arxiv)
     app = Paperboy(settings, engine=engine, sessions=sessions, http=http, clock=clock or utc_clock)
@@ -69,9 +76,25 @@ class _NoVoiceWarnings(logging.Filter):
         return "voice will NOT be supported" not in record.getMessage() and "davey" not in record.getMessage()
 
 
+class JsonLogFormatter(logging.Formatter):
+    """`logging.format = "json"`: one JSON object a line (time, level, logger, message, exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def setup_logging(settings: Settings) -> None:
     logging.basicConfig(level=settings.logging.level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if settings.logging.format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLogFormatter())
     logging.getLogger("discord.client").addFilter(_NoVoiceWarnings())
     for noisy in ("httpx", "httpcore", "alembic", "apscheduler", "telegram.ext.Updater", "discord.gateway"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -108,38 +131,69 @@ Or try the bot in your terminal right away:  paperboy chat"""
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.telegram.token and not settings.discord.token:
+    """Run one role (see `bot.roles`), or all of them, until SIGINT or SIGTERM."""
+    from bot import roles
+    from bot.lease import holder_id
+    from bot.outbox import default_sender_id
+
+    role = args.role
+    if role != "scheduler" and not settings.telegram.token and not settings.discord.token:
         print(NO_PLATFORM, file=sys.stderr)
         return 2
-    from bot.scheduler import build_scheduler
-
-    app = build_app(settings)
-    warm_up(app)
+    app = build_app(settings, migrate=roles.runs(role, "scheduler"))
+    app.outbox.sender_id = settings.outbox.sender_id or default_sender_id(role)
+    record_errors(app)
+    if roles.runs(role, "bot"):
+        warm_up(app)
     stoppers: list[Callable[[], object]] = []
+    tasks: list[asyncio.Task] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     try:
-        if settings.telegram.token:
-            from adapters.telegram import start_telegram
+        if settings.metrics.port:
+            from bot import metrics
+            from bot.status import health
 
-            stoppers.append(await start_telegram(app, settings))
-        if settings.discord.token:
-            from adapters.discord import start_discord
-
-            stoppers.append(await start_discord(app, settings))
-        scheduler = build_scheduler(app)
-        scheduler.start()
-        stoppers.append(lambda: scheduler.shutdown(wait=False))
-        log.info("paperboy is running; Ctrl-C stops it")
+            stoppers.append(metrics.serve(settings.metrics.port, health=lambda: health(app),
+                                          outbox=app.outbox.depth))
+        stoppers += await roles.start_platforms(app, settings, role)
+        if roles.runs(role, "scheduler"):
+            tasks.append(loop.create_task(roles.run_scheduler_with_lease(app, holder_id(), stop)))
+        if roles.runs(role, "sender"):
+            tasks.append(loop.create_task(roles.flush_outbox_forever(app, settings.schedule.outbox_interval_s, stop)))
+        log.info("paperboy is running (role: %s); Ctrl-C stops it", role)
         await stop.wait()
     finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)
         for stopper in reversed(stoppers):
             result = stopper()
             if asyncio.iscoroutine(result):
                 await result
         await app.aclose()
+    return 0
+
+
+def record_errors(app: Paperboy) -> None:
+    """Keep this process's warnings and errors in the database, for `paperboy status`."""
+    from bot.status import ErrorRecorder
+
+    logging.getLogger().addHandler(ErrorRecorder(app.sessions))
+
+
+async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from bot.status import collect, render_text
+
+    app = build_app(settings)
+    try:
+        report = await asyncio.to_thread(collect, app)
+    finally:
+        await app.aclose()
+    print(json.dumps(report, indent=2, default=str) if args.json else render_text(report))
     return 0
 
 
@@ -216,7 +270,14 @@ def make_parser() -> argparse.ArgumentParser:
     chat.add_argument("--no-schedule", action="store_true", help="do not ingest or deliver in the background")
     chat.set_defaults(run=cmd_chat)
 
-    sub.add_parser("run", help="run the configured chat platforms and the scheduler").set_defaults(run=cmd_run)
+    run = sub.add_parser("run", help="run the configured chat platforms and the scheduler")
+    run.add_argument("--role", choices=["scheduler", "sender", "bot", "all"], default="all",
+                     help="scheduler (exactly one, by a lease), sender (outbox), bot (serve chats), or all (default)")
+    run.set_defaults(run=cmd_run)
+
+    status = sub.add_parser("status", help="what the bot is doing: ingests, outbox, paused chats, LLM use, errors")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=cmd_status)
 
     ingest = sub.add_parser("ingest", help="fetch an announcement from arXiv's RSS feeds into the store")
     ingest.add_argument("--date", type=_date, help="the announcement day expected (default: the latest due)")

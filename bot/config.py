@@ -100,6 +100,17 @@ class SearchSettings:
 @dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
+    format: str = "text"  # text | json (one JSON object a line, for log collectors)
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    port: int = 0  # /metrics and /healthz of `paperboy run`; 0 = off
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    sender_id: str = ""  # unique per live sender; empty = "<hostname>:<role>"
 
 
 @dataclass(frozen=True)
@@ -113,6 +124,8 @@ class Settings:
     llm: LLMSettings = field(default_factory=LLMSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
     def replace(self, section: str, **changes: Any) -> "Settings":
         """A copy with some keys of one section changed (handy in tests and the CLI)."""
@@ -230,3 +243,7 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"config key search.engine has value {settings.search.engine!r}; use auto, fts5 or postgres")
     if settings.logging.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"config key logging.level has value {settings.logging.level!r}; use DEBUG, INFO, WARNING or ERROR")
+    if settings.logging.format not in {"text", "json"}:
+        raise ConfigError(f"config key logging.format has value {settings.logging.format!r}; use text or json")
+    if not 0 <= settings.metrics.port <= 65535:
+        raise ConfigError(f"config key metrics.port has value {settings.metrics.port}; use a port number, or 0 for off")

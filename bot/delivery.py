@@ -13,11 +13,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from bot.failpoints import failpoint
+from bot.metrics import DIGEST_BUILD
 from bot.outbox import Outgoing, enqueue
 from digest.calendar import RSS_DELAY, feed_time, latest_announcement_day
 from digest.categories import merge_exprs
@@ -225,7 +228,10 @@ async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
     """
     day, due = await asyncio.to_thread(due_subscriptions, app, app.clock())
     if due and day is not None:
+        started = time.perf_counter()
         digests = await asyncio.to_thread(build_digests, app, day, due)
+        DIGEST_BUILD.observe(time.perf_counter() - started)
+        failpoint("digests-built")  # the crash test kills the process here, before anything is enqueued
         pairs = list(zip(due, digests))
         tldrs = await card_tldrs(app, pairs)
         await asyncio.to_thread(_commit_all, app, pairs, tldrs)

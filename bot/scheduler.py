@@ -21,8 +21,12 @@ log = logging.getLogger(__name__)
 DELIVERY_SWEEP_S = 60
 
 
-def build_scheduler(app) -> AsyncIOScheduler:  # type: ignore[no-untyped-def]
-    """A scheduler with paperboy's jobs; start it only once the adapters are ready."""
+def build_scheduler(app, *, flush_outbox: bool = True) -> AsyncIOScheduler:  # type: ignore[no-untyped-def]
+    """A scheduler with paperboy's jobs; start it only once the adapters are ready.
+
+    `paperboy run` passes flush_outbox=False: there the sender role flushes the outbox, in every
+    sender process, while these jobs run in the one process holding the scheduler lease.
+    """
     schedule = app.settings.schedule
     scheduler = AsyncIOScheduler(
         timezone="UTC",
@@ -39,8 +43,9 @@ def build_scheduler(app) -> AsyncIOScheduler:  # type: ignore[no-untyped-def]
                       id="ingest-retry", name="retry a late or failed feed", next_run_time=now)
     scheduler.add_job(_run, IntervalTrigger(seconds=DELIVERY_SWEEP_S), args=[deliver_due, app],
                       id="deliver", name="deliver due digests", next_run_time=now + dt.timedelta(seconds=5))
-    scheduler.add_job(_run, IntervalTrigger(seconds=schedule.outbox_interval_s), args=[_flush, app],
-                      id="outbox", name="flush the outbox")
+    if flush_outbox:
+        scheduler.add_job(_run, IntervalTrigger(seconds=schedule.outbox_interval_s), args=[_flush, app],
+                          id="outbox", name="flush the outbox")
     return scheduler
 
 

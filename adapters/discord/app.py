@@ -32,7 +32,7 @@ from adapters.discord.interactions import InteractionHandler, PaperboyCore
 from adapters.discord.sender import DiscordSender
 from bot.config import DiscordSettings, Settings
 
-__all__ = ["PaperboyClient", "DiscordBot", "build_discord", "run_discord", "start_discord", "configure_endpoints"]
+__all__ = ["PaperboyClient", "DiscordBot", "build_discord", "run_discord", "start_discord", "start_discord_sender", "configure_endpoints"]
 
 log = logging.getLogger(__name__)
 
@@ -149,3 +149,16 @@ async def start_discord(paperboy: Any, settings: Settings) -> Callable[[], Await
     bot = DiscordBot(paperboy, settings)
     await bot.start()
     return bot.stop
+
+
+async def start_discord_sender(paperboy: Any, settings: Settings) -> Callable[[], Awaitable[None]]:
+    """Send-only Discord for `paperboy run --role sender`: REST after login, no gateway connection."""
+    client = build_discord(paperboy, settings)
+    try:
+        await client.login(settings.discord.token)
+    except discord.LoginFailure:
+        log.error("Discord refused discord.token; check the bot token in the Developer Portal")
+        await client.close()
+        raise
+    log.info("Discord: sending only (outbox)")
+    return client.close

@@ -42,7 +42,7 @@ from bot.app import Paperboy
 from bot.command_specs import COMMANDS
 from bot.config import Settings
 
-__all__ = ["build_telegram", "register_commands", "run_telegram", "start_telegram"]
+__all__ = ["build_telegram", "register_commands", "run_telegram", "start_telegram", "start_telegram_sender"]
 
 log = logging.getLogger(__name__)
 
@@ -115,6 +115,17 @@ async def start_telegram(paperboy: Paperboy, settings: Settings, *,
         await application.shutdown()
 
     return stop
+
+
+async def start_telegram_sender(paperboy: Paperboy, settings: Settings, *,
+                                limits: RateLimits | None = None) -> Callable[[], Awaitable[None]]:
+    """Send-only Telegram for `paperboy run --role sender`: the Bot API client, no polling or webhook."""
+    if not settings.telegram.token:
+        raise ValueError("telegram.token is empty: get one from @BotFather")
+    application = build_telegram(paperboy, settings, limits=limits)
+    await application.initialize()
+    log.info("Telegram bot @%s: sending only (outbox)", application.bot.username)
+    return application.shutdown
 
 
 async def run_telegram(paperboy: Paperboy, settings: Settings) -> None:
