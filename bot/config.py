@@ -70,6 +70,7 @@ class TelegramSettings:
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
     bot_username: str = ""
+    broadcast_per_s: float = 30.0  # messages/s for the whole fleet; 30 is Telegram's free limit (paid broadcasts: up to 1000)
 
 
 @dataclass(frozen=True)

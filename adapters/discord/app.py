@@ -83,8 +83,18 @@ def build_discord(paperboy: Any, settings: Settings, **options: Any) -> Paperboy
     """A ready-to-start client for `settings.discord`, attached to `paperboy` as the "dc" sender."""
     configure_endpoints(settings.discord)
     client = PaperboyClient(paperboy, sessions=getattr(paperboy, "sessions", None), **options)
-    paperboy.attach_sender("dc", DiscordSender(client))
+    paperboy.attach_sender("dc", DiscordSender(client, fleet=_fleet_buckets(paperboy)))
     return client
+
+
+def _fleet_buckets(paperboy: Any) -> Any:
+    """Discord's limits shared by every sender on PostgreSQL; on SQLite discord.py's own buckets suffice."""
+    engine = getattr(paperboy, "engine", None)
+    if engine is None or engine.dialect.name != "postgresql":
+        return None
+    from bot.flood import SharedBuckets
+
+    return SharedBuckets(engine)
 
 
 async def run_discord(paperboy: Any, settings: Settings) -> None:

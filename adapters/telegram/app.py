@@ -50,6 +50,15 @@ CONCURRENT_UPDATES = 32
 POLL_TIMEOUT_S = 10
 
 
+def make_limiter(paperboy: Paperboy, limits: RateLimits):  # type: ignore[no-untyped-def]
+    """Flood limits for the whole fleet: in the database on PostgreSQL, in this process on SQLite."""
+    if paperboy.engine.dialect.name == "postgresql":
+        from adapters.telegram.shared_limits import SharedRateLimiter
+
+        return SharedRateLimiter(paperboy.engine, limits)
+    return RateLimiter(limits)
+
+
 def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits | None = None) -> Application:
     """The PTB Application with paperboy's handlers; also attaches the "tg" sender to the core."""
     for noisy in ("httpx", "httpcore"):  # httpx logs request URLs, and Bot API URLs contain the token
@@ -63,7 +72,8 @@ def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits
         .concurrent_updates(CONCURRENT_UPDATES)
         .build()
     )
-    sender = TelegramSender(application.bot, limiter=RateLimiter(limits))
+    limits = limits or RateLimits(overall_per_s=tg.broadcast_per_s)
+    sender = TelegramSender(application.bot, limiter=make_limiter(paperboy, limits))
     handlers = TelegramHandlers(paperboy, sender, AdminCache(application.bot))
     paperboy.attach_sender("tg", sender)
 
