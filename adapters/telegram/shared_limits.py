@@ -3,8 +3,9 @@
 The same interface as `RateLimiter` (`acquire` -> a permit to `release` when the answer came), but
 the buckets are rows in `flood_buckets` (see `bot.flood`), so four sender processes together stay
 under 30 messages a second (or `telegram.broadcast_per_s`), 1 a second per chat and 20 a minute
-per group. The per-chat and per-group slots are taken first and waited for, then the overall one:
-an overall slot is never held while a chat's own limit makes it wait.
+per group. A chat's buckets are taken only when free, together with the next overall slot, in one
+transaction: an overall slot is never held while a chat's own limit makes it wait, and the chat's
+next request is spaced from this one's real slot.
 """
 
 from __future__ import annotations
@@ -20,21 +21,11 @@ __all__ = ["SharedRateLimiter"]
 
 
 class SharedPermit:
-    """Leave to send one request; `release()` starts the chat's next interval from the answer."""
-
-    def __init__(self, buckets: SharedBuckets, chat_buckets: list[Bucket]) -> None:
-        self._buckets = buckets
-        self._chat_buckets = chat_buckets
-        self._released = False
+    """Leave to send one request. The chat's buckets were anchored at the request's slot when it was
+    granted, so there is nothing to give back (`release` exists for `RateLimiter`'s interface)."""
 
     def release(self) -> None:
-        if self._released:
-            return
-        self._released = True
-        try:
-            self._buckets.settle(self._chat_buckets)
-        except Exception:  # the slot taken at acquire still spaced this request; never fail a send here
-            pass
+        pass
 
 
 class SharedRateLimiter:
@@ -56,12 +47,15 @@ class SharedRateLimiter:
         return buckets
 
     async def acquire(self, chat: int, *, group: bool, edit: bool = False, wait: bool = True) -> SharedPermit | None:
-        """Wait for leave to send one request to `chat`; with wait=False, None instead of waiting."""
+        """Wait for leave to send one request to `chat`; with wait=False, None instead of waiting for the chat."""
         chat_buckets = self._chat_buckets(chat, group=group, edit=edit)
-        if not wait:
-            if not await asyncio.to_thread(self.buckets.take_now, chat_buckets):
+        while True:
+            overall_wait = await asyncio.to_thread(self.buckets.take_with, chat_buckets, self._overall)
+            if overall_wait is not None:
+                break
+            if not wait:
                 return None
-        else:
-            await self.buckets.wait_for(chat_buckets)
-        await self.buckets.wait_for([self._overall])
-        return SharedPermit(self.buckets, chat_buckets)
+            await asyncio.sleep(max(await asyncio.to_thread(self.buckets.busy_for, chat_buckets), 0.005))
+        if overall_wait > 0:
+            await asyncio.sleep(overall_wait)
+        return SharedPermit()
