@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import random
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -31,7 +32,7 @@ from digest.errors import ApiUnavailable, BadInput, PaperboyError, PaperNotFound
 from digest.message import Message, text
 from digest.models import Paper
 from digest.store import PaperStore
-from digest.subscriptions import Subscription, SubscriptionStore
+from digest.subscriptions import Subscription, SubscriptionConflict, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
@@ -197,7 +198,9 @@ class Paperboy:
 
     async def _guarded(self, call: Callable[[], Awaitable[Any]], wrap: Callable[[str], Any]) -> Any:
         try:
-            return await call()
+            return await _redo_on_conflict(call)
+        except SubscriptionConflict:
+            return wrap("This chat's settings were being changed from elsewhere at the same moment. Please try again.")
         except BadInput as exc:
             return wrap(str(exc))
         except PaperNotFound as exc:
@@ -224,6 +227,20 @@ class Paperboy:
     async def deliver_pending(self) -> int:
         """Send what is waiting in the outbox."""
         return await self.outbox.deliver()
+
+
+CONFLICT_ATTEMPTS = 8
+
+
+async def _redo_on_conflict(call: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a handler again (from a fresh read) when its subscription write met a concurrent change."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return await call()
+        except SubscriptionConflict:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.01 * attempt))  # let the other writer finish
 
 
 def _paper_in_reply(reply: Reply | None) -> str | None:

@@ -209,7 +209,7 @@ def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: b
             update(SubscriptionRow)
             .where(SubscriptionRow.chat_id == sub.chat_id)
             .where((SubscriptionRow.last_digest_day.is_(None)) | (SubscriptionRow.last_digest_day < digest.day))
-            .values(last_digest_day=digest.day)
+            .values(last_digest_day=digest.day, version=SubscriptionRow.version + 1)
         )
     return digest_id, messages
 

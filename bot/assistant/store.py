@@ -221,6 +221,7 @@ class AssistantStore:
                 row = SubscriptionRow(chat_id=chat_id, chat_kind=chat_kind)
                 session.add(row)
             row.language = language
+            row.version = (row.version or 0) + 1
             session.commit()
 
     def announced_latest(self, paper_id: str) -> bool:
