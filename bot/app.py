@@ -229,7 +229,7 @@ class Paperboy:
         return await self.outbox.deliver()
 
 
-CONFLICT_ATTEMPTS = 8
+CONFLICT_ATTEMPTS = 20
 
 
 async def _redo_on_conflict(call: Callable[[], Awaitable[Any]]) -> Any:
@@ -240,7 +240,7 @@ async def _redo_on_conflict(call: Callable[[], Awaitable[Any]]) -> Any:
         except SubscriptionConflict:
             if attempt == CONFLICT_ATTEMPTS:
                 raise
-            await asyncio.sleep(random.uniform(0, 0.01 * attempt))  # let the other writer finish
+            await asyncio.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))  # let the other writer finish
 
 
 def _paper_in_reply(reply: Reply | None) -> str | None:
