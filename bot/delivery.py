@@ -20,7 +20,7 @@ from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
 from bot.failpoints import failpoint
-from bot.metrics import DIGEST_BUILD
+from bot.metrics import DIGEST_BUILD, FETCH_FAILURES
 from bot.outbox import Outgoing, enqueue
 from digest.calendar import RSS_DELAY, feed_time, latest_announcement_day
 from digest.categories import merge_exprs
@@ -56,6 +56,7 @@ async def ingest(app, day: dt.date | None = None, categories: str = "") -> Inges
     expected = day or latest_announcement_day(app.clock(), delay=RSS_DELAY)
     report = await ingest_day(app.http, app.store, app.settings.arxiv.rss_url, feeds, expected)
     log.info("ingest %s", report.summary())
+    FETCH_FAILURES.inc(sum(1 for status in report.feeds.values() if status == "failed"))
     if report.new_listings:
         app.papers_stored([p.id for p, _ in app.store.announced_on(expected)])
     return report

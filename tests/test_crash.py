@@ -12,7 +12,6 @@ Runs on SQLite, and on PostgreSQL when PAPERBOY_TEST_POSTGRES_URL is set.
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
 import random
 import time
 from collections import Counter
@@ -20,13 +19,10 @@ from collections import Counter
 import pytest
 from sqlalchemy import func, select
 
-from tests.fakes.fake_arxiv import rss_feed, rss_item
 from tests.fakes.fake_discord import FakeDiscord
 from tests.fakes.fake_telegram import FakeLimits, FakeTelegram
-from tests.fakes.processes import PaperboyProcess, arxiv_env
+from tests.fakes.processes import PaperboyProcess, arxiv_env, seed_due_chats
 
-DAY = dt.date(2026, 6, 16)
-PUB = "Tue, 16 Jun 2026 00:00:00 -0400"
 TG_PRIVATE, TG_GROUPS, DC_CHANNELS = 600, 100, 300  # 1,000 chats
 SENDER_KILLS = 5
 RESUME_LIMIT_S = 30.0
@@ -38,30 +34,6 @@ def chat_ids() -> tuple[list[int], list[int]]:
     telegram = [10_000 + i for i in range(TG_PRIVATE)] + [-(1_000_000_000_000 + i) for i in range(TG_GROUPS)]
     discord = [1_200_000_000_000_000_000 + i for i in range(DC_CHANNELS)]
     return telegram, discord
-
-
-async def prepare_database(url: str, fake_arxiv) -> None:  # type: ignore[no-untyped-def]
-    """A stored announcement and 1,000 chats whose delivery time for it has passed."""
-    from bot.cli import build_app
-    from bot.config import Settings
-    from bot.delivery import ingest
-    from digest.subscriptions import Subscription
-
-    fake_arxiv.rss["cs.CL"] = rss_feed("cs.CL", [
-        rss_item("2606.00001", "Crash-safe fan-out", categories=("cs.CL",), authors="Ada Lovelace", pub_date=PUB),
-    ], pub_date=PUB)
-    settings = Settings(arxiv=fake_arxiv.settings()).replace("database", url=url)
-    app = build_app(settings)
-    try:
-        await ingest(app, DAY, "cs.CL")
-        telegram, discord = chat_ids()
-        long_ago = dt.datetime(2026, 1, 1)
-        for chat in [f"tg:{c}" for c in telegram] + [f"dc:{c}" for c in discord]:
-            kind = "group" if chat.startswith("tg:-") else "private"
-            app.subscriptions.save(Subscription(chat_id=chat, chat_kind=kind, categories="cs.CL",
-                                                delivery_time="00:00", created_at=long_ago))
-    finally:
-        await app.aclose()
 
 
 def outbox_counts(url: str) -> Counter:
@@ -108,8 +80,8 @@ async def test_sigkills_lose_no_chat_and_repeat_at_most_one_telegram_message_per
         database_url, fake_arxiv, tmp_path, capsys):
     seed = random.randrange(1_000_000)
     rng = random.Random(seed)
-    await prepare_database(database_url, fake_arxiv)
     telegram, discord = chat_ids()
+    await seed_due_chats(database_url, fake_arxiv, [f"tg:{c}" for c in telegram] + [f"dc:{c}" for c in discord])
 
     with FakeTelegram(limits=FakeLimits(overall_per_s=1000, chat_per_s=1, group_per_min=20)) as tg:
         async with FakeDiscord() as dc:

@@ -14,6 +14,7 @@ without keys needs a placeholder key such as `PAPERBOY_LLM__API_KEY=none`.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
@@ -24,6 +25,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from bot.assistant.errors import LLMNotConfigured, LLMUnavailable
 from bot.config import LLMSettings
+from bot.metrics import LLM_LATENCY
 
 __all__ = ["Completion", "LLMClient", "is_configured"]
 
@@ -99,10 +101,13 @@ class LLMClient:
             retry=retry_if_exception_type(_Transient),
             reraise=True,
         )
+        started = time.perf_counter()
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(messages, on_text, max_tokens, temperature)
+                    completion = await self._attempt(messages, on_text, max_tokens, temperature)
+                    LLM_LATENCY.observe(time.perf_counter() - started)
+                    return completion
         except _Transient as exc:
             raise LLMUnavailable(f"the LLM failed {self.settings.retries + 1} times: {exc}") from exc.__cause__
         raise AssertionError("unreachable")  # pragma: no cover

@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant.llm import Completion
+from bot.metrics import LLM_TOKENS
 from bot.assistant.schema import AskTurnRow, FaqAnswerRow, LeaseRow, TldrRow, TranslationRow, UsageRow
 from digest.schema import AnnouncementRow, SubscriptionRow, as_stored
 
@@ -177,6 +178,8 @@ class AssistantStore:
                 )
             )
             session.commit()
+        LLM_TOKENS.labels("prompt").inc(sum(c.prompt_tokens for c in completions))
+        LLM_TOKENS.labels("completion").inc(sum(c.completion_tokens for c in completions))
 
     def requests_today(self, chat_id: str, day: dt.date) -> int:
         """Successful LLM-backed requests of a chat on a day: what the quota counts."""

@@ -6,6 +6,7 @@ variables), and its output goes to a log file in the test's folder for when an a
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import signal
 import socket
@@ -78,3 +79,29 @@ class PaperboyProcess:
 
     def log(self) -> str:
         return self.log_path.read_text(encoding="utf-8", errors="replace") if self.log_path.exists() else ""
+
+
+DAY = dt.date(2026, 6, 16)
+PUB = "Tue, 16 Jun 2026 00:00:00 -0400"
+
+
+async def seed_due_chats(url: str, fake_arxiv, chats: list[str]) -> None:  # type: ignore[no-untyped-def]
+    """A stored announcement (one cs.CL paper) and `chats` following cs.CL whose delivery time for it has passed."""
+    from bot.cli import build_app
+    from bot.config import Settings
+    from bot.delivery import ingest
+    from digest.subscriptions import Subscription
+    from tests.fakes.fake_arxiv import rss_feed, rss_item
+
+    fake_arxiv.rss["cs.CL"] = rss_feed("cs.CL", [
+        rss_item("2606.00001", "Crash-safe fan-out", categories=("cs.CL",), authors="Ada Lovelace", pub_date=PUB),
+    ], pub_date=PUB)
+    app = build_app(Settings(arxiv=fake_arxiv.settings()).replace("database", url=url))
+    try:
+        await ingest(app, DAY, "cs.CL")
+        for chat in chats:
+            kind = "group" if chat.startswith("tg:-") else "private"
+            app.subscriptions.save(Subscription(chat_id=chat, chat_kind=kind, categories="cs.CL",
+                                                delivery_time="00:00", created_at=dt.datetime(2026, 1, 1)))
+    finally:
+        await app.aclose()
