@@ -180,12 +180,11 @@ class TelegramSender:
         BadRequest is left to the caller (it knows whether "not modified" or a parse error is fine).
         """
         for attempt in range(1, self.max_attempts + 1):
-            permit = await self.limiter.acquire(tg_id, group=tg_id < 0, edit=edit, wait=wait)
+            permit = await self.limiter.acquire(tg_id, group=tg_id < 0, edit=edit, wait=wait,
+                                                ready=turn.take if turn is not None else None)
             if permit is None:
                 return None
             try:
-                if turn is not None:
-                    await turn.take()
                 return await call()
             except RetryAfter as exc:
                 permit.release()

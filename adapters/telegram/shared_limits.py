@@ -11,6 +11,7 @@ next request is spaced from this one's real slot.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Engine
 
@@ -46,10 +47,23 @@ class SharedRateLimiter:
             buckets.append((f"tg:group_edit:{chat}", self._group_edit_iv) if edit else (f"tg:group:{chat}", self._group_iv))
         return buckets
 
-    async def acquire(self, chat: int, *, group: bool, edit: bool = False, wait: bool = True) -> SharedPermit | None:
-        """Wait for leave to send one request to `chat`; with wait=False, None instead of waiting for the chat."""
+    async def acquire(self, chat: int, *, group: bool, edit: bool = False, wait: bool = True,
+                      ready: Callable[[], Awaitable[None]] | None = None) -> SharedPermit | None:
+        """Wait for leave to send one request to `chat`; with wait=False, None instead of waiting for the chat.
+
+        `ready` (the outbox's send turn) is awaited once the chat is free and before the overall
+        slot is taken, so a slot is never reserved by a request that then queues for its turn.
+        """
         chat_buckets = self._chat_buckets(chat, group=group, edit=edit)
         while True:
+            if ready is not None:
+                busy = await asyncio.to_thread(self.buckets.busy_for, chat_buckets)
+                if busy > 0:
+                    if not wait:
+                        return None
+                    await asyncio.sleep(busy)
+                    continue
+                await ready()
             overall_wait = await asyncio.to_thread(self.buckets.take_with, chat_buckets, self._overall)
             if overall_wait is not None:
                 break
