@@ -11,6 +11,7 @@ next request is spaced from this one's real slot.
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy import Engine
@@ -40,6 +41,8 @@ class SharedRateLimiter:
         self._chat_iv = 1.0 / (lim.chat_per_s * lim.safety)
         self._group_iv = 60.0 / (lim.group_per_min * lim.safety)
         self._group_edit_iv = 60.0 / (lim.group_edits_per_min * lim.safety)
+        self._longest_iv = max(self._chat_iv, self._group_iv, self._group_edit_iv)
+        self._granted: dict[int, float] = {}  # chat -> when this process last sent to it (monotonic)
 
     def _chat_buckets(self, chat: int, *, group: bool, edit: bool) -> list[Bucket]:
         buckets: list[Bucket] = [(f"tg:chat:{chat}", self._chat_iv)]
@@ -57,7 +60,11 @@ class SharedRateLimiter:
         chat_buckets = self._chat_buckets(chat, group=group, edit=edit)
         while True:
             if ready is not None:
-                busy = await asyncio.to_thread(self.buckets.busy_for, chat_buckets)
+                # Ask the database whether the chat is busy only if this process sent to it lately
+                # (otherwise it almost never is; `take_with` below checks it atomically anyway).
+                recent = self._granted.get(chat)
+                busy = (await asyncio.to_thread(self.buckets.busy_for, chat_buckets)
+                        if recent is not None and time.monotonic() - recent < self._longest_iv else 0.0)
                 if busy > 0:
                     if not wait:
                         return None
@@ -70,6 +77,9 @@ class SharedRateLimiter:
             if not wait:
                 return None
             await asyncio.sleep(max(await asyncio.to_thread(self.buckets.busy_for, chat_buckets), 0.005))
+        self._granted[chat] = time.monotonic() + max(overall_wait, 0.0)
+        if len(self._granted) > 10_000:
+            self._granted.pop(next(iter(self._granted)))
         if overall_wait > 0:
             await asyncio.sleep(overall_wait)
         return SharedPermit()
