@@ -24,6 +24,8 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from bot.app import Paperboy, utc_clock
 from bot.config import ConfigError, Settings, load_settings
 from bot.migrate import init_db, wait_for_schema
@@ -322,6 +324,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except PaperboyError as exc:
         print(f"paperboy: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        print(f"paperboy: cannot use the database at database.url: {str(exc.orig).splitlines()[0]}", file=sys.stderr)
         return 1
 
 
