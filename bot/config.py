@@ -9,6 +9,7 @@ so tests build settings from a dict. A bad value raises `ConfigError` with one l
 from __future__ import annotations
 
 import dataclasses
+import logging
 import os
 import tomllib
 from dataclasses import dataclass, field, fields
@@ -16,6 +17,13 @@ from pathlib import Path
 from typing import Any, Mapping, get_type_hints
 
 ENV_PREFIX = "PAPERBOY_"
+
+log = logging.getLogger(__name__)
+
+# Keys that older versions documented: still accepted (with a warning) so an old config file loads.
+RETIRED_KEYS = {
+    "telegram.bot_username": "the bot's @username comes from Telegram's getMe; remove the key",
+}
 
 
 class ConfigError(Exception):
@@ -69,7 +77,6 @@ class TelegramSettings:
     webhook_secret: str = ""
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
-    bot_username: str = ""
     broadcast_per_s: float = 30.0  # messages/s for the whole fleet; 30 is Telegram's free limit (paid broadcasts: up to 1000)
 
 
@@ -193,6 +200,9 @@ def _build(data: dict[str, Any]) -> Settings:
         types = get_type_hints(cls)
         kwargs = {}
         for key, raw in values.items():
+            if f"{section}.{key}" in RETIRED_KEYS:
+                log.warning("config key %s.%s is no longer used: %s", section, key, RETIRED_KEYS[f"{section}.{key}"])
+                continue
             if key not in types:
                 raise ConfigError(f"unknown config key {section}.{key} (known: {', '.join(types)})")
             kwargs[key] = _coerce(f"{section}.{key}", raw, types[key])

@@ -11,7 +11,7 @@ import asyncio
 import datetime as dt
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Integer, String, select
+from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
@@ -92,9 +92,3 @@ class FullTextCache:
 def _from_row(row: FullTextRow) -> FullText:
     sections = [Section(s["title"], s["text"]) for s in row.sections or []]
     return FullText(row.source, sections, row.title or "")  # type: ignore[arg-type]
-
-
-def stored_ids(sessions: sessionmaker[Session]) -> list[str]:
-    """Ids of papers whose text is stored (for maintenance and tests)."""
-    with sessions() as session:
-        return list(session.scalars(select(FullTextRow.paper_id)))

@@ -201,9 +201,6 @@ class _Ranking:
         return DigestEntry(paper=paper, kind=kind, reason=reason, notable=notable)
 
 
-_KIND_ORDER = {"new": 0, "cross": 1, "replace": 2, "replace-cross": 3}
-
-
 def _kind_of(announce: AnnounceType, paper: Paper, expr: CategoryExpr | None) -> str:
     if announce.is_revision:
         return announce.value  # "replace" | "replace-cross"

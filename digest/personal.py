@@ -35,7 +35,7 @@ import numpy as np
 from scipy import sparse
 from sklearn.feature_extraction.text import HashingVectorizer
 from sklearn.preprocessing import normalize
-from sqlalchemy import DateTime, Integer, String, bindparam, delete, exists, literal, or_, select, union_all
+from sqlalchemy import DateTime, Integer, String, bindparam, exists, literal, or_, select, union_all
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from digest.db import Base
@@ -107,11 +107,6 @@ def add_likes(sessions: sessionmaker[Session], chat_id: str, paper_ids: Iterable
                 session.add(FeedbackRow(chat_id=chat_id, paper_id=paper_id, value=1, source=source))
                 added += 1
     return added
-
-
-def clear_feedback(sessions: sessionmaker[Session], chat_id: str) -> int:
-    with sessions.begin() as session:
-        return session.execute(delete(FeedbackRow).where(FeedbackRow.chat_id == chat_id)).rowcount or 0
 
 
 def chat_signal(sessions: sessionmaker[Session], chat_id: str) -> Signal:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.schema import SavedPaperRow
@@ -39,8 +39,3 @@ def saved_ids(sessions: sessionmaker[Session], chat_id: str) -> list[str]:
     with sessions() as session:
         return list(session.scalars(select(SavedPaperRow.paper_id).where(SavedPaperRow.chat_id == chat_id)
                                     .order_by(SavedPaperRow.saved_at.desc(), SavedPaperRow.paper_id)))
-
-
-def unsave_all(sessions: sessionmaker[Session], chat_id: str) -> int:
-    with sessions.begin() as session:
-        return session.execute(delete(SavedPaperRow).where(SavedPaperRow.chat_id == chat_id)).rowcount or 0

@@ -60,11 +60,11 @@ def build_command(spec: CommandSpec, handler: InteractionHandler) -> app_command
             )
         )
     callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
-    callback.__discord_app_commands_param_description__ = {p.name: p.description[:100] for p in spec.params}  # type: ignore[attr-defined]
-    callback.__discord_app_commands_param_autocomplete__ = {  # type: ignore[attr-defined]
-        p.name: _autocomplete(p) for p in spec.params if p.complete
-    }
-    return app_commands.Command(name=spec.name, description=spec.description[:100], callback=callback)
+    described = app_commands.describe(**{p.name: p.description[:100] for p in spec.params})(callback)
+    completing = {p.name: _autocomplete(p) for p in spec.params if p.complete}
+    if completing:
+        described = app_commands.autocomplete(**completing)(described)
+    return app_commands.Command(name=spec.name, description=spec.description[:100], callback=described)
 
 
 def _autocomplete(param: Param) -> Any:

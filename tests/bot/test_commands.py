@@ -10,6 +10,7 @@ import pytest
 
 from bot.ports import ChatContext, ChatKind
 from digest.message import Link, Message
+from digest.taxonomy import load_taxonomy
 from tests.fakes.fake_arxiv import atom_entry, atom_feed
 
 PRIVATE = ChatContext(chat_id="console:alice", kind=ChatKind.PRIVATE, user_id="alice")
@@ -36,9 +37,11 @@ async def test_start_welcomes_with_category_buttons_that_subscribe(app):
     messages = await app.handle_text(PRIVATE, "/start")
     buttons = actions(messages)
     assert "paperboy" in said(messages)
-    assert "sub:cs.CL" in buttons or any(b.startswith("sub:cs.") for b in buttons)
-    reply = await app.handle_action(PRIVATE, buttons[0])
-    assert app.subscriptions.get(PRIVATE.chat_id).categories == buttons[0].split(":", 1)[1]
+    popular = [c.id for c in load_taxonomy().popular_categories()[:12]]
+    assert buttons == [f"sub:{cat}" for cat in popular]  # one button per popular category, in order
+    assert "sub:cs.CL" in buttons
+    reply = await app.handle_action(PRIVATE, "sub:cs.CL")
+    assert app.subscriptions.get(PRIVATE.chat_id).categories == "cs.CL"
     assert reply.replies and "Following" in said(reply.replies)
 
 

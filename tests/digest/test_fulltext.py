@@ -11,7 +11,7 @@ from digest.db import make_sessionmaker
 from digest.fulltext import FullText, NoFullText, Section, estimate_tokens, fetch_fulltext, fit_to_budget
 from digest.fulltext_cache import FullTextCache, FullTextRow
 from digest.fulltext_html import parse_html
-from digest.fulltext_pdf import parse_pdf
+from digest.fulltext_pdf import _join_hyphens, parse_pdf
 from tests.fakes.fake_arxiv import FakeArxiv
 
 FIXTURE = Path(__file__).resolve().parents[1] / "fixtures" / "html" / "latexml_small.html"
@@ -131,9 +131,18 @@ def test_pdf_removes_running_headers_page_numbers_stamp_and_references():
 
 
 def test_pdf_joins_words_hyphenated_across_lines():
+    """TeX's soft hyphen at a line end ("wid-" / "gets") joins into one word."""
     intro = next(s for s in parse_pdf(synthetic_paper_pdf()) if s.title == "1 Introduction")
-    assert "wid-gets" in intro.text or "widgets" in intro.text
-    assert "wid-\n" not in intro.text
+    assert intro.text == "Testing is slow, so we build widgets that help."
+
+
+@pytest.mark.parametrize(("lines", "joined"), [
+    (["we build wid\ufffe", "gets here"], "we build widgets here"),  # pdfium's soft-hyphen mark
+    (["we build wid\u00ad", "gets here"], "we build widgets here"),  # Unicode soft hyphen
+    (["a sequence-", "aligned model"], "a sequence-aligned model"),  # a real hyphen stays
+])
+def test_line_end_hyphens_join_soft_and_keep_real(lines, joined):
+    assert "\n".join(_join_hyphens(lines)).replace("\n", " ") == joined
 
 
 def test_pdf_that_is_not_a_pdf_raises_value_error():

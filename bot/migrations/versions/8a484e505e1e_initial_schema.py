@@ -10,13 +10,78 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-from digest.search import create_search_index, drop_search_index
 
 
 revision = '8a484e505e1e'
 down_revision = None
 branch_labels = None
 depends_on = None
+
+# The search index as it was when this revision was written: frozen SQL, so this migration never
+# changes when digest/search.py does. Later changes to the index belong in later revisions.
+_SQLITE_DDL = ('CREATE TABLE IF NOT EXISTS search_docs (docid INTEGER PRIMARY KEY, paper_id VARCHAR(40) NOT NULL UNIQUE)',
+ "CREATE VIRTUAL TABLE IF NOT EXISTS papers_fts USING fts5(title, abstract, authors, content='', "
+ "tokenize='porter unicode61 remove_diacritics 2')",
+ 'CREATE TRIGGER IF NOT EXISTS papers_fts_insert AFTER INSERT ON papers BEGIN\n'
+ '        INSERT OR IGNORE INTO search_docs(paper_id) VALUES (new.id);\n'
+ '        INSERT INTO papers_fts(rowid, title, abstract, authors) VALUES (\n'
+ '            (SELECT docid FROM search_docs WHERE paper_id = new.id),\n'
+ "            new.title, new.abstract, (SELECT group_concat(value, ' ') FROM json_each(new.authors)));\n"
+ '    END',
+ 'CREATE TRIGGER IF NOT EXISTS papers_fts_update AFTER UPDATE OF title, abstract, authors ON papers\n'
+ '    WHEN old.title IS NOT new.title OR old.abstract IS NOT new.abstract OR old.authors IS NOT new.authors\n'
+ '    BEGIN\n'
+ "        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors) VALUES ('delete',\n"
+ '            (SELECT docid FROM search_docs WHERE paper_id = old.id),\n'
+ "            old.title, old.abstract, (SELECT group_concat(value, ' ') FROM json_each(old.authors)));\n"
+ '        INSERT INTO papers_fts(rowid, title, abstract, authors) VALUES (\n'
+ '            (SELECT docid FROM search_docs WHERE paper_id = new.id),\n'
+ "            new.title, new.abstract, (SELECT group_concat(value, ' ') FROM json_each(new.authors)));\n"
+ '    END',
+ 'CREATE TRIGGER IF NOT EXISTS papers_fts_delete AFTER DELETE ON papers BEGIN\n'
+ "        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, authors) VALUES ('delete',\n"
+ '            (SELECT docid FROM search_docs WHERE paper_id = old.id),\n'
+ "            old.title, old.abstract, (SELECT group_concat(value, ' ') FROM json_each(old.authors)));\n"
+ '        DELETE FROM search_docs WHERE paper_id = old.id;\n'
+ '    END')
+_PG_DDL = ('CREATE TABLE IF NOT EXISTS paper_search (paper_id VARCHAR(40) PRIMARY KEY REFERENCES papers(id) ON DELETE '
+ 'CASCADE, document tsvector NOT NULL, title_doc tsvector NOT NULL)',
+ 'CREATE INDEX IF NOT EXISTS ix_paper_search_document ON paper_search USING GIN (document)',
+ 'CREATE INDEX IF NOT EXISTS ix_paper_search_title ON paper_search USING GIN (title_doc)',
+ 'CREATE OR REPLACE FUNCTION paper_search_document(title text, abstract text, authors json)\n'
+ '    RETURNS tsvector LANGUAGE sql IMMUTABLE AS $$\n'
+ "        SELECT setweight(to_tsvector('english', coalesce(title, '')), 'A')\n"
+ "            || setweight(to_tsvector('english', coalesce(CASE WHEN json_typeof(authors) = 'array' THEN\n"
+ "                   (SELECT string_agg(value, ' ') FROM json_array_elements_text(authors) AS value) END, "
+ "'')), 'B')\n"
+ "            || setweight(to_tsvector('english', coalesce(abstract, '')), 'D')\n"
+ '    $$',
+ 'CREATE OR REPLACE FUNCTION paper_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$\n'
+ '    BEGIN\n'
+ '        INSERT INTO paper_search(paper_id, document, title_doc)\n'
+ '        VALUES (NEW.id, paper_search_document(NEW.title, NEW.abstract, NEW.authors),\n'
+ "                to_tsvector('english', coalesce(NEW.title, '')))\n"
+ '        ON CONFLICT (paper_id) DO UPDATE SET document = EXCLUDED.document, title_doc = '
+ 'EXCLUDED.title_doc;\n'
+ '        RETURN NULL;\n'
+ '    END $$',
+ 'CREATE OR REPLACE TRIGGER papers_search_sync AFTER INSERT OR UPDATE OF title, abstract, authors ON papers '
+ 'FOR EACH ROW EXECUTE FUNCTION paper_search_sync()')
+
+_SQLITE_DROP = ("DROP TRIGGER IF EXISTS papers_fts_insert", "DROP TRIGGER IF EXISTS papers_fts_update",
+                "DROP TRIGGER IF EXISTS papers_fts_delete", "DROP TABLE IF EXISTS papers_fts",
+                "DROP TABLE IF EXISTS search_docs")
+_PG_DROP = ("DROP TRIGGER IF EXISTS papers_search_sync ON papers", "DROP FUNCTION IF EXISTS paper_search_sync()",
+            "DROP TABLE IF EXISTS paper_search", "DROP FUNCTION IF EXISTS paper_search_document(text, text, json)")
+
+
+def _run(statements: tuple[str, ...]) -> None:
+    for statement in statements:
+        op.execute(sa.text(statement))
+
+
+def _is_sqlite() -> bool:
+    return op.get_bind().dialect.name == "sqlite"
 
 
 def upgrade() -> None:
@@ -246,11 +311,11 @@ def upgrade() -> None:
 
     # ### end Alembic commands ###
     # The full-text search index (FTS5 on SQLite, tsvector + GIN on PostgreSQL) and its triggers.
-    create_search_index(op.get_bind())
+    _run(_SQLITE_DDL if _is_sqlite() else _PG_DDL)
 
 
 def downgrade() -> None:
-    drop_search_index(op.get_bind())
+    _run(_SQLITE_DROP if _is_sqlite() else _PG_DROP)
     # ### commands auto generated by Alembic - please adjust! ###
     with op.batch_alter_table('announcements', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_announcements_paper_id'))
