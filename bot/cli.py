@@ -182,7 +182,12 @@ def record_errors(app: Paperboy) -> None:
     """Keep this process's warnings and errors in the database, for `paperboy status`."""
     from bot.status import ErrorRecorder
 
-    logging.getLogger().addHandler(ErrorRecorder(app.sessions))
+    recorder = ErrorRecorder(app.sessions)
+    root = logging.getLogger()
+    for handler in root.handlers:  # the same filters as the console (secret redaction, whatever is set up)
+        for log_filter in handler.filters:
+            recorder.addFilter(log_filter)
+    root.addHandler(recorder)
 
 
 async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
