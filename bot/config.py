@@ -85,6 +85,8 @@ class DiscordSettings:
     token: str = ""
     api_url: str = "https://discord.com/api/v10"
     gateway_url: str = ""
+    shard_id: int = 0  # this bot process's shard, 0 .. shard_count - 1
+    shard_count: int = 1  # gateway shards across all bot processes (Discord requires them past 2,500 servers)
 
 
 @dataclass(frozen=True)
@@ -254,6 +256,9 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"config key search.engine has value {settings.search.engine!r}; use auto, fts5 or postgres")
     if settings.logging.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"config key logging.level has value {settings.logging.level!r}; use DEBUG, INFO, WARNING or ERROR")
+    if not 0 <= settings.discord.shard_id < max(settings.discord.shard_count, 1):
+        raise ConfigError(f"config key discord.shard_id must be between 0 and discord.shard_count - 1 "
+                          f"({settings.discord.shard_count - 1})")
     if settings.logging.format not in {"text", "json"}:
         raise ConfigError(f"config key logging.format has value {settings.logging.format!r}; use text or json")
     if not 0 <= settings.metrics.port <= 65535:

@@ -82,6 +82,9 @@ class PaperboyClient(discord.Client):
 def build_discord(paperboy: Any, settings: Settings, **options: Any) -> PaperboyClient:
     """A ready-to-start client for `settings.discord`, attached to `paperboy` as the "dc" sender."""
     configure_endpoints(settings.discord)
+    if settings.discord.shard_count > 1:  # one bot process per gateway shard
+        options.setdefault("shard_id", settings.discord.shard_id)
+        options.setdefault("shard_count", settings.discord.shard_count)
     client = PaperboyClient(paperboy, sessions=getattr(paperboy, "sessions", None), **options)
     paperboy.attach_sender("dc", DiscordSender(client, fleet=_fleet_buckets(paperboy)))
     return client
