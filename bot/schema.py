@@ -71,3 +71,12 @@ class RecentErrorRow(Base):
     at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     source: Mapped[str] = mapped_column(String(120))
     message: Mapped[str] = mapped_column(Text)
+
+
+class SeenUpdateRow(Base):
+    """A webhook update one bot process has taken, so another one it is redelivered to drops it."""
+
+    __tablename__ = "seen_updates"
+
+    key: Mapped[str] = mapped_column(String(80), primary_key=True)  # "tg:<update_id>"
+    seen_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

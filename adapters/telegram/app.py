@@ -74,7 +74,7 @@ def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits
     )
     limits = limits or RateLimits(overall_per_s=tg.broadcast_per_s)
     sender = TelegramSender(application.bot, limiter=make_limiter(paperboy, limits))
-    handlers = TelegramHandlers(paperboy, sender, AdminCache(application.bot))
+    handlers = TelegramHandlers(paperboy, sender, AdminCache(application.bot), webhook=bool(tg.webhook_url))
     paperboy.attach_sender("tg", sender)
 
     posts = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST

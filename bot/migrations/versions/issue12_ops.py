@@ -1,4 +1,4 @@
-"""operations: outbox claims with a sender id, process leases, shared flood buckets, subscription versions
+"""operations: outbox claims with a sender id, process leases, shared flood buckets, subscription versions, seen webhook updates
 
 Revision ID: issue12_ops
 Revises: 8a484e505e1e
@@ -40,6 +40,13 @@ def upgrade() -> None:
         sa.Column("next_at", sa.Float(), nullable=False),
         sa.PrimaryKeyConstraint("key", name=op.f("pk_flood_buckets")),
     )
+    # Webhook updates already taken by some bot process (several behind a load balancer).
+    op.create_table(
+        "seen_updates",
+        sa.Column("key", sa.String(length=80), nullable=False),
+        sa.Column("seen_at", sa.DateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("key", name=op.f("pk_seen_updates")),
+    )
     # The last errors, for `paperboy status`.
     op.create_table(
         "recent_errors",
@@ -53,6 +60,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("recent_errors")
+    op.drop_table("seen_updates")
     op.drop_table("flood_buckets")
     op.drop_table("process_leases")
     with op.batch_alter_table("subscriptions", schema=None) as batch_op:
