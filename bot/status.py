@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import queue
 import threading
 import traceback
 
@@ -27,36 +28,50 @@ _RECORDED_LOGGERS = ("paperboy", "bot", "digest", "adapters")
 class ErrorRecorder(logging.Handler):
     """A logging handler that keeps paperboy's warnings and errors in `recent_errors` (newest 200).
 
-    Messages pass through the root logger's formatting filters first (secrets are redacted by
-    whatever filters the handlers chain applies); a failure to record is swallowed, never logged,
-    so a database outage cannot loop through this handler.
+    Records are written by a background thread: a warning logged inside an open transaction (or on
+    the event loop) never waits for the database. A failure to record is dropped, never logged, so
+    a database outage cannot loop through this handler.
     """
 
     def __init__(self, sessions: sessionmaker[Session], level: int = logging.WARNING) -> None:
         super().__init__(level)
         self.sessions = sessions
-        self._busy = threading.local()
+        self._queue: queue.SimpleQueue[tuple[dt.datetime, str, str] | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_forever, name="error-recorder", daemon=True)
+        self._writer.start()
         self._written = 0
 
     def emit(self, record: logging.LogRecord) -> None:
-        if not record.name.startswith(_RECORDED_LOGGERS) or getattr(self._busy, "on", False):
+        if not record.name.startswith(_RECORDED_LOGGERS) or threading.current_thread() is self._writer:
             return
-        self._busy.on = True
-        try:
-            message = record.getMessage()
-            if record.exc_info and record.exc_info[1] is not None:
-                message += " | " + "".join(traceback.format_exception_only(record.exc_info[1])).strip()
-            with self.sessions.begin() as session:
-                session.add(RecentErrorRow(at=as_stored(dt.datetime.now(dt.timezone.utc)), source=record.name[:120],
-                                           message=f"{record.levelname}: {message}"[:2000]))
-                self._written += 1
-                if self._written % 50 == 0:
-                    newest = session.scalar(select(func.max(RecentErrorRow.id))) or 0
-                    session.execute(delete(RecentErrorRow).where(RecentErrorRow.id <= newest - KEEP_ERRORS))
-        except Exception:
-            pass
-        finally:
-            self._busy.on = False
+        message = record.getMessage()
+        if record.exc_info and record.exc_info[1] is not None:
+            message += " | " + "".join(traceback.format_exception_only(record.exc_info[1])).strip()
+        self._queue.put((as_stored(dt.datetime.now(dt.timezone.utc)), record.name[:120],
+                         f"{record.levelname}: {message}"[:2000]))
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Wait until everything logged so far is written (tests, shutdown)."""
+        done = self._flushed = threading.Event()
+        self._queue.put(None)
+        done.wait(timeout)
+
+    def _write_forever(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is None:
+                getattr(self, "_flushed", threading.Event()).set()
+                continue
+            at, source, message = item
+            try:
+                with self.sessions.begin() as session:
+                    session.add(RecentErrorRow(at=at, source=source, message=message))
+                    self._written += 1
+                    if self._written % 50 == 0:
+                        newest = session.scalar(select(func.max(RecentErrorRow.id))) or 0
+                        session.execute(delete(RecentErrorRow).where(RecentErrorRow.id <= newest - KEEP_ERRORS))
+            except Exception:
+                pass
 
 
 def health(app) -> dict:  # type: ignore[no-untyped-def]

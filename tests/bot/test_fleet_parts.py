@@ -47,12 +47,13 @@ def test_status_reports_the_outbox_paused_chats_and_recorded_errors(app, clock: 
     app.subscriptions.save(app.subscriptions.get_or_default("tg:5"))
     app.subscriptions.pause("tg:5", "Forbidden: bot was blocked by the user")
     recorder = ErrorRecorder(app.sessions)
-    logging.getLogger("bot.outbox").addHandler(recorder)
+    logging.getLogger().addHandler(recorder)
     try:
         logging.getLogger("bot.outbox").error("sending outbox row %s failed", 7)
         logging.getLogger("somelib").error("not ours")  # other libraries' errors are not recorded
+        recorder.flush()
     finally:
-        logging.getLogger("bot.outbox").removeHandler(recorder)
+        logging.getLogger().removeHandler(recorder)
     clock.advance(minutes=10)
 
     report = collect(app)
