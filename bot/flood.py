@@ -36,6 +36,8 @@ _LOCK_BUSY = text(
     "(SELECT next_at FROM flood_buckets WHERE key = ANY(:keys) ORDER BY key FOR UPDATE) AS locked"
 )
 _BUSY = text("SELECT max(next_at) - extract(epoch FROM clock_timestamp()) FROM flood_buckets WHERE key = ANY(:keys)")
+PRUNE_EVERY = 5000
+_PRUNE = text("DELETE FROM flood_buckets WHERE next_at < extract(epoch FROM clock_timestamp()) - 3600")
 _ANCHOR = text("UPDATE flood_buckets SET next_at = extract(epoch FROM clock_timestamp()) + :at WHERE key = :key")
 
 
@@ -46,6 +48,7 @@ class SharedBuckets:
         # A small pool of its own, with asynchronous commit: losing a bucket's last moment in a crash is harmless.
         self.engine = create_engine(engine.url, pool_size=4, max_overflow=8, pool_pre_ping=True,
                                     connect_args={"options": "-c synchronous_commit=off"})
+        self._calls = 0
 
     def reserve(self, buckets: list[Bucket]) -> float:
         """Take the next slot of every bucket; returns the seconds to wait for the latest of them."""
@@ -73,6 +76,10 @@ class SharedBuckets:
             for key, interval in sorted(own):
                 conn.execute(_ANCHOR, {"key": key, "at": max(wait, 0.0) + interval})
             conn.commit()
+        self._calls += 1
+        if self._calls % PRUNE_EVERY == 0:  # a row per chat ever sent to: forget the long-idle ones
+            with self.engine.begin() as conn:
+                conn.execute(_PRUNE)
         return wait
 
     def busy_for(self, own: list[Bucket]) -> float:
