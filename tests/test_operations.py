@@ -111,7 +111,7 @@ async def test_a_second_scheduler_waits_and_takes_over_when_the_first_dies(tmp_p
         first.kill()
         killed_at = time.monotonic()
         await wait_until(lambda: "holding the scheduler lease" in second.log(), 40, "the takeover")
-        assert time.monotonic() - killed_at < 15  # a dead holder on this host is replaced at the next renewal
+        assert time.monotonic() - killed_at < 25  # a dead holder on this host is replaced at the next renewal (10 s)
         assert json.loads(status(env, "--json"))["scheduler_lease"]["holder"].endswith(f":{second.pid}")
     finally:
         first.stop()
