@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import difflib
 import logging
 import random
 from collections.abc import Awaitable, Callable, Coroutine
@@ -183,8 +184,9 @@ class Paperboy:
         handler = registry.COMMAND_HANDLERS.get(name)
         spec = COMMANDS_BY_NAME.get(name)
         if handler is None or (spec is None and not name.startswith("_")):
-            return [text(f"I don't know /{name}. /help lists what I can do.")]
-        if spec is not None and spec.manages and not ctx.can_manage:
+            return [text(unknown_command_answer(name))]
+        # Anyone may look at a setting (no argument shows it); only managers change it.
+        if spec is not None and spec.manages and not ctx.can_manage and (args or name == "unsubscribe"):
             return [text(NOT_ALLOWED)]
         return await self._guarded(lambda: handler(self, ctx, args, reply), lambda m: [text(m)])
 
@@ -241,6 +243,15 @@ async def _redo_on_conflict(call: Callable[[], Awaitable[Any]]) -> Any:
             if attempt == CONFLICT_ATTEMPTS:
                 raise
             await asyncio.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))  # let the other writer finish
+
+
+def unknown_command_answer(name: str) -> str:
+    """'I don't know /subscibe. Did you mean /subscribe?', with the nearest command when one is close."""
+    shown = name[:40]
+    close = difflib.get_close_matches(name.lower(), list(COMMANDS_BY_NAME), n=1, cutoff=0.6)
+    if close:
+        return f"I don't know /{shown}. Did you mean /{close[0]}? /help lists what I can do."
+    return f"I don't know /{shown}. /help lists what I can do."
 
 
 def _paper_in_reply(reply: Reply | None) -> str | None:

@@ -1,12 +1,13 @@
 """`paperboy search | related | rank`: the find-and-rank features on the command line, for evaluation.
 
 They run exactly the code the bot runs (`bot.find_commands.Finder`, `digest.personal`) against the
-configured database, so `--json` output can be scored by scripts:
+configured database. People get a readable table (id, title, first author, date, score); `--json`
+output can be scored by scripts, each entry carrying `title`, `authors`, `published` and `url`:
 
-    paperboy search 'diffusion au:ho' --limit 20 --json      -> [{"id", "score"}, ...]
+    paperboy search 'diffusion au:ho' --limit 20 --json      -> [{"id", "score", "title", ...}, ...]
     paperboy search --queries queries.txt --json             -> [{"query", "results": [...], "ms"}, ...]
-    paperboy related 2501.01234 --json                       -> [{"id", "score"}, ...]
-    paperboy rank --likes likes.txt --candidates day.txt --json  -> [{"id", "score", "reason"}, ...]
+    paperboy related 2501.01234 --json                       -> [{"id", "score", "title", ...}, ...]
+    paperboy rank --likes likes.txt --candidates day.txt --json  -> [{"id", "score", "reason", "title", ...}, ...]
 """
 
 from __future__ import annotations
@@ -18,8 +19,14 @@ import sys
 import time
 from pathlib import Path
 
+from rich.console import Console
+from rich.table import Table
+from rich.text import Text
+
 from digest.errors import BadInput, PaperNotFound
-from digest.ids import parse_id
+from digest.ids import abs_url, parse_id
+from digest.latex import to_unicode
+from digest.models import Paper
 from digest.search_query import parse_query
 
 
@@ -62,6 +69,49 @@ def _emit(args: argparse.Namespace, data: object, lines: list[str]) -> None:
         print("\n".join(lines))
 
 
+def _described(app, hits: list[dict]) -> list[dict]:  # type: ignore[no-untyped-def]
+    """Each hit with what a reader needs: `title`, `authors`, `published` and `url` (LaTeX converted)."""
+    papers: dict[str, Paper] = app.store.get_papers([h["id"] for h in hits])
+    out = []
+    for hit in hits:
+        paper = papers.get(hit["id"])
+        out.append({
+            **hit,
+            "title": to_unicode(paper.title) if paper else None,
+            "authors": [to_unicode(a) for a in paper.authors] if paper else [],
+            "published": paper.published.isoformat() if paper and paper.published else None,
+            "url": abs_url(hit["id"], app.settings.arxiv.abs_url),
+        })
+    return out
+
+
+def _emit_papers(args: argparse.Namespace, rows: list[dict], *, title: str, reason: bool = False) -> None:
+    """`--json` rows as JSON, else a table people can read: id, title, first author, date, score."""
+    if args.json:
+        print(json.dumps(rows, ensure_ascii=False))
+        return
+    console = Console(soft_wrap=False, width=max(Console().width, 100))
+    if not rows:
+        console.print(f"{title}: nothing found.", markup=False, highlight=False)
+        return
+    table = Table(title=title, title_justify="left", show_lines=False)
+    table.add_column("id", no_wrap=True)
+    table.add_column("title", ratio=3, overflow="fold")
+    table.add_column("first author", ratio=1, overflow="ellipsis")
+    table.add_column("date", no_wrap=True)
+    table.add_column("score", justify="right", no_wrap=True)
+    if reason:
+        table.add_column("why", ratio=1, overflow="fold")
+    for row in rows:
+        authors = row["authors"]
+        first = (authors[0] + (" et al." if len(authors) > 1 else "")) if authors else ""
+        cells = [row["id"], row["title"] or "(not stored)", first, row["published"] or "", f"{row['score']:.4f}"]
+        if reason:
+            cells.append(row.get("reason") or "")
+        table.add_row(*(Text(c) for c in cells))
+    console.print(table)
+
+
 async def cmd_search(settings, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
     if bool(args.query) == bool(args.queries):
         print("paperboy search: give a QUERY or --queries FILE", file=sys.stderr)
@@ -71,7 +121,7 @@ async def cmd_search(settings, args: argparse.Namespace) -> int:  # type: ignore
         if args.query:
             page = finder.search.search(parse_query(args.query), limit=args.limit)
             hits = [{"id": h.id, "score": round(h.score, 4)} for h in page.hits]
-            _emit(args, hits, [f"{h['id']}\t{h['score']}" for h in hits])
+            _emit_papers(args, _described(app, hits), title=f"Search: {args.query}")
             return 0
         out, lines = [], []
         for line in Path(args.queries).read_text(encoding="utf-8").splitlines():
@@ -102,7 +152,7 @@ async def cmd_related(settings, args: argparse.Namespace) -> int:  # type: ignor
             raise PaperNotFound(paper_id)
         hits = await asyncio.to_thread(finder.related.related, paper, args.limit)
         data = [{"id": h.id, "score": round(h.score, 4)} for h in hits]
-        _emit(args, data, [f"{h['id']}\t{h['score']}" for h in data])
+        _emit_papers(args, _described(app, data), title=f"Related to {paper.id}: {to_unicode(paper.title)}")
         return 0
     finally:
         await app.aclose()
@@ -130,7 +180,7 @@ async def cmd_rank(settings, args: argparse.Namespace) -> int:  # type: ignore[n
         ranker = app.personal if isinstance(app.personal, PersonalRanker) else PersonalRanker(app.sessions)
         ranked = ranker.rank([stored[i] for i in like_ids], [stored[i] for i in candidate_ids])
         data = [{"id": p.id, "score": round(score, 4), "reason": reason} for p, score, reason in ranked]
-        _emit(args, data, [f"{d['id']}\t{d['score']}\t{d['reason'] or ''}" for d in data])
+        _emit_papers(args, _described(app, data), title="Candidates by your likes", reason=True)
         return 0
     finally:
         await app.aclose()

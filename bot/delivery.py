@@ -27,7 +27,7 @@ from digest.categories import merge_exprs
 from digest.day_index import DayIndex
 from digest.digest_store import record_digest, seen_by_chat
 from digest.ingest import IngestReport, ingest_day
-from digest.layout import digest_messages
+from digest.layout import cards_shown, digest_messages
 from digest.matching import Digest, build_digest, subscription_expr
 from digest.message import Message
 from digest.saved import saved_among
@@ -127,12 +127,14 @@ def following_line(sub: Subscription) -> str:
 
 def digest_outgoing(app, sub: Subscription, digest: Digest, digest_id: int, note: str | None = None,  # type: ignore[no-untyped-def]
                     tldrs: dict[str, str] | None = None) -> list[Message]:
-    """The messages of a digest for `sub`, with Save buttons in their current state."""
+    """The messages of a digest for `sub` in its style, with Save buttons in their current state."""
     saved = frozenset(saved_among(app.sessions, sub.chat_id, [e.paper.id for e in digest.entries[: sub.max_papers]]))
+    earliest = min(digest.covers, default=digest.day)
     return digest_messages(
         digest, urls=app.urls, digest_id=digest_id, max_cards=sub.max_papers,
         page_size=app.settings.digest.page_size, saved=saved, following=following_line(sub), note=note,
-        tldrs=tldrs, translate=sub.wants_translation,
+        tldrs=tldrs, translate=sub.wants_translation, style=sub.style,
+        day_before=app.store.latest_announced_day(on_or_before=earliest - dt.timedelta(days=1)),
     )
 
 
@@ -143,7 +145,7 @@ async def card_tldrs(app, pairs: list[tuple[Subscription, Digest]]) -> dict[str,
     """TL;DRs (when `llm.tldr` is on) for every paper shown as a card: one generation per paper for all chats."""
     if app.assistant is None or not app.settings.llm.tldr:
         return {}
-    papers = {e.paper.id: e.paper for sub, d in pairs for e in d.entries[: sub.max_papers]}
+    papers = {e.paper.id: e.paper for sub, d in pairs for e in d.entries[: _first_shown(app, sub, d)]}
     if not papers:
         return {}
     try:
@@ -152,6 +154,20 @@ async def card_tldrs(app, pairs: list[tuple[Subscription, Digest]]) -> dict[str,
         log.warning("TL;DRs took longer than %.0f s; sending digests without the missing ones", TLDR_WAIT_S)
         return {}
     return {pid: text for pid, text in zip(papers, texts) if text}
+
+
+def _first_shown(app, sub: Subscription, digest: Digest) -> int:  # type: ignore[no-untyped-def]
+    """How many papers the digest's first messages show: its cards, or the list's first page in compact style."""
+    cards = cards_shown(sub.style, len(digest.entries), sub.max_papers)
+    return cards if cards else app.settings.digest.page_size
+
+
+def cached_tldrs(app, paper_ids: list[str]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+    """TL;DRs already generated for these papers (a list page turned later shows them; nothing is generated)."""
+    if app.assistant is None or not app.settings.llm.tldr:
+        return {}
+    found = {pid: app.assistant.store.tldr(pid) for pid in paper_ids}
+    return {pid: text for pid, text in found.items() if text}
 
 
 def personal_scores(app):  # type: ignore[no-untyped-def]
@@ -200,7 +216,7 @@ def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: b
     """Record a digest, its shown papers and (for scheduled ones) its outbox rows in one transaction."""
     now = app.clock()
     with app.sessions.begin() as session:
-        digest_id = record_digest(session, digest, cards=sub.max_papers)
+        digest_id = record_digest(session, digest, cards=cards_shown(sub.style, len(digest.entries), sub.max_papers))
         messages = digest_outgoing(app, sub, digest, digest_id, note, tldrs)
         if enqueue_messages:
             items = [Outgoing(f"digest:{sub.chat_id}:{digest.day.isoformat()}:{part}", sub.chat_id, message)

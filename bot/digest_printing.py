@@ -3,7 +3,8 @@
 It uses the same matcher and ranking as chats (a throw-away subscription, nothing marked as
 shown), fetching the day from arXiv first when the store does not have it yet. The JSON holds
 `date`, `counts` {`new`, `cross`, `matched`} and `papers` [{`id`, `title`, `authors`,
-`categories`, `announce_type`, `reason`}], plus `status` and `note` saying which day this is.
+`categories`, `announce_type`, `reason`, `abstract`, `comment`, `url`}], plus `status` and `note`
+saying which day this is. Titles, abstracts and comments are LaTeX-converted (`digest.latex`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from bot.delivery import ingest
 from digest.calendar import RSS_DELAY, is_announcement_day, latest_announcement_day, next_announcement_day
 from digest.categories import parse_expr
 from digest.day_index import DayIndex
+from digest.ids import abs_url
 from digest.latex import to_unicode
 from digest.matching import Digest, build_digest
 from digest.subscriptions import Subscription
@@ -58,13 +60,14 @@ async def print_digest(app, args: argparse.Namespace) -> int:  # type: ignore[no
     if papers and not digest.entries:
         status, note = "nothing_matched", "Nothing matched your filters."
     if args.format == "json":
-        print(json.dumps(digest_json(digest, status, note), ensure_ascii=False, indent=2))
+        print(json.dumps(digest_json(digest, status, note, abs_base=app.settings.arxiv.abs_url),
+                         ensure_ascii=False, indent=2))
     else:
         print(digest_text(digest, note))
     return 0
 
 
-def digest_json(digest: Digest, status: str, note: str | None) -> dict:
+def digest_json(digest: Digest, status: str, note: str | None, *, abs_base: str = "https://arxiv.org/abs") -> dict:
     return {
         "date": digest.day.isoformat(),
         "status": status,
@@ -78,6 +81,9 @@ def digest_json(digest: Digest, status: str, note: str | None) -> dict:
                 "categories": list(e.paper.categories),
                 "announce_type": e.kind,
                 "reason": e.reason,
+                "abstract": to_unicode(e.paper.abstract),
+                "comment": to_unicode(e.paper.comment) if e.paper.comment else None,
+                "url": abs_url(e.paper.id, abs_base),
             }
             for e in digest.entries
         ],

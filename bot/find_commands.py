@@ -32,6 +32,7 @@ from digest.ids import find_ids
 from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
 from digest.models import Paper
 from digest.personal import add_likes, toggle_feedback
+from digest.latex import to_unicode
 from digest.related import PaperVectors, RelatedFinder
 from digest.saved import saved_ids, toggle_saved
 from digest.schema import utcnow
@@ -186,7 +187,7 @@ async def _related_message(app, paper_id: str) -> Message:  # type: ignore[no-un
     found = [papers[h.id] for h in hits if h.id in papers]
     if not found:
         return text(f"I have no stored paper related to {paper_id} yet.")
-    return _list_message(app, f"🔗 Related to {paper.title}", found, start=1)
+    return _list_message(app, f"🔗 Related to {to_unicode(paper.title)}", found, start=1)
 
 
 @command("related")
@@ -283,7 +284,8 @@ async def save_button(app, ctx: ChatContext, args: str, message_id: str | None) 
     found = latest_entry_for(app.sessions, ctx.chat_id, paper.id)  # keep the digest's number and reason
     number, entry = found if found else (None, {})
     card = paper_card(paper, urls=app.urls, saved=now_saved, index=number, reason=entry.get("reason"),
-                      kind=entry.get("kind"), translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation)
+                      kind=entry.get("kind"), translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation,
+                      announced=app.store.announced_days_of([paper.id]).get(paper.id))
     return ActionReply(notice="Saved" if now_saved else "Removed", edit=card)
 
 

@@ -7,14 +7,17 @@ says what is accepted; `Paperboy` turns it into the reply.
 
 from __future__ import annotations
 
+import json
 from dataclasses import replace
 
 from bot.command_specs import COMMANDS
 from bot.ports import ChatContext, ChatKind, Reply
 from bot.registry import action, command
+from bot.state import get_state, set_state
 from digest.categories import parse_expr
 from digest.errors import BadInput, UnknownCategory
 from digest.ids import find_ids
+from digest.layout import STYLES, page_rows
 from digest.message import Button, Heading, Message, Paragraph, Text, text
 from digest.subscriptions import (
     Subscription,
@@ -96,8 +99,11 @@ def _describe(expr_text: str) -> str:
 async def subscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
     """Add categories (Cool Papers' algebra works: cs.AI+cs.LG-cs.CY, or a whole archive like cs)."""
     if not args.strip():
-        raise BadInput("Which categories? For example /subscribe cs.CL cs.LG, or cs.AI+cs.LG-cs.CY. "
-                       "/categories lists them all.")
+        current = _sub(app, ctx).categories
+        shown = _describe(current) if current else "nothing yet"
+        return [text(f"This chat follows: {shown}.",
+                     "Usage: /subscribe cs.CL cs.LG, or cs.AI+cs.LG-cs.CY, or a whole archive like cs. "
+                     "/categories lists them all.")]
     taxonomy = load_taxonomy()
     try:
         added = parse_expr(args, taxonomy)
@@ -129,6 +135,7 @@ async def subscribe_button(app, ctx: ChatContext, args: str, message_id: str | N
 
 @command("unsubscribe")
 async def unsubscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Drop categories, lift exclusions (`-cs.CY`, or `cs.CY` when only its exclusion is left), or stop."""
     sub = app.subscriptions.get(ctx.chat_id)
     if sub is None or not sub.categories:
         return [text("This chat doesn't follow any categories. /subscribe cs.CL starts a digest.")]
@@ -137,12 +144,39 @@ async def unsubscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> 
         return [text("Done: no more digests here. Your keywords, authors and saved papers are kept; "
                      "/subscribe brings the digest back.")]
     taxonomy = load_taxonomy()
-    drop = parse_expr(args, taxonomy)
-    left = parse_expr(sub.categories, taxonomy).minus(drop.include | drop.archives)  # archives by name, too
+    current = parse_expr(sub.categories, taxonomy)
+    names = args.replace("+", " ").replace(",", " ").split()
+    try:
+        # An exclusion is lifted when named with '-', or when it is all that is left of that name.
+        lifted = [n.lstrip("-") for n in names
+                  if n.startswith("-") or (_is_name(n, taxonomy) and current.excludes(n)
+                                           and not _follows(current, n, taxonomy))]
+        dropped = [n for n in names if not n.startswith("-") and n not in lifted]
+        left = current.without_exclusions(lifted) if lifted else current
+        if dropped:
+            drop = parse_expr(" ".join(dropped), taxonomy)
+            left = left.minus(drop.include | drop.archives)  # archives by name, too
+    except UnknownCategory as exc:
+        raise BadInput(f"{exc} /settings shows what this chat follows.") from None
+    if str(left) == str(current):
+        return [text(f"This chat doesn't follow {' '.join(names)[:80]}, so nothing changed. "
+                     f"It follows: {_describe(str(current))}.")]
     _save(app, replace(sub, categories=str(left) if left.include else ""))
     if not left.include:
         return [text("Done: that was the last category, so no more digests here. /subscribe brings them back.")]
     return [text(f"Done. Still following: {_describe(str(left))}.")]
+
+
+def _is_name(name: str, taxonomy) -> bool:  # type: ignore[no-untyped-def]
+    return taxonomy.canonical(name) is not None or taxonomy.is_archive(name)
+
+
+def _follows(expr, name: str, taxonomy) -> bool:  # type: ignore[no-untyped-def]
+    """Whether `name` is itself followed (so `/unsubscribe name` means drop it, not lift its exclusion)."""
+    canonical = taxonomy.canonical(name)
+    if canonical is not None:
+        return canonical in expr.include
+    return name.strip().lower() in expr.archives
 
 
 def _terms_command(field_name: str, label: str, explain: str):  # type: ignore[no-untyped-def]
@@ -162,6 +196,8 @@ def _terms_command(field_name: str, label: str, explain: str):  # type: ignore[n
                 first, _, rest = words.partition(" ")
                 changes["keywords_only"] = first.lower() == "only"
                 words = rest if changes["keywords_only"] else words
+            if field_name == "authors" and needs_split_confirmation(words):
+                return ask_author_split(app, ctx, words)
             parse = parse_authors if field_name == "authors" else parse_terms
             changes[field_name] = parse(words)
             if not changes[field_name]:
@@ -187,10 +223,68 @@ command("authors")(_terms_command(
     "/authors Yann LeCun, Fei-Fei Li. /authors off clears them."))
 
 
+def needs_split_confirmation(words: str) -> bool:
+    """More than two words and no comma or semicolon: one long name, or several names run together?"""
+    return not any(sep in words for sep in ",;\n") and len(words.split()) > 2
+
+
+def split_names(words: str) -> list[str]:
+    """A guess at several names typed without commas: two words each (the last takes any odd word)."""
+    parts = words.split()
+    names = [" ".join(parts[i : i + 2]) for i in range(0, len(parts) - len(parts) % 2, 2)]
+    if len(parts) % 2:
+        names[-1] += " " + parts[-1]
+    return names
+
+
+PENDING_AUTHORS = "authors-pending:{chat_id}"
+
+
+def ask_author_split(app, ctx: ChatContext, words: str) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Show how the names were split and let the chat confirm; nothing changes until it does."""
+    names = split_names(words)
+    one = " ".join(words.split())
+    set_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id), json.dumps({"split": names, "one": one}))
+    listed = "; ".join(f"“{n}”" for n in names)
+    return [Message(
+        blocks=(Paragraph((Text(f"Separate names with commas. Did you mean {len(names)} authors: {listed}?"),)),
+                Paragraph((Text(f"Or one author, “{one}”? Or type e.g. /authors {', '.join(names)}.", italic=True),))),
+        buttons=((Button(f"✅ {len(names)} authors", action="au:split"), Button("One author", action="au:one")),),
+    )]
+
+
+@action("au")
+async def author_split_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+    """`au:split` / `au:one`: the chat's answer to the /authors question."""
+    from bot.app import NOT_ALLOWED, ActionReply
+
+    if not ctx.can_manage:
+        return ActionReply(notice=NOT_ALLOWED[:200], alert=True)
+    pending = get_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id))
+    if not pending or args not in ("split", "one"):
+        return ActionReply(notice="This question has expired. Send /authors again.")
+    choice = json.loads(pending)
+    names = tuple(choice["split"]) if args == "split" else (choice["one"],)
+    sub = _save(app, replace(_sub(app, ctx), authors=names))
+    shown = ", ".join(f"“{t}”" for t in sub.authors)
+    set_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id), "")
+    return ActionReply(notice="Authors saved", edit=text(f"Followed authors: {shown}."))
+
+
+def _current(label: str, value: str, usage: str) -> list[Message]:
+    """The answer to a setter sent without an argument: its current value and how to change it."""
+    return [Message(blocks=(Paragraph((Text(f"{label}: ", bold=True), Text(value))),
+                            Paragraph((Text(usage, italic=True),))))]
+
+
 @command("time")
 async def set_time(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
     parts = args.split()
-    if not parts or len(parts) > 2:
+    if not parts:
+        sub = _sub(app, ctx)
+        return _current("Delivery time", f"{sub.delivery_time} ({sub.timezone})",
+                        "Usage: /time HH:MM [Area/City], e.g. /time 08:30 Europe/Berlin.")
+    if len(parts) > 2:
         raise BadInput("Usage: /time HH:MM [Area/City], e.g. /time 08:30 Europe/Berlin.")
     when = parse_time(parts[0])
     sub = _sub(app, ctx)
@@ -202,7 +296,8 @@ async def set_time(app, ctx: ChatContext, args: str, reply: Reply | None) -> lis
 @command("days")
 async def set_days(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
     if not args.strip():
-        raise BadInput("Usage: /days mon-fri (or daily, weekends, mon,wed,fri).")
+        return _current("Delivery days", _sub(app, ctx).weekdays.replace(",", ", "),
+                        "Usage: /days mon-fri (or daily, weekends, mon,wed,fri).")
     days = parse_weekdays(args)
     _save(app, replace(_sub(app, ctx), weekdays=days))
     return [text(f"Digests will arrive on: {days.replace(',', ', ')}. "
@@ -211,6 +306,9 @@ async def set_days(app, ctx: ChatContext, args: str, reply: Reply | None) -> lis
 
 @command("cross")
 async def set_cross(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    if not args.strip():
+        return _current("Cross-listed papers", "included" if _sub(app, ctx).include_cross else "left out",
+                        "Usage: /cross on or /cross off.")
     on = parse_switch(args)
     _save(app, replace(_sub(app, ctx), include_cross=on))
     return [text("Cross-listed papers are " + ("included." if on else "left out; only papers whose main category you follow."))]
@@ -218,6 +316,9 @@ async def set_cross(app, ctx: ChatContext, args: str, reply: Reply | None) -> li
 
 @command("replacements")
 async def set_replacements(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    if not args.strip():
+        return _current("New versions of older papers", "included" if _sub(app, ctx).include_replacements
+                        else "left out", "Usage: /replacements on or /replacements off.")
     on = parse_switch(args)
     _save(app, replace(_sub(app, ctx), include_replacements=on))
     return [text("New versions of older papers are " + ("included (once per paper)." if on else "left out."))]
@@ -225,11 +326,39 @@ async def set_replacements(app, ctx: ChatContext, args: str, reply: Reply | None
 
 @command("max")
 async def set_max(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    if not args.strip():
+        return _current("Cards per digest", str(_sub(app, ctx).max_papers),
+                        "Usage: /max <0-50>: how many papers show as full cards before the paged list "
+                        "(in the cards style; /style).")
     n = parse_max_papers(args)
     _save(app, replace(_sub(app, ctx), max_papers=n))
     if n == 0:
         return [text("Digests will show a compact numbered list; tap a number for the full card.")]
     return [text(f"Digests will show the top {n} papers as cards; the rest come in a paged list.")]
+
+
+STYLE_WORDS = {
+    "compact": "one or two lines a paper; a number opens its card",
+    "cards": "the top papers as full cards (see /max), then a compact list of the rest",
+    "auto": "compact on days with more than 30 papers, cards otherwise",
+}
+
+
+def describe_style(style: str) -> str:
+    return f"{style if style in STYLE_WORDS else 'auto'} ({STYLE_WORDS.get(style, STYLE_WORDS['auto'])})"
+
+
+@command("style")
+async def set_style(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """/style compact|cards|auto: how this chat's digest is laid out."""
+    word = args.strip().lower()
+    if not word:
+        return _current("Digest style", describe_style(_sub(app, ctx).style),
+                        "Usage: /style compact, /style cards or /style auto.")
+    if word not in (*STYLES, "auto"):
+        raise BadInput(f"'{args.strip()[:30]}' is not a style. Use /style compact, /style cards or /style auto.")
+    _save(app, replace(_sub(app, ctx), style=word))
+    return [text(f"Digest style: {describe_style(word)}.")]
 
 
 @command("settings")
@@ -249,6 +378,7 @@ async def settings_command(app, ctx: ChatContext, args: str, reply: Reply | None
         line("Delivery", f"{sub.delivery_time} {sub.timezone}, {sub.weekdays.replace(',', ' ')}", "/time, /days"),
         line("Cross-lists", "included" if sub.include_cross else "left out", "/cross on|off"),
         line("Replacements", "included" if sub.include_replacements else "left out", "/replacements on|off"),
+        line("Style", describe_style(sub.style), "/style compact|cards"),
         line("Cards per digest", str(sub.max_papers), "/max"),
         line("Answer language", sub.language, "/language"),
     ]
@@ -260,26 +390,65 @@ async def settings_command(app, ctx: ChatContext, args: str, reply: Reply | None
 # --- browsing --------------------------------------------------------------------------------
 
 
+CATEGORIES_PER_PAGE = 12
+
+
 @command("categories")
 async def categories_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+    """Browse arXiv: the archives, one archive's categories, or a search; long lists page."""
     taxonomy = load_taxonomy()
     words = args.strip()
     if not words:
         lines = [Paragraph((Text(a.id, code=True), Text(f" — {a.name}"))) for a in taxonomy.archives()]
         return [Message(blocks=(Heading((Text("arXiv archives"),)), *lines,
                                 Paragraph((Text("/categories cs lists an archive; /categories language searches."),))))]
+    return [categories_page(app, ctx, words, 0)]
+
+
+def categories_page(app, ctx: ChatContext, words: str, page: int) -> Message:  # type: ignore[no-untyped-def]
+    """One page of an archive's categories or of a search, ✓ on those the chat follows."""
+    taxonomy = load_taxonomy()
     if taxonomy.is_archive(words):
         found = [c for c in taxonomy.categories_in_archive(words) if not c.is_alias]
         title = f"{taxonomy.name_of(words)} ({words.lower()})"
     else:
-        found = taxonomy.search(words, limit=15)
+        found = taxonomy.search(words, limit=60)
         title = f"Categories matching “{words}”"
     if not found:
-        return [text(f"No category matches “{words}”. Try a broader word, or /categories for the archives.")]
-    lines = [Paragraph((Text(c.id, code=True), Text(f" — {c.name}"))) for c in found]
-    buttons = [Button(f"+ {c.id}", action=f"sub:{c.id}") for c in found[:12]]
-    rows = tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))
-    return [Message(blocks=(Heading((Text(title),)), *lines), buttons=rows if ctx.can_manage else ())]
+        return text(f"No category matches “{words}”. Try a broader word, or /categories for the archives.")
+    sub = app.subscriptions.get(ctx.chat_id)
+    followed = parse_expr(sub.categories, taxonomy) if sub and sub.categories else None
+    pages = (len(found) + CATEGORIES_PER_PAGE - 1) // CATEGORIES_PER_PAGE
+    page = min(max(page, 0), pages - 1)
+    chunk = found[page * CATEGORIES_PER_PAGE : (page + 1) * CATEGORIES_PER_PAGE]
+    follows = {c.id for c in chunk if followed is not None and followed.matches([c.id])}
+    if pages > 1:
+        title += f" · page {page + 1}/{pages}"
+    lines = [Paragraph(((Text("✓ "),) if c.id in follows else ()) + (Text(c.id, code=True), Text(f" — {c.name}")))
+             for c in chunk]
+    buttons = [Button(f"✓ {c.id}" if c.id in follows else f"+ {c.id}", action=f"sub:{c.id}") for c in chunk]
+    rows = [tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)] if ctx.can_manage else []
+    rows.extend(page_rows(f"cats:{_clip_bytes(words, 40)}", page, pages))
+    blocks = [Heading((Text(title),)), *lines]
+    if follows:
+        blocks.append(Paragraph((Text("✓ = this chat follows it.", italic=True),)))
+    return Message(blocks=tuple(blocks), buttons=tuple(rows))
+
+
+def _clip_bytes(words: str, limit: int) -> str:
+    """At most `limit` UTF-8 bytes of `words`, so a paging button's action stays within 64 bytes."""
+    return words.encode()[:limit].decode(errors="ignore").replace(":", " ")
+
+
+@action("cats")
+async def categories_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+    """`cats:<words>:<page>` turns a /categories list's page in place."""
+    from bot.app import ActionReply
+
+    words, _, page = args.rpartition(":")
+    if not words.strip() or not page.isdigit():
+        return ActionReply(notice="This button no longer works.")
+    return ActionReply(edit=categories_page(app, ctx, words.strip(), int(page)))
 
 
 @command("paper")
@@ -303,7 +472,9 @@ async def paper_cards(app, ctx: ChatContext, ids: list[str]) -> list[Message]:  
     papers = await app.fetch_papers(ids)
     saved = saved_among(app.sessions, ctx.chat_id, list(papers))
     translate = app.subscriptions.get_or_default(ctx.chat_id).wants_translation
-    out = [paper_card(papers[i], urls=app.urls, saved=i in saved, translate=translate) for i in ids if i in papers]
+    announced = app.store.announced_days_of(list(papers))
+    out = [paper_card(papers[i], urls=app.urls, saved=i in saved, translate=translate, announced=announced.get(i))
+           for i in ids if i in papers]
     missing = [i for i in ids if i not in papers]
     if missing:
         out.append(text(f"arXiv has no paper {', '.join(missing)}."))
@@ -323,6 +494,19 @@ async def links(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[M
 
 @action("card")
 async def card_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+    """A number in a compact list: the paper's full card, with its number and why it is in the digest."""
     from bot.app import ActionReply
+    from digest.cards import paper_card
+    from digest.digest_store import latest_entry_for
+    from digest.saved import saved_among
 
-    return ActionReply(replies=await paper_cards(app, ctx, [args]))
+    found = latest_entry_for(app.sessions, ctx.chat_id, args)
+    if found is None:
+        return ActionReply(replies=await paper_cards(app, ctx, [args]))
+    number, entry = found
+    paper = await app.fetch_paper(args)
+    card = paper_card(paper, urls=app.urls, saved=bool(saved_among(app.sessions, ctx.chat_id, [paper.id])),
+                      index=number, reason=entry.get("reason"), kind=entry.get("kind"),
+                      translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation,
+                      announced=app.store.announced_days_of([paper.id]).get(paper.id))
+    return ActionReply(replies=[card])

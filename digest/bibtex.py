@@ -18,6 +18,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from digest.ids import abs_url, find_ids
+from digest.latex import to_unicode
 from digest.models import Paper
 
 __all__ = ["BibEntry", "export_bibtex", "export_links", "parse_bibtex"]
@@ -45,7 +46,7 @@ def export_bibtex(papers: Iterable[Paper], *, abs_base: str = "https://arxiv.org
 
 def export_links(papers: Iterable[Paper], *, abs_base: str = "https://arxiv.org/abs") -> str:
     """A numbered list: `1. Title — https://arxiv.org/abs/<id>`."""
-    lines = [f"{i}. {' '.join(p.title.split())} — {abs_url(p.id, abs_base)}" for i, p in enumerate(papers, 1)]
+    lines = [f"{i}. {to_unicode(p.title)} — {abs_url(p.id, abs_base)}" for i, p in enumerate(papers, 1)]
     return "\n".join(lines) + ("\n" if lines else "")
 
 
@@ -87,8 +88,10 @@ _SKIP_TITLE_WORDS = {"a", "an", "the", "on", "of", "for", "to", "in", "and", "wi
 
 def _unique_key(paper: Paper, used: set[str]) -> str:
     """`lastnameYEARfirstword`, like Google Scholar's keys, with a/b/c… appended on collisions."""
-    surname = _ascii_word(paper.authors[0].split()[-1]) if paper.authors and paper.authors[0].split() else ""
-    words = [_ascii_word(w) for w in re.findall(r"[^\W_]+", paper.title)]
+    # Keys come from what a reader sees (LaTeX converted): `\textsc{DiARC}` gives `diarc`, not `textsc`.
+    author = to_unicode(paper.authors[0]) if paper.authors else ""
+    surname = _ascii_word(author.split()[-1]) if author.split() else ""
+    words = [_ascii_word(w) for w in re.findall(r"[^\W_]+", to_unicode(paper.title))]
     first = next((w for w in words if w and w not in _SKIP_TITLE_WORDS), "")
     base = f"{surname or 'arxiv'}{_year(paper)}{first}" or _ascii_word(paper.id)
     key, n = base, 0

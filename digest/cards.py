@@ -2,10 +2,13 @@
 
 Both are neutral `Message` parts; the title is Unicode (LaTeX converted), the link goes to the abs
 page, and every card carries the same buttons: FAQ, Ask, Save, Related, a PDF link, and 👍/👎.
+A card also carries what researchers scan for: the version, the submission and announcement dates,
+and the authors' comment (pages, figures, "accepted at ACL 2026").
 """
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from digest.ids import abs_url, html_url, pdf_url
@@ -15,6 +18,7 @@ from digest.models import Paper
 
 MAX_AUTHORS_SHOWN = 4
 ABSTRACT_LIMIT = 1500  # characters; the full abstract is one tap away on arXiv
+COMMENT_LIMIT = 300  # characters; comments are meant to be a line ("12 pages, 4 figures, ACL 2026")
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,18 +84,26 @@ def paper_card(
     kind: str | None = None,
     tldr: str | None = None,
     translate: bool = False,
+    announced: dt.date | None = None,
 ) -> Message:
-    """The full card of a paper: linked title, authors, categories, why it is here, abstract, buttons."""
+    """The full card of a paper: linked title, authors, id and version, categories, dates, comment,
+    why it is here, abstract, buttons."""
     number = f"{index}. " if index is not None else ""
     title: tuple[Span, ...] = ((Text(number, bold=True),) if number else ()) + (
         Link(to_unicode(paper.title), urls.abs(paper.id), bold=True),
     )
-    meta = [paper.id, " · ".join(paper.categories[:4])]
+    meta = [f"{paper.id}v{paper.version}", " · ".join(paper.categories[:4])]
     if kind and kind in KIND_LABELS and kind != "new":
         meta.append(KIND_LABELS[kind])
+    details = [" · ".join(m for m in meta if m)]
+    dates = paper_dates(paper, announced)
+    if dates:
+        details.append(dates)
+    if paper.comment and paper.comment.strip():
+        details.append("💬 " + _clip(to_unicode(paper.comment), COMMENT_LIMIT))
     blocks = [
         Heading(title),
-        Paragraph((Text(short_authors(paper.authors) + "\n"), Text(" · ".join(m for m in meta if m), italic=True))),
+        Paragraph((Text(short_authors(paper.authors) + "\n"), Text("\n".join(details), italic=True))),
     ]
     if reason:
         blocks.append(Paragraph((Text(f"⭐ {reason}"),)))
@@ -102,12 +114,29 @@ def paper_card(
     return Message(blocks=tuple(blocks), buttons=paper_buttons(paper.id, urls, saved=saved, translate=translate))
 
 
-def paper_line(paper: Paper, *, urls: ArxivUrls, index: int, reason: str | None = None, kind: str | None = None) -> Paragraph:
-    """One entry of a compact list: number, linked title, first authors, why."""
+def format_date(day: dt.date) -> str:
+    return f"{day.day} {day:%b %Y}"
+
+
+def paper_dates(paper: Paper, announced: dt.date | None = None) -> str:
+    """'Submitted 1 Dec 2026 · announced 3 Dec 2026', with whichever dates are known."""
+    parts = []
+    if paper.published is not None:
+        parts.append(f"Submitted {format_date(paper.published)}")
+    if announced is not None:
+        parts.append(("announced " if parts else "Announced ") + format_date(announced))
+    return " · ".join(parts)
+
+
+def paper_line(paper: Paper, *, urls: ArxivUrls, index: int, reason: str | None = None, kind: str | None = None,
+               tldr: str | None = None) -> Paragraph:
+    """One entry of a compact list: number, linked title, first authors, a reason badge; the TL;DR below."""
     tail = f" — {short_authors(paper.authors, 2)}"
     if kind in ("cross", "replace", "replace-cross"):
         tail += f" ({KIND_LABELS[kind]})"
     spans: list[Span] = [Text(f"{index}. ", bold=True), Link(to_unicode(paper.title), urls.abs(paper.id)), Text(tail)]
     if reason:
-        spans.append(Text(f"\n   ⭐ {reason}", italic=True))
+        spans.append(Text(f" · ⭐ {reason}", italic=True))
+    if tldr:
+        spans.append(Text(f"\n   {tldr}"))
     return Paragraph(tuple(spans))

@@ -121,6 +121,21 @@ class CategoryExpr:
             excluded_archives=self.excluded_archives,
         )
 
+    def without_exclusions(self, names: Iterable[str]) -> CategoryExpr:
+        """This expression with some exclusions lifted (`/unsubscribe -cs.CY`); what it follows is unchanged."""
+        categories, archives = _resolve(names, self.taxonomy)
+        return self._make(
+            include=self.include,
+            exclude=self.exclude - categories - self._expand(archives),
+            archives=self.archives,
+            excluded_archives=self.excluded_archives - archives,
+        )
+
+    def excludes(self, name: str) -> bool:
+        """Whether `name` (a category or an archive, any spelling) is one of the exclusions."""
+        categories, archives = _resolve([name], self.taxonomy)
+        return bool(categories & self.exclude or archives & self.excluded_archives)
+
     def _make(self, **parts: frozenset[str]) -> CategoryExpr:
         """A new expression; exclusions always win over inclusions."""
         parts["include"] = parts["include"] - parts["exclude"]

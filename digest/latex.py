@@ -13,6 +13,11 @@ pylatexenc does the conversion, with three fixes for how arXiv text differs from
 
 `<`, `>` and `&` are left as they are: escaping for HTML or Markdown is each adapter's job.
 Results are cached, because the same titles are rendered for many chats on the same day.
+
+This is the ONE LaTeX converter of paperboy: titles, abstracts, comments, Related headings,
+exports and BibTeX keys go through `to_unicode`, and the maths in the assistant's Markdown answers
+goes through `markdown_math_to_unicode` on every platform (console, Telegram, Discord), so the same
+formula reads the same everywhere.
 """
 
 from __future__ import annotations
@@ -20,14 +25,14 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from pylatexenc import latexwalker
 from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec
 from pylatexenc.latex2text import get_default_latex_context_db as text_context_db
 from pylatexenc.macrospec import std_macro
 
-__all__ = ["collapse_whitespace", "to_unicode"]
+__all__ = ["collapse_whitespace", "escape_commonmark", "markdown_math_to_unicode", "to_unicode"]
 
 log = logging.getLogger(__name__)
 
@@ -111,10 +116,29 @@ def _track_groups(word: str, depth: int, math: bool) -> tuple[int, bool]:
     return depth, math
 
 
+_SUPERSCRIPTS = dict(zip("0123456789+-=()niT", "⁰¹²³⁴⁵⁶⁷⁸⁹⁺⁻⁼⁽⁾ⁿⁱᵀ"))
+_SUBSCRIPTS = dict(zip("0123456789+-=()aeiojklmnprstuvx.", "₀₁₂₃₄₅₆₇₈₉₊₋₌₍₎ₐₑᵢₒⱼₖₗₘₙₚᵣₛₜᵤᵥₓ."))
+_INLINE_MATH = re.compile(r"(?<!\\)\$[^$]+\$")
+_SCRIPT = re.compile(r"([\^_])(?:\{([^{}\\]{1,12})\}|([0-9A-Za-z+\-]))")
+
+
+def _scripts_to_unicode(run: str) -> str:
+    """`x^2`, `PM_{2.5}` inside `$...$` as `x²`, `PM₂.₅` when every character has a Unicode form."""
+
+    def script(match: re.Match[str]) -> str:
+        table = _SUPERSCRIPTS if match.group(1) == "^" else _SUBSCRIPTS
+        body = match.group(2) if match.group(2) is not None else match.group(3)
+        if body and all(ch in table for ch in body) and not (table is _SUBSCRIPTS and body == "."):
+            return "{}" + "".join(table[ch] for ch in body)  # `{}` ends a macro name before it: `\\alpha{}ᵢ`
+        return match.group(0)
+
+    return _INLINE_MATH.sub(lambda m: _SCRIPT.sub(script, m.group(0)), run)
+
+
 def _convert_run(run: str) -> str:
     """One run through pylatexenc, or the raw run when the conversion fails or loses it."""
     try:
-        result = collapse_whitespace(_convert(_UNESCAPED_SPECIAL.sub(r"\\\1", run)))
+        result = collapse_whitespace(_convert(_UNESCAPED_SPECIAL.sub(r"\\\1", _scripts_to_unicode(run))))
     except Exception:  # pylatexenc has many internal failure modes; raw text is always acceptable
         log.debug("LaTeX conversion failed; showing the raw text", exc_info=True)
         return run
@@ -149,3 +173,62 @@ def _converter() -> tuple[object, LatexNodes2Text]:
         + [MacroTextSpec("href", simplify_repl="%(2)s")],
     )
     return walker_context, LatexNodes2Text(latex_context=text_context, math_mode="text")
+
+
+# --- maths inside Markdown (the assistant's answers) ------------------------------------------
+
+# Maths the LLM writes: $$...$$, \[...\], \(...\), and $...$ that is not a price ("$5 and $6").
+_MATH = re.compile(
+    r"\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)|(?<![\\$\w])\$(?P<i2>[^\s$](?:[^$\n]*?[^\s$\\])?)\$(?![\w$])",
+    re.DOTALL,
+)
+_FENCE = re.compile(r"^\s*(```|~~~)")
+_INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
+_COMMONMARK_SPECIAL = re.compile(r"([\\`*_\[\]$~|])")
+
+
+def escape_commonmark(text: str) -> str:
+    """Text made literal inside CommonMark: `*`, `_`, `` ` ``, `[`, `$` ... backslash-escaped.
+
+    `<` is left alone: each adapter has its own rule for what looks like an HTML tag.
+    """
+    return _COMMONMARK_SPECIAL.sub(r"\\\1", text)
+
+
+def markdown_math_to_unicode(text: str, escape: Callable[[str], str] = escape_commonmark) -> str:
+    """Markdown with every formula outside code turned into Unicode (`$\\sqrt{T}$` -> `√(T)`).
+
+    The converted formula is passed through `escape` (the platform's Markdown escaping), so an
+    `_` or `*` in it stays a character instead of starting emphasis.
+    """
+    out: list[str] = []
+    prose: list[str] = []
+    in_fence = False
+    for line in text.split("\n"):
+        if _FENCE.match(line) or in_fence:
+            if prose:
+                out.append(_math_outside_inline_code("\n".join(prose), escape))
+                prose = []
+            out.append(line)
+            if _FENCE.match(line):
+                in_fence = not in_fence
+        else:
+            prose.append(line)
+    if prose:
+        out.append(_math_outside_inline_code("\n".join(prose), escape))
+    return "\n".join(out)
+
+
+def _math_outside_inline_code(text: str, escape: Callable[[str], str]) -> str:
+    def convert(match: re.Match[str]) -> str:
+        inner = next(g for g in match.groups() if g is not None)
+        return escape(to_unicode(f"${inner}$"))
+
+    parts: list[str] = []
+    last = 0
+    for code in _INLINE_CODE.finditer(text):
+        parts.append(_MATH.sub(convert, text[last:code.start()]))
+        parts.append(code.group(0))
+        last = code.end()
+    parts.append(_MATH.sub(convert, text[last:]))
+    return "".join(parts)

@@ -90,6 +90,7 @@ class SubscriptionRow(Base):
     timezone: Mapped[str] = mapped_column(String(64), default="UTC")
     weekdays: Mapped[str] = mapped_column(String(40), default="mon,tue,wed,thu,fri,sat,sun")
     max_papers: Mapped[int] = mapped_column(Integer, default=5)
+    style: Mapped[str] = mapped_column(String(16), default="auto", server_default="auto")  # auto | compact | cards
     language: Mapped[str] = mapped_column(String(16), default="en")
     paused: Mapped[bool] = mapped_column(Boolean, default=False)
     paused_reason: Mapped[str | None] = mapped_column(Text, nullable=True)

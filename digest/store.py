@@ -186,6 +186,16 @@ class PaperStore:
                 merged[paper.id] = (paper, kind)
         return list(merged.values())
 
+    def announced_days_of(self, paper_ids: Sequence[str]) -> dict[str, dt.date]:
+        """The latest day each paper was announced (cards show it), for those the store saw in a mailing."""
+        with self.sessions() as session:
+            rows = session.execute(
+                select(AnnouncementRow.paper_id, func.max(AnnouncementRow.day))
+                .where(AnnouncementRow.paper_id.in_(list(paper_ids)))
+                .group_by(AnnouncementRow.paper_id)
+            )
+            return {paper_id: day for paper_id, day in rows}
+
     def latest_announced_day(self, on_or_before: dt.date | None = None) -> dt.date | None:
         with self.sessions() as session:
             query = select(func.max(AnnouncementRow.day))

@@ -47,6 +47,7 @@ class Subscription:
     timezone: str = "UTC"
     weekdays: str = ALL_DAYS
     max_papers: int = 5
+    style: str = "auto"  # auto | compact | cards (digest.layout)
     language: str = "en"
     paused: bool = False
     paused_reason: str | None = None

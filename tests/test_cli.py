@@ -69,6 +69,9 @@ def test_digest_json_has_the_date_counts_and_papers(config, fake_arxiv, capsys):
         "categories": ["cs.CL"],
         "announce_type": "new",
         "reason": first["reason"],
+        "abstract": "An abstract.",
+        "comment": None,  # the RSS feed carries no comment; the API and imports do
+        "url": f"{fake_arxiv.base_url}/abs/2606.00001",
     }
     assert first["reason"]
     cross = next(p for p in data["papers"] if p["id"] == "2606.00003")

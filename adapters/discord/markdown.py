@@ -6,8 +6,9 @@ headers, lists and masked links all work, in message content and in embed descri
 - titles, abstracts and author names are *data*: every Markdown character in them is escaped
   (`discord.utils.escape_markdown`, plus line-start `#`, `>`, `-` and `1.` that it leaves alone);
 - the LLM's Markdown is kept, with the few things Discord cannot show rewritten (LaTeX maths to
-  Unicode through `digest.latex.to_unicode`, tables into a code block, `####` headers to bold,
-  images to links, rules to a line of box characters);
+  Unicode through `digest.latex.markdown_math_to_unicode`, the one converter every platform uses;
+  tables into a code block, `####` headers to bold, images to links, rules to a line of box
+  characters);
 - long text is split at paragraph, then line, then word boundaries, closing and reopening a
   fenced code block that a cut falls inside, so every part renders on its own.
 """
@@ -18,18 +19,12 @@ import re
 
 from discord.utils import escape_markdown
 
-from digest.latex import to_unicode
+from digest.latex import markdown_math_to_unicode
 
 __all__ = ["escape", "convert_llm_markdown", "split_text", "clip"]
 
 _LINE_START = re.compile(r"^(\s*)(?:(#+|>+|[\-+*])|(\d+)\.)(?=\s)", re.MULTILINE)
 _FENCE = re.compile(r"^\s*(```|~~~)")
-# Maths the LLM writes: $$...$$, \[...\], \(...\), and $...$ that is not a price ("$5 and $6").
-_MATH = re.compile(
-    r"\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)|(?<![\\$\w])\$(?P<i2>[^\s$](?:[^$\n]*?[^\s$\\])?)\$(?![\w$])",
-    re.DOTALL,
-)
-_INLINE_CODE = re.compile(r"(`+)(.+?)\1", re.DOTALL)
 _IMAGE = re.compile(r"!\[([^\]]*)\]\(([^)\s]+)[^)]*\)")
 _DEEP_HEADER = re.compile(r"^#{4,}\s+(.+?)\s*#*\s*$")
 _RULE = re.compile(r"^\s*([-*_])(\s*\1){2,}\s*$")
@@ -77,8 +72,7 @@ def convert_llm_markdown(text: str) -> str:
         _flush_table(table, out)
         out.append(_convert_line(line))
     _flush_table(table, out)
-    result = "\n".join(out)
-    return _convert_math(result)
+    return markdown_math_to_unicode("\n".join(out), escape_markdown)
 
 
 def _convert_line(line: str) -> str:
@@ -98,43 +92,6 @@ def _flush_table(table: list[str], out: list[str]) -> None:
     out.extend(row.strip() for row in table)
     out.append("```")
     table.clear()
-
-
-def _convert_math(text: str) -> str:
-    """LaTeX maths outside code as Unicode (`$\\sqrt{T}$` -> `√(T)`), escaped so `_` and `*` stay literal."""
-    out: list[str] = []
-    prose: list[str] = []
-    in_fence = False
-    for line in text.split("\n"):
-        if _FENCE.match(line) or in_fence:
-            if prose:
-                out.append(_math_outside_inline_code("\n".join(prose)))
-                prose = []
-            out.append(line)
-            if _FENCE.match(line):
-                in_fence = not in_fence
-        else:
-            prose.append(line)
-    if prose:
-        out.append(_math_outside_inline_code("\n".join(prose)))
-    return "\n".join(out)
-
-
-def _math_outside_inline_code(text: str) -> str:
-    parts: list[str] = []
-    last = 0
-    for code in _INLINE_CODE.finditer(text):
-        parts.append(_MATH.sub(_math_to_text, text[last:code.start()]))
-        parts.append(code.group(0))
-        last = code.end()
-    parts.append(_MATH.sub(_math_to_text, text[last:]))
-    return "".join(parts)
-
-
-def _math_to_text(match: re.Match[str]) -> str:
-    inner = next(g for g in match.groups() if g is not None)
-    converted = to_unicode(f"${inner}$")
-    return escape_markdown(converted)
 
 
 def split_text(text: str, limit: int) -> list[str]:

@@ -8,9 +8,10 @@ from styles, not cut out of an HTML string, a split can never leave a tag open o
 
 Limits come from the Bot API (see shared/REFERENCE.md): text is counted in UTF-16 code units
 after entity parsing; at most 8 buttons a row and 100 in all; callback data is 1-64 bytes.
-Model Markdown (LLM answers) goes through telegramify-markdown, which turns LaTeX into Unicode and
-returns text + entities; the entities become the same per-character styles, so one code path
-renders and splits everything.
+Model Markdown (LLM answers) has its maths turned into Unicode by `digest.latex` (the one LaTeX
+converter every platform uses), then goes through telegramify-markdown, which returns text +
+entities; the entities become the same per-character styles, so one code path renders and splits
+everything.
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 import telegramify_markdown
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
+from digest.latex import markdown_math_to_unicode
 from digest.message import Button, Heading, Link, Markdown, Message, Paragraph, Quote, Span, Text
 
 __all__ = ["MAX_TEXT", "TelegramPayload", "keyboard", "render", "render_plain", "utf16_len"]
@@ -197,7 +199,8 @@ def _keep_angle_brackets(markdown: str) -> str:
 
 
 def _add_markdown(doc: _Doc, markdown: str, *, rich: bool) -> None:
-    text, entities = telegramify_markdown.convert(_keep_angle_brackets(markdown), latex_escape=True)
+    prepared = _keep_angle_brackets(markdown_math_to_unicode(markdown))
+    text, entities = telegramify_markdown.convert(prepared, latex_escape=False)
     if not rich:
         doc.add(text)
         return

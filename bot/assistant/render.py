@@ -7,6 +7,7 @@ thread; every failure that can be retried carries "retry:<kind>:<id>".
 
 from __future__ import annotations
 
+from digest.latex import to_unicode
 from digest.message import Button, Heading, Link, Markdown, Message, Paragraph, Quote, Text
 from digest.models import Paper
 
@@ -34,7 +35,7 @@ NOT_CONFIGURED = (
 
 
 def _title(paper: Paper, abs_url: str) -> Heading:
-    return Heading((Link(" ".join(paper.title.split()), f"{abs_url.rstrip('/')}/{paper.id}"),))
+    return Heading((Link(to_unicode(paper.title), f"{abs_url.rstrip('/')}/{paper.id}"),))
 
 
 def _ask_button(paper_id: str) -> Button:
@@ -107,7 +108,7 @@ def translation_message(paper: Paper, title: str, abstract: str, language: str, 
     """A paper's title and abstract in the chat's language, with a link to the original."""
     return Message(
         blocks=(
-            Heading((Link(title or " ".join(paper.title.split()), f"{abs_url.rstrip('/')}/{paper.id}"),)),
+            Heading((Link(title or to_unicode(paper.title), f"{abs_url.rstrip('/')}/{paper.id}"),)),
             Quote((Text(abstract),), expandable=True),
             Paragraph((Text(f"Machine translation into {language_name(language)}.", italic=True),)),
         ),

@@ -119,7 +119,10 @@ async def run_digest(fake: FakeDiscord, channel: int) -> None:
 
 
 async def subscribe(fake: FakeDiscord, channel: int, *, guild: bool = True) -> None:
+    """Follow cs.CL in the cards style (these tests read cards; the compact style has its own tests)."""
     interaction = await fake.slash("subscribe", {"categories": "cs.CL"}, channel_id=channel, user_id=USER, guild=guild)
+    await answered(fake, interaction, followups=1)
+    interaction = await fake.slash("style", {"style": "cards"}, channel_id=channel, user_id=USER, guild=guild)
     await answered(fake, interaction, followups=1)
 
 
@@ -203,7 +206,8 @@ async def test_paging_edits_the_list_in_place(app_and_settings, discord_api):
         listing = next(m for m in visible(discord_api, CHANNEL) if any(c.startswith("pb:pg:") for c in custom_ids(m)))
         first_page = texts([listing])
         count = len(discord_api.messages)
-        press = await discord_api.press(int(listing["id"]), next(c for c in custom_ids(listing) if c.startswith("pb:pg:")))
+        second_page = next(c for c in custom_ids(listing) if c.startswith("pb:pg:") and c.split(":")[3] == "1")
+        press = await discord_api.press(int(listing["id"]), second_page)
         await discord_api.wait_for(
             lambda: discord_api.requests_to("PATCH", rf"/webhooks/\d+/{press.token}/messages/@original"))
         assert texts([discord_api.messages[int(listing["id"])]]) != first_page
@@ -395,3 +399,27 @@ def _quiet_discord_logs():
     logging.getLogger("discord").setLevel(logging.WARNING)
     yield
 
+
+
+async def test_a_long_day_comes_compact_and_a_number_opens_the_card(app_and_settings, discord_api):
+    app, settings = app_and_settings
+    bot = await start_bot(app, settings, discord_api)
+    try:
+        interaction = await discord_api.slash("subscribe", {"categories": "cs.CL"}, channel_id=CHANNEL, user_id=USER)
+        await answered(discord_api, interaction, followups=1)
+        await run_digest(discord_api, CHANNEL)
+        shown = visible(discord_api, CHANNEL)
+        assert not any(c.startswith("pb:save:") for m in shown for c in custom_ids(m))  # no wall of cards
+        listing = next(m for m in shown if any(c.startswith("pb:pg:") for c in custom_ids(m)))
+        assert "Papers 1–10 of 160 · page 1/16" in texts([listing])
+        pages = {c.split(":")[3] for c in custom_ids(listing) if c.startswith("pb:pg:")}
+        assert pages == {"0", "1", "15"}  # first, next, last
+        number = next(c for c in custom_ids(listing) if c.startswith("pb:card:"))
+        before = len(visible(discord_api, CHANNEL))
+        press = await discord_api.press(int(listing["id"]), number, user_id=USER)
+        await answered(discord_api, press)
+        await discord_api.wait_for(lambda: len(visible(discord_api, CHANNEL)) > before)
+        card = visible(discord_api, CHANNEL)[-1]
+        assert texts([card]).startswith("1. ") and any(c.startswith("pb:faq:") for c in custom_ids(card))
+    finally:
+        await bot.stop()

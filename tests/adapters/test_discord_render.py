@@ -93,11 +93,12 @@ def test_plain_replies_are_content_and_long_ones_split_at_paragraphs():
 
 def test_llm_markdown_keeps_code_converts_latex_and_tables():
     converted = convert_llm_markdown(
-        "The bound is $O(\\sqrt{T})$ and $$\\alpha_i$$ holds; costs $5 and $6.\n"
+        "The bound is $O(\\sqrt{T})$ and $$\\alpha_i$$ holds, $x_{\\max}$ too; costs $5 and $6.\n"
         "Keep `$x$` as is.\n```python\nprint('$y$')\n```\n| a | b |\n|---|---|\n| 1 | 2 |\n#### Deep header"
     )
     assert "O(√(T))" in converted
-    assert "α\\_i" in converted  # converted maths is escaped so `_` is not italics
+    assert "αᵢ" in converted  # simple subscripts become Unicode
+    assert "x\\_max" in converted  # other converted maths is escaped so `_` is not italics
     assert "$5 and $6" in converted
     assert "`$x$`" in converted and "print('$y$')" in converted
     assert "```\n| a | b |" in converted

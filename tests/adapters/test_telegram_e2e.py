@@ -80,12 +80,16 @@ async def test_new_user_from_start_to_reading_a_digest(bot, telegram, real_day):
     [answer] = telegram.calls_to("answerCallbackQuery")
     assert "cs.CL" in answer.params.get("text", "")
 
-    # /digest: a header naming the day, then paper cards with the buttons people expect.
-    digest = await reply_to(telegram, USER, lambda: telegram.text(USER, "/digest"), count=3, timeout=40)
-    header, cards = digest[0], [m for m in digest if any(a and a.startswith("save:") for a in actions(m))]
+    # /digest on a long day: a header naming the day, then the compact list (a line a paper, page numbers).
+    digest = await reply_to(telegram, USER, lambda: telegram.text(USER, "/digest"), count=2, timeout=40)
+    header, listing = digest[0], digest[-1]
     assert "16" in header["text"] and "Jun" in header["text"]
-    assert cards, [m["text"][:80] for m in digest]
-    card = cards[0]
+    assert "Papers 1–10 of" in listing["text"] and '<a href="' in listing["html"]
+    assert not any(a and a.startswith("save:") for a in actions(listing))
+    first = next(a for a in actions(listing) if a.startswith("card:"))
+
+    # A number opens the full card, with the buttons people expect.
+    [card] = await reply_to(telegram, USER, lambda: telegram.press(USER, listing["message_id"], first))
     labels = [b["text"] for row in card["reply_markup"]["inline_keyboard"] for b in row]
     for word in ("FAQ", "Ask", "Save", "Related", "PDF"):
         assert any(word in label for label in labels), labels

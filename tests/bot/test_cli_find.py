@@ -37,9 +37,31 @@ def run_json(capsys, argv):  # type: ignore[no-untyped-def]
 
 def test_cli_search_prints_ids_and_scores_in_order(cli_db, capsys):
     hits = run_json(capsys, ["search", "speech recognition", "--limit", "3", "--json"])
-    assert len(hits) == 3 and set(hits[0]) == {"id", "score"}
+    assert len(hits) == 3 and set(hits[0]) == {"id", "score", "title", "authors", "published", "url"}
     assert all(h["id"].startswith("2503.") for h in hits)
     assert [h["score"] for h in hits] == sorted((h["score"] for h in hits), reverse=True)
+    papers = {p.id: p for p in topical_papers()}
+    for hit in hits:
+        paper = papers[hit["id"]]
+        assert hit["title"] == paper.title and hit["authors"] == list(paper.authors)
+        assert hit["published"] == paper.published.isoformat()
+        assert hit["url"].endswith(f"/abs/{paper.id}")
+
+
+@pytest.mark.parametrize("command", [["search", "speech recognition", "--limit", "3"], ["related", "FIRST"]])
+def test_cli_prints_a_readable_table_with_titles(cli_db, capsys, command):
+    from bot.cli import main
+
+    first = by_topic(topical_papers(), 1)[0]
+    hits = run_json(capsys, [*(first.id if a == "FIRST" else a for a in command), "--json"])
+    capsys.readouterr()
+    assert main([first.id if a == "FIRST" else a for a in command]) == 0
+    out = capsys.readouterr().out
+    for column in ("id", "title", "first author", "date", "score"):
+        assert column in out
+    top = hits[0]
+    assert top["id"] in out and top["title"].split()[0] in out and top["authors"][0].split()[-1] in out
+    assert top["published"] in out and f"{top['score']:.4f}" in out
 
 
 def test_cli_search_runs_a_file_of_queries_and_times_each(cli_db, capsys):
@@ -61,4 +83,5 @@ def test_cli_related_and_rank_use_the_bots_code(cli_db, capsys):
     ranked = run_json(capsys, ["rank", "--likes", str(cli_db / "likes.txt"), "--candidates", str(cli_db / "day.txt"),
                                "--json"])
     assert len(ranked) == 12 and {r["id"] for r in ranked[:3]} == {p.id for p in grasp[2:]}
+    assert all(r["title"] and r["url"] and "reason" in r for r in ranked)
     assert ranked[0]["reason"] and grasp[0].id in ranked[0]["reason"]

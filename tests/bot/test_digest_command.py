@@ -193,14 +193,15 @@ async def test_a_long_day_pages_past_the_cards_and_every_paper_stays_reachable(a
     assert "More papers 6–15 of 30" in listing.plain_text() and "page 1/3" in listing.plain_text()
     list_actions = actions([listing])
     pages = [a for a in list_actions if a.startswith("pg:")]
-    assert len(pages) == 1 and pages[0].endswith(":1")
+    assert sorted(set(pages)) == [f"pg:{pages[0].split(':')[1]}:{p}:5" for p in (0, 1, 2)]  # 1, 2, 3 and Next
     digest_id = pages[0].split(":")[1]
 
     turned = await app.handle_action(CHAT, f"pg:{digest_id}:1")
     assert turned.edit is not None and not turned.replies
     assert "More papers 16–25 of 30" in turned.edit.plain_text() and "page 2/3" in turned.edit.plain_text()
-    nav = [a for a in actions([turned.edit]) if a.startswith("pg:")]
-    assert sorted(nav) == [f"pg:{digest_id}:0", f"pg:{digest_id}:2"]
+    nav = [b for row in turned.edit.buttons for b in row if b.action and b.action.startswith("pg:")]
+    assert [b.label for b in nav] == ["1", "· 2 ·", "3", "◀ Previous", "Next ▶"]
+    assert [b.action for b in nav][-2:] == [f"pg:{digest_id}:0:5", f"pg:{digest_id}:2:5"]
 
     last = await app.handle_action(CHAT, f"pg:{digest_id}:2")
     assert "26–30 of 30" in last.edit.plain_text()

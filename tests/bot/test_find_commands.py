@@ -179,6 +179,16 @@ async def test_related_lists_the_papers_of_the_same_topic(app):
     assert "Which paper" in said(await app.handle_text(ALICE, "/related"))
 
 
+async def test_the_related_heading_shows_the_title_with_latex_converted(app):
+    from digest.models import Paper
+
+    grasp = by_topic(topical_papers(), 4)[0]
+    app.store.upsert_papers([Paper(id=grasp.id, title=r"\textsc{DiARC}: PM$_{2.5}$ grasping", authors=grasp.authors,
+                                   abstract=grasp.abstract, categories=grasp.categories, published=grasp.published)])
+    [message] = await app.handle_text(ALICE, f"/related {grasp.id}")
+    assert message.plain_text().startswith("🔗 Related to DiARC: PM₂.₅ grasping")
+
+
 async def test_searches_older_than_a_month_expire(app):
     import datetime as dt
 

@@ -119,3 +119,19 @@ def test_import_finds_arxiv_ids_wherever_reference_managers_put_them():
 def test_import_of_garbage_is_empty_not_an_error():
     assert parse_bibtex("not a bib file { at all") == []
     assert parse_bibtex("@misc{broken, title = {unclosed") == [BibEntry(key="broken", title="unclosed", arxiv_id=None)]
+
+
+@pytest.mark.parametrize(("title", "authors", "key"), [
+    (r"\textsc{DiARC}: Agents that Plan", ("Wei Yang",), "yang2025diarc"),
+    (r"PM$_{2.5}$ Forecasting from Space", ("Ana Ruiz",), "ruiz2025pm2"),
+    (r"$\alpha$-Divergence Bridges", (r"Erwin Schr\"odinger",), "schrodinger2025divergence"),
+])
+def test_keys_come_from_the_title_a_reader_sees_not_its_latex(title, authors, key):
+    bib = export_bibtex([paper(title=title, authors=authors)])
+    assert bib.startswith(f"@misc{{{key},")
+    assert "textsc" not in bib.split(",")[0]
+
+
+def test_exported_links_show_titles_with_latex_converted():
+    links = export_links([paper(title=r"\textsc{DiARC}: PM$_{2.5}$ with $\alpha$-nets")])
+    assert links.startswith("1. DiARC: PM₂.₅ with α-nets — https://arxiv.org/abs/2501.01234")
