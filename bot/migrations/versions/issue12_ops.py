@@ -1,7 +1,7 @@
 """operations: outbox claims with a sender id, process leases, shared flood buckets, subscription versions, seen webhook updates
 
 Revision ID: issue12_ops
-Revises: 8a484e505e1e
+Revises: issue14_style
 Create Date: 2026-12-03 23:40:00
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "issue12_ops"
-down_revision = "8a484e505e1e"
+down_revision = "issue14_style"
 branch_labels = None
 depends_on = None
 
