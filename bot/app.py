@@ -95,6 +95,7 @@ class Paperboy:
             clock=clock,
             on_unreachable=self.subscriptions.pause,
             on_moved=self.subscriptions.move,
+            platforms=lambda: list(self.senders),
         )
         self.assistant: Any = None  # bot.assistant.Assistant, set by the composition root
         self.personal: Any = None  # digest.personal.PersonalRanker, set by the composition root

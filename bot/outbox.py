@@ -32,7 +32,7 @@ import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, select, update
+from sqlalchemy import and_, exists, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -106,6 +106,7 @@ class Outbox:
         on_moved: Callable[[str, str], None],
         concurrency: int = 8,
         sender_id: str | None = None,
+        platforms: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.sender_for = sender_for
@@ -114,6 +115,7 @@ class Outbox:
         self.on_moved = on_moved
         self.concurrency = concurrency
         self.sender_id = sender_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.platforms = platforms  # the platforms this process can send to ("tg", "dc"); None = any
         self._lock = asyncio.Lock()
         self._unrecorded = asyncio.Lock()  # SendTurn: one unrecorded Telegram send at a time
         self._took_back = False
@@ -176,6 +178,9 @@ class Outbox:
     def _claim(self, limit: int) -> list[Claimed]:
         """Claim the due head row of up to `limit` chats, oldest first."""
         now = self._now()
+        platforms = sorted(self.platforms()) if self.platforms is not None else None
+        if platforms == []:
+            return []  # no adapter here (a scheduler process): leave every row to the senders
         earlier = aliased(OutboxRow)
         blocked = exists().where(and_(earlier.chat_id == OutboxRow.chat_id, earlier.id < OutboxRow.id,
                                       earlier.status.in_(["pending", "sending"])))
@@ -183,6 +188,7 @@ class Outbox:
             query = (
                 select(OutboxRow)
                 .where(OutboxRow.status.in_(["pending", "sending"]), OutboxRow.next_attempt_at <= now, ~blocked)
+                .where(or_(*(OutboxRow.chat_id.startswith(f"{p}:") for p in platforms)) if platforms else true())
                 .order_by(OutboxRow.id)
                 .limit(limit)
                 .with_for_update(skip_locked=True, of=OutboxRow)

@@ -407,3 +407,16 @@ async def test_a_moved_chat_keeps_its_history_so_old_buttons_work_and_nothing_re
     wednesday = [b.action.split(":", 1)[1] for _, m, _ in sender.sent[before:] for row in m.buttons for b in row
                  if b.action and b.action.startswith("save:")]
     assert wednesday == ["2606.00099"]
+
+
+async def test_a_process_without_a_platforms_adapter_claims_none_of_its_rows(app, fake_arxiv, clock):
+    await due_berlin_digest(app, fake_arxiv, clock)
+    await enqueue_due_digests(app)
+    app.senders.clear()  # a scheduler process: no adapter at all
+    assert app.outbox._claim(100) == []
+    with app.sessions.begin() as session:
+        session.execute(update(OutboxRow).values(chat_id="tg:1"))
+    app.attach_sender("dc", FakeSender())  # a Discord-only sender leaves Telegram's rows alone
+    assert app.outbox._claim(100) == []
+    app.attach_sender("tg", FakeSender())
+    assert len(app.outbox._claim(100)) == 1
