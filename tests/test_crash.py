@@ -139,6 +139,7 @@ async def test_sigkills_lose_no_chat_and_repeat_at_most_one_telegram_message_per
                 scheduler.stop()
 
             expected = await asyncio.to_thread(rows_per_chat, database_url)
+            polled, identified = tg.calls_to("getUpdates"), list(dc.identifies)
             tg_per_chat = Counter(int(c.params["chat_id"]) for c in tg_sent())
             tg_texts = Counter((int(c.params["chat_id"]), c.params.get("text")) for c in tg_sent())
             dc_per_chat = Counter(int(m["channel_id"]) for m in dc.messages.values())
@@ -150,6 +151,7 @@ async def test_sigkills_lose_no_chat_and_repeat_at_most_one_telegram_message_per
                   f"resumed after {', '.join(f'{t:.1f}' for t in resume_times)} s; outbox before the end: {dict(counts)}")
 
     assert kills == SENDER_KILLS, "the fan-out ended before every kill; make it longer"
+    assert polled == [] and identified == []  # scheduler and sender roles never take updates (REST only)
     assert len(expected) == len(telegram) + len(discord)
     missing = [c for c in telegram if tg_per_chat[c] < expected[f"tg:{c}"]]
     missing += [c for c in discord if dc_per_chat[c] < expected[f"dc:{c}"]]
