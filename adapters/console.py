@@ -34,7 +34,7 @@ from digest.message import Heading, Link, Markdown, Message, Paragraph, Quote, S
 CHAT_ID = "console:local"
 PROMPT = "you> "
 PLAIN_WIDTH = 100  # the width Markdown is wrapped to when the output is not a terminal
-STATUS_MARKS = ("📄", "⏳")  # how the assistant's status lines begin ("Reading the paper…", "2nd in line…")
+STATUS_MARKS = ("📄", "⏳", "✍️")  # how the assistant's status lines begin ("Reading the paper…", "2nd in line…", "Writing…")
 
 
 def _spans(spans: tuple[Span, ...], *, color: bool) -> RichText:
@@ -207,7 +207,7 @@ async def handle_line(app, sender: ConsoleSender, line: str) -> None:  # type: i
     line = line.strip()
     if not line:
         return
-    if line.isdigit() and int(line) in sender.numbers:
+    if line.isdigit() and len(line) <= 9 and int(line) in sender.numbers:  # int() of 5,000+ digits raises
         action = sender.numbers[int(line)]
         sender.asking = None
         reply = await app.handle_action(ctx, action)

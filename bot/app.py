@@ -26,10 +26,11 @@ from bot.command_specs import COMMANDS_BY_NAME
 from bot.config import Settings
 from bot.outbox import Outbox
 from bot.ports import ChatContext, Reply, Sender
+from bot.untrusted import BUTTON_EXPIRED, ExpiredButton, clean_action, clean_message
 from digest.arxiv_api import fetch_by_ids
 from digest.arxiv_http import ArxivHttp
 from digest.cards import ArxivUrls
-from digest.errors import ApiUnavailable, BadInput, PaperboyError, PaperNotFound
+from digest.errors import ApiUnavailable, BadArxivId, BadInput, PaperboyError, PaperNotFound
 from digest.message import Message, text
 from digest.models import Paper
 from digest.store import PaperStore
@@ -171,7 +172,7 @@ class Paperboy:
 
     async def handle_text(self, ctx: ChatContext, text_in: str, *, reply: Reply | None = None) -> list[Message]:
         """Answer anything a user wrote: a command, arXiv links, or a reply to a paper."""
-        line = text_in.strip()
+        line = clean_message(text_in).strip()
         if line.startswith("/"):
             name, _, args = line[1:].partition(" ")
             name = name.split("@", 1)[0].lower()
@@ -192,18 +193,28 @@ class Paperboy:
         return await self._guarded(lambda: handler(self, ctx, args, reply), lambda m: [text(m)])
 
     async def handle_action(self, ctx: ChatContext, action: str, *, message_id: str | None = None) -> ActionReply:
-        """Answer a button press. Payloads are untrusted: unknown or stale ones get a gentle notice."""
-        verb, _, args = action.partition(":")
+        """Answer a button press. Payloads are untrusted: forged, unknown or stale ones get `BUTTON_EXPIRED`."""
+        cleaned = clean_action(action)
+        verb, _, args = (cleaned or "").partition(":")
         handler = registry.ACTION_HANDLERS.get(verb)
         if handler is None:
-            return ActionReply(notice="This button no longer works. Try /help.")
-        return await self._guarded(lambda: handler(self, ctx, args, message_id), lambda m: ActionReply(notice=m[:200]))
+            return ActionReply(notice=BUTTON_EXPIRED)
+
+        async def press() -> ActionReply:
+            try:
+                return await handler(self, ctx, args, message_id)
+            except BadArxivId:  # our buttons carry ids we checked; anything else was forged
+                raise ExpiredButton() from None
+
+        return await self._guarded(press, lambda m: ActionReply(notice=m[:200]))
 
     async def _guarded(self, call: Callable[[], Awaitable[Any]], wrap: Callable[[str], Any]) -> Any:
         try:
             return await _redo_on_conflict(call)
         except SubscriptionConflict:
             return wrap("This chat's settings were being changed from elsewhere at the same moment. Please try again.")
+        except ExpiredButton:
+            return wrap(BUTTON_EXPIRED)
         except BadInput as exc:
             return wrap(str(exc))
         except PaperNotFound as exc:

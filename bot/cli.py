@@ -92,8 +92,11 @@ class JsonLogFormatter(logging.Formatter):
 
 
 def setup_logging(settings: Settings) -> None:
+    from bot.redact import install_redaction
+
     logging.basicConfig(level=settings.logging.level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    install_redaction(settings)  # every configured secret becomes *** in every record, on every handler
     if settings.logging.format == "json":
         for handler in logging.getLogger().handlers:
             handler.setFormatter(JsonLogFormatter())

@@ -71,7 +71,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec("related", "Papers related to one", (Param("paper", "arXiv id or URL", True),)),
     CommandSpec("saved", "List saved papers"),
     CommandSpec("export", "Export saved papers as BibTeX or links", (Param("format", "bibtex or links", False),)),
-    CommandSpec("seed", "Teach your ranking with papers you like", (Param("papers", "arXiv ids or links", True),)),
+    CommandSpec("seed", "Teach your ranking with papers you like", (Param("papers", "arXiv ids or links", True),),
+                manages=True),  # a group's ranking is its admins', like its subscription
 )
 
 COMMANDS_BY_NAME = {spec.name: spec for spec in COMMANDS}

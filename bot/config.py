@@ -98,8 +98,16 @@ class LLMSettings:
     context_tokens: int = 32000
     timeout_s: float = 120.0
     retries: int = 3
-    daily_quota: int = 50  # LLM-backed requests per chat per day; 0 = unlimited
+    daily_quota: int = 50  # LLM calls per chat per day, failed ones included; 0 = unlimited
     tldr: bool = False
+    max_answer_tokens: int = 1200  # max_tokens of every request, per answer (an FAQ has six)
+    answer_timeout_s: float = 120.0  # total time one answer may take, retries included
+    daily_token_budget: int = 5_000_000  # tokens all chats together may spend a day (UTC); 0 = unlimited
+
+
+@dataclass(frozen=True)
+class FulltextSettings:
+    max_bytes: int = 20_000_000  # the largest HTML or PDF download of one paper (streamed, then dropped)
 
 
 @dataclass(frozen=True)
@@ -132,6 +140,7 @@ class Settings:
     telegram: TelegramSettings = field(default_factory=TelegramSettings)
     discord: DiscordSettings = field(default_factory=DiscordSettings)
     llm: LLMSettings = field(default_factory=LLMSettings)
+    fulltext: FulltextSettings = field(default_factory=FulltextSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
@@ -250,8 +259,16 @@ def _coerce(key: str, raw: Any, typ: Any) -> Any:
 def _validate(settings: Settings) -> None:
     if settings.arxiv.min_interval_s < 0:
         raise ConfigError("config key arxiv.min_interval_s must be 0 or more")
+    if settings.fulltext.max_bytes < 1:
+        raise ConfigError("config key fulltext.max_bytes must be at least 1")
     if settings.llm.max_concurrency < 1:
         raise ConfigError("config key llm.max_concurrency must be at least 1")
+    if settings.llm.max_answer_tokens < 16:
+        raise ConfigError("config key llm.max_answer_tokens must be at least 16")
+    if settings.llm.answer_timeout_s <= 0:
+        raise ConfigError("config key llm.answer_timeout_s must be more than 0")
+    if settings.llm.daily_token_budget < 0:
+        raise ConfigError("config key llm.daily_token_budget must be 0 (unlimited) or more")
     if settings.search.engine not in {"auto", "fts5", "postgres"}:
         raise ConfigError(f"config key search.engine has value {settings.search.engine!r}; use auto, fts5 or postgres")
     if settings.logging.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:

@@ -178,18 +178,14 @@ async def digest_button(app, ctx: ChatContext, args: str, message_id: str | None
 async def page_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
     """`pg:<digest id>:<page>[:<first>]` turns the compact list's page in place (`first`: cards before it)."""
     from bot.app import ActionReply
+    from bot.untrusted import MAX_PAGE, MAX_ROW_ID, ExpiredButton, payload_ints
 
-    try:
-        numbers = [int(x) for x in args.split(":")]
-        digest_id, page = numbers[:2]
-        shown_first = numbers[2] if len(numbers) == 3 else None
-        if len(numbers) > 3 or min(numbers) < 0:
-            raise ValueError(args)
-    except ValueError:
-        return ActionReply(notice="This button no longer works.")
+    numbers = payload_ints(args, MAX_ROW_ID, MAX_PAGE, *((MAX_PAGE,) if args.count(":") == 2 else ()))
+    digest_id, page = numbers[:2]
+    shown_first = numbers[2] if len(numbers) == 3 else None
     found = load_digest(app.sessions, app.store, digest_id, ctx.chat_id)
     if found is None:
-        return ActionReply(notice="That digest isn't available in this chat.")
+        raise ExpiredButton()
     digest, cards = found
     # The cards it was sent with, whatever /max or /style say now (older buttons: as recorded).
     first = min(cards if shown_first is None else shown_first, len(digest.entries))

@@ -27,6 +27,7 @@ from digest.bibtex import export_bibtex, export_links, parse_bibtex
 from digest.cards import paper_card, paper_line
 from digest.db import Base
 from digest.digest_store import latest_entry_for
+from digest.clean import echo
 from digest.errors import BadInput
 from digest.ids import find_ids
 from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
@@ -147,7 +148,7 @@ async def _search_page(app, ctx: ChatContext, query: SearchQuery, page: int) -> 
     result: SearchPage = await asyncio.to_thread(finder.search.search, query, limit=size, offset=page * size)
     papers = app.store.get_papers([h.id for h in result.hits])
     found = [papers[h.id] for h in result.hits if h.id in papers]
-    shown = query.canonical()
+    shown = echo(query.canonical())
     if not found:
         return text(f"No stored paper matches {shown}." if page == 0 else "No more results.")
     key = remember_query(app.sessions, ctx.chat_id, query)
@@ -169,11 +170,12 @@ async def search(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[
 @action("sp")
 async def search_page(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
     """Another page of a search: `sp:<key>:<page>`; the list is edited in place."""
-    key, _, page = args.partition(":")
-    if not page.isdigit():
-        return ActionReply(notice="This button no longer works. Run /search again.")
+    from bot.untrusted import MAX_PAGE, payload_ints
+
+    key, _, page_text = args.partition(":")
+    (page,) = payload_ints(page_text, MAX_PAGE)
     query = recall_query(app.sessions, ctx.chat_id, key)
-    return ActionReply(edit=await _search_page(app, ctx, query, int(page)))
+    return ActionReply(edit=await _search_page(app, ctx, query, page))
 
 
 # --- related ------------------------------------------------------------------------------------
@@ -233,9 +235,10 @@ async def saved(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[M
 
 @action("sv")
 async def saved_page(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
-    if not args.isdigit():
-        return ActionReply(notice="This button no longer works. Try /saved.")
-    return ActionReply(edit=_saved_page(app, ctx, int(args)))
+    from bot.untrusted import MAX_PAGE, payload_ints
+
+    (page,) = payload_ints(args, MAX_PAGE)
+    return ActionReply(edit=_saved_page(app, ctx, page))
 
 
 def _chunks(entries: list[str], limit: int = EXPORT_CHUNK, sep: str = "\n\n") -> list[str]:
@@ -290,6 +293,11 @@ async def save_button(app, ctx: ChatContext, args: str, message_id: str | None) 
 
 
 async def _feedback(app, ctx: ChatContext, paper_id: str, value: int) -> ActionReply:  # type: ignore[no-untyped-def]
+    """👍/👎 teach the chat's ranking; in groups and channels that is the admins' call, like /seed."""
+    from bot.app import NOT_ALLOWED
+
+    if not ctx.can_manage:
+        return ActionReply(notice=NOT_ALLOWED[:200], alert=True)
     paper = await app.fetch_paper(paper_id)  # stored, so the ranker can read it
     now = toggle_feedback(app.sessions, ctx.chat_id, paper.id, value)
     if now == 0:

@@ -8,6 +8,7 @@ says what is accepted; `Paperboy` turns it into the reply.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import replace
 
 from bot.command_specs import COMMANDS
@@ -15,12 +16,14 @@ from bot.ports import ChatContext, ChatKind, Reply
 from bot.registry import action, command
 from bot.state import get_state, set_state
 from digest.categories import parse_expr
+from digest.clean import clip, echo
 from digest.errors import BadInput, UnknownCategory
 from digest.ids import find_ids
 from digest.layout import STYLES, page_rows
 from digest.message import Button, Heading, Message, Paragraph, Text, text
 from digest.subscriptions import (
     Subscription,
+    check_limits,
     parse_authors,
     parse_max_papers,
     parse_switch,
@@ -32,6 +35,7 @@ from digest.subscriptions import (
 from digest.taxonomy import load_taxonomy
 
 MAX_CARDS_FOR_LINKS = 5
+LISTED_CHARS = 1_000  # a list of keywords or authors shown in a reply, at most
 OFF_WORDS = {"off", "none", "clear", "-"}
 
 
@@ -40,8 +44,24 @@ def _sub(app, ctx: ChatContext) -> Subscription:  # type: ignore[no-untyped-def]
 
 
 def _save(app, sub: Subscription) -> Subscription:  # type: ignore[no-untyped-def]
-    """Save a change; any change from the chat also lifts a pause (they are clearly reachable)."""
+    """Save a change within the size limits; any change from the chat also lifts a pause (they are clearly reachable)."""
+    check_limits(sub, _category_count(sub.categories))
     return app.subscriptions.save(replace(sub, paused=False, paused_reason=None))
+
+
+def _listed(items: Iterable[str], limit: int = LISTED_CHARS) -> str:
+    """Items joined with commas, shortened past `limit` characters with how many there are in all."""
+    items = list(items)
+    joined = ", ".join(items) or "none"
+    return joined if len(joined) <= limit else f"{clip(joined, limit)} ({len(items)} in all)"
+
+
+def _category_count(expr_text: str) -> int:
+    """How many names (categories, archives, exclusions) a stored category expression holds."""
+    if not expr_text.strip():
+        return 0
+    expr = parse_expr(expr_text, load_taxonomy())
+    return len(expr.feed_names()) + len(expr.excluded_names())
 
 
 # --- welcome and help ---------------------------------------------------------------------
@@ -184,7 +204,7 @@ def _terms_command(field_name: str, label: str, explain: str):  # type: ignore[n
         sub = _sub(app, ctx)
         current = getattr(sub, field_name)
         if not args.strip():
-            shown = ", ".join(f"“{t}”" for t in current) or "none"
+            shown = _listed(f"“{t}”" for t in current)
             return [text(f"{label}: {shown}.", explain)]
         changes: dict = {}
         words = args.strip()
@@ -203,7 +223,7 @@ def _terms_command(field_name: str, label: str, explain: str):  # type: ignore[n
             if not changes[field_name]:
                 raise BadInput(explain)
         sub = _save(app, replace(sub, **changes))
-        shown = ", ".join(f"“{t}”" for t in getattr(sub, field_name)) or "none"
+        shown = _listed(f"“{t}”" for t in getattr(sub, field_name))
         suffix = " (only these are shown)" if field_name == "keywords" and sub.keywords_only else ""
         return [text(f"{label}: {shown}{suffix}.")]
 
@@ -244,6 +264,7 @@ def ask_author_split(app, ctx: ChatContext, words: str) -> list[Message]:  # typ
     """Show how the names were split and let the chat confirm; nothing changes until it does."""
     names = split_names(words)
     one = " ".join(words.split())
+    check_limits(replace(_sub(app, ctx), authors=tuple(names)), 0)  # refuse at once what could not be saved
     set_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id), json.dumps({"split": names, "one": one}))
     listed = "; ".join(f"“{n}”" for n in names)
     return [Message(
@@ -366,15 +387,15 @@ async def settings_command(app, ctx: ChatContext, args: str, reply: Reply | None
     sub = _sub(app, ctx)
     def line(label: str, value: str, how: str) -> Paragraph:
         return Paragraph((Text(f"{label}: ", bold=True), Text(value), Text(f"  {how}", italic=True)))
-    keywords = ", ".join(sub.keywords) or "none"
+    keywords = _listed(sub.keywords)
     if sub.keywords and sub.keywords_only:
         keywords += " (only these)"
     blocks = [
         Heading((Text("⚙️ This chat's digest"),)),
         line("Categories", _describe(sub.categories) if sub.categories else "none", "/subscribe, /unsubscribe"),
         line("Keywords", keywords, "/keywords"),
-        line("Excluded words", ", ".join(sub.exclude) or "none", "/exclude"),
-        line("Authors", ", ".join(sub.authors) or "none", "/authors"),
+        line("Excluded words", _listed(sub.exclude), "/exclude"),
+        line("Authors", _listed(sub.authors), "/authors"),
         line("Delivery", f"{sub.delivery_time} {sub.timezone}, {sub.weekdays.replace(',', ' ')}", "/time, /days"),
         line("Cross-lists", "included" if sub.include_cross else "left out", "/cross on|off"),
         line("Replacements", "included" if sub.include_replacements else "left out", "/replacements on|off"),
@@ -413,9 +434,9 @@ def categories_page(app, ctx: ChatContext, words: str, page: int) -> Message:  #
         title = f"{taxonomy.name_of(words)} ({words.lower()})"
     else:
         found = taxonomy.search(words, limit=60)
-        title = f"Categories matching “{words}”"
+        title = f"Categories matching “{echo(words)}”"
     if not found:
-        return text(f"No category matches “{words}”. Try a broader word, or /categories for the archives.")
+        return text(f"No category matches “{echo(words)}”. Try a broader word, or /categories for the archives.")
     sub = app.subscriptions.get(ctx.chat_id)
     followed = parse_expr(sub.categories, taxonomy) if sub and sub.categories else None
     pages = (len(found) + CATEGORIES_PER_PAGE - 1) // CATEGORIES_PER_PAGE
@@ -445,10 +466,13 @@ async def categories_button(app, ctx: ChatContext, args: str, message_id: str | 
     """`cats:<words>:<page>` turns a /categories list's page in place."""
     from bot.app import ActionReply
 
-    words, _, page = args.rpartition(":")
-    if not words.strip() or not page.isdigit():
-        return ActionReply(notice="This button no longer works.")
-    return ActionReply(edit=categories_page(app, ctx, words.strip(), int(page)))
+    from bot.untrusted import MAX_PAGE, ExpiredButton, payload_ints
+
+    words, _, page_text = args.rpartition(":")
+    if not words.strip():
+        raise ExpiredButton()
+    (page,) = payload_ints(page_text, MAX_PAGE)
+    return ActionReply(edit=categories_page(app, ctx, words.strip(), page))
 
 
 @command("paper")

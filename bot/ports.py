@@ -78,6 +78,14 @@ class AnswerStream(Protocol):
     async def update(self, text_so_far: str) -> None:
         """Show the text so far; the adapter throttles to its platform's limits and may skip calls."""
 
+    async def status(self, line: str) -> None:
+        """Show a status line ("Reading the paper…", "3rd in line") while no answer text is shown.
+
+        It is not answer text: an adapter short of edits (a Telegram group) may drop it, so that
+        its budget goes to the answer's first words. Streams without it get `update` instead
+        (see `bot.assistant.service.show_status`).
+        """
+
     async def finish(self, message: Message) -> SentRef:
         """Replace the preview with the final message and return where it landed."""
 

@@ -8,7 +8,10 @@ The API's quirks, handled here so no caller has to (REFERENCE.md):
 - a malformed id makes the whole request an HTTP 400 with an Atom "error" entry: `BadArxivId`;
   ids are checked with `digest.ids.parse_id` first, so this costs no request in practice;
 - an unknown id is simply absent from the answer: it is missing from the returned dict;
-- an empty page can be a glitch: an empty answer is asked again once before it is believed.
+- an empty page can be a glitch: an empty answer is asked again once before it is believed;
+- an answer is trusted only for what was asked: entries for ids nobody asked for are dropped (they
+  would overwrite stored papers), and every entry is cleaned, capped and checked against the
+  taxonomy like an RSS item (`digest.clean.clean_paper`).
 """
 
 from __future__ import annotations
@@ -24,7 +27,8 @@ from xml.sax import SAXException
 import feedparser
 
 from digest.arxiv_http import ArxivHttp
-from digest.errors import ApiUnavailable, BadArxivId
+from digest.clean import clean_paper
+from digest.errors import AnswerTooLarge, ApiUnavailable, BadArxivId
 from digest.ids import parse_id
 from digest.models import Paper
 
@@ -33,6 +37,7 @@ __all__ = ["MAX_IDS_PER_REQUEST", "ApiPage", "fetch_by_ids", "parse_api_feed", "
 log = logging.getLogger(__name__)
 
 MAX_IDS_PER_REQUEST = 100
+MAX_ANSWER_BYTES = 50_000_000  # 100 entries are well under 1 MB
 _ERROR_ID = "/api/errors"
 _BAD_ID = re.compile(r"incorrect id format for (.+)", re.IGNORECASE)
 
@@ -53,11 +58,15 @@ async def fetch_by_ids(http: ArxivHttp, api_url: str, ids: Iterable[str]) -> dic
     Raises `BadArxivId` for something that is not an id, `ApiUnavailable` when arXiv fails.
     """
     wanted = _query_ids(ids)
+    asked = {parse_id(i)[0] for i in wanted}
     papers: dict[str, Paper] = {}
     for start in range(0, len(wanted), MAX_IDS_PER_REQUEST):
         batch = wanted[start : start + MAX_IDS_PER_REQUEST]
         for paper in await _fetch_batch(http, api_url, batch):
-            papers[paper.id] = paper
+            if paper.id in asked:
+                papers[paper.id] = paper
+            else:
+                log.warning("the arXiv API answered with %s, which was not asked for; dropped", paper.id)
     return papers
 
 
@@ -128,7 +137,10 @@ async def _fetch_batch(http: ArxivHttp, api_url: str, batch: list[str]) -> tuple
 
 
 async def _query(http: ArxivHttp, api_url: str, params: Mapping[str, str | int]) -> ApiPage:
-    response = await http.get(api_url, params, error=ApiUnavailable)
+    try:
+        response = await http.get(api_url, params, error=ApiUnavailable, max_bytes=MAX_ANSWER_BYTES)
+    except AnswerTooLarge as exc:
+        raise ApiUnavailable(str(exc)) from None
     if response.status_code == 200:
         return parse_api_feed(response.content)
     if response.status_code == 400:
@@ -147,13 +159,10 @@ def _api_error(message: str) -> Exception:
 
 def _paper(entry: Any) -> Paper:
     paper_id, version = parse_id(entry.get("id") or "")
-    title = _collapse(entry.get("title"))
-    if not title:
-        raise ValueError("no title")
     primary = (entry.get("arxiv_primary_category") or {}).get("term")
-    return Paper(
+    paper = clean_paper(Paper(
         id=paper_id,
-        title=title,
+        title=entry.get("title") or "",
         authors=tuple(name for a in entry.get("authors", []) if (name := _collapse(a.get("name")))),
         abstract=_collapse(entry.get("summary")),
         categories=_categories(primary, entry.get("tags", []) or []),
@@ -163,7 +172,12 @@ def _paper(entry: Any) -> Paper:
         journal_ref=_collapse(entry.get("arxiv_journal_ref")) or None,
         comment=_collapse(entry.get("arxiv_comment")) or None,
         published=_date(entry.get("published_parsed")),
-    )
+    ))
+    if not paper.title:
+        raise ValueError("no title")
+    if not paper.categories:
+        raise ValueError("no category arXiv's taxonomy knows")
+    return paper
 
 
 def _categories(primary: str | None, tags: list[Any]) -> tuple[str, ...]:

@@ -15,6 +15,11 @@ RSS, API and full-text code.
   a malformed API query) are returned at once: the caller knows what they mean.
 - Errors: when retries run out, the caller's `SourceError` subclass is raised (`FeedUnavailable`,
   `ApiUnavailable`, `FullTextUnavailable`), so nobody outside catches httpx's types.
+- Redirects stay on arXiv: one is followed (at most `MAX_REDIRECTS`) only to a host in
+  `allowed_hosts` (the hosts of the configured arXiv URLs); a redirect anywhere else is refused
+  with the caller's error, and nothing is fetched from that host.
+- Bodies are bounded: with `max_bytes`, the answer is streamed and refused (`AnswerTooLarge`) as
+  soon as it grows past the limit, so a 300 MB page never sits in memory (`fulltext.max_bytes`).
 
 The clock and the sleep function are parameters so tests can check a 3-second spacing instantly.
 """
@@ -26,20 +31,25 @@ import datetime as dt
 import email.utils
 import logging
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
-from digest.errors import SourceError
+from digest.errors import AnswerTooLarge, SourceError
 
-__all__ = ["ArxivHttp", "HttpSettings"]
+__all__ = ["ArxivHttp", "HttpSettings", "MAX_REDIRECTS", "arxiv_hosts"]
 
 log = logging.getLogger(__name__)
 
 Clock = Callable[[], float]
 Sleep = Callable[[float], Awaitable[None]]
+
+MAX_REDIRECTS = 5
+# arXiv's own hosts, always allowed as redirect targets besides the configured ones.
+_ARXIV_HOSTS = frozenset({"arxiv.org", "www.arxiv.org", "export.arxiv.org", "rss.arxiv.org", "browse.arxiv.org"})
 
 
 # Worth another try: the network or the server hiccuped. A bad URL or a proxy misconfiguration is not.
@@ -57,6 +67,10 @@ class HttpSettings(Protocol):
     user_agent: str
     timeout_s: float
     retries: int
+
+
+class _Refused(Exception):
+    """An answer we will not take (a redirect off arXiv); not retried."""
 
 
 class _RetryableStatus(Exception):
@@ -84,8 +98,12 @@ class ArxivHttp:
         retry_after_cap_s: float = 120.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
+        allowed_hosts: Iterable[str] = (),
     ) -> None:
-        """`retries` counts the tries after the first; a passed-in `client` is not closed by us."""
+        """`retries` counts the tries after the first; a passed-in `client` is not closed by us.
+
+        Redirects are followed to arXiv's own hosts and to `allowed_hosts` (host or host:port).
+        """
         if not user_agent.strip():
             raise ValueError("arXiv asks for a descriptive User-Agent; user_agent is empty")
         self.user_agent = user_agent
@@ -98,13 +116,18 @@ class ArxivHttp:
         self._sleep = sleep
         self._owns_client = client is None
         self._client = client if client is not None else _make_client(user_agent, timeout_s)
+        self.allowed_hosts = _ARXIV_HOSTS | {h.lower() for h in allowed_hosts}
         self._lock = asyncio.Lock()
         self._last_start: float | None = None
         self._not_before = float("-inf")
 
     @classmethod
     def from_settings(cls, settings: HttpSettings, **kwargs: Any) -> ArxivHttp:
-        """Build from `bot.config.ArxivSettings` (or anything with the same four keys)."""
+        """Build from `bot.config.ArxivSettings` (or anything with the same four keys).
+
+        The hosts of its arXiv URLs (`rss_url`, `api_url`, ...) are the allowed redirect targets.
+        """
+        kwargs.setdefault("allowed_hosts", arxiv_hosts(settings))
         return cls(
             user_agent=settings.user_agent,
             min_interval_s=settings.min_interval_s,
@@ -130,11 +153,13 @@ class ArxivHttp:
         params: Mapping[str, str | int] | None = None,
         *,
         error: type[SourceError] = SourceError,
+        max_bytes: int | None = None,
     ) -> httpx.Response:
         """GET `url`, politely; any answer but 429/5xx is returned, status unchecked.
 
         Raises `error` (a `SourceError` subclass of the caller's choosing) once the retries for
-        network errors, 429 and 5xx are spent.
+        network errors, 429 and 5xx are spent, and at once for a redirect off arXiv. A body over
+        `max_bytes` (when given) raises `AnswerTooLarge`.
         """
         retrying = AsyncRetrying(
             stop=stop_after_attempt(self.retries + 1),
@@ -147,7 +172,9 @@ class ArxivHttp:
         try:
             async for attempt in retrying:
                 with attempt:
-                    return await self._attempt(url, params)
+                    return await self._attempt(url, params, max_bytes)
+        except _Refused as exc:
+            raise error(str(exc)) from None
         except _RetryableStatus as exc:
             raise error(
                 f"arXiv answered HTTP {exc.response.status_code} for {url} "
@@ -157,9 +184,10 @@ class ArxivHttp:
             raise error(f"could not reach arXiv at {url}: {type(exc).__name__}: {exc}") from exc
         raise AssertionError("unreachable: tenacity either returns or reraises")  # pragma: no cover
 
-    async def _attempt(self, url: str, params: Mapping[str, str | int] | None) -> httpx.Response:
+    async def _attempt(self, url: str, params: Mapping[str, str | int] | None,
+                       max_bytes: int | None) -> httpx.Response:
         """One request in its turn; 429 and 5xx become `_RetryableStatus`."""
-        response = await self._send_in_turn(url, params)
+        response = await self._send_in_turn(url, params, max_bytes)
         if response.status_code == 429 or response.status_code >= 500:
             retry_after = _retry_after_seconds(response.headers.get("Retry-After"))
             if retry_after is not None:
@@ -168,17 +196,50 @@ class ArxivHttp:
             raise _RetryableStatus(response, retry_after)
         return response
 
-    async def _send_in_turn(self, url: str, params: Mapping[str, str | int] | None) -> httpx.Response:
-        """Wait for our slot, then send while holding the lock, so no two requests overlap."""
+    async def _send_in_turn(self, url: str, params: Mapping[str, str | int] | None,
+                            max_bytes: int | None) -> httpx.Response:
+        """Wait for our slot, then send (following arXiv-only redirects) while holding the lock."""
         async with self._lock:
             await self._wait_for_slot()
             self._last_start = self._clock()
-            return await self._client.get(
-                url,
-                params=params,
-                headers={"User-Agent": self.user_agent},
-                follow_redirects=True,
-            )
+            request = self._client.build_request("GET", url, params=params, headers={"User-Agent": self.user_agent})
+            for _ in range(MAX_REDIRECTS + 1):
+                response = await self._read(request, max_bytes)
+                location = response.headers.get("Location")
+                if not (response.is_redirect and location):
+                    return response
+                target = request.url.join(location)
+                if not self._may_follow(target):
+                    raise _Refused(f"arXiv's answer for {url} redirects off arXiv, to {target.host!r}; not followed")
+                request = self._client.build_request("GET", target, headers={"User-Agent": self.user_agent})
+            raise _Refused(f"more than {MAX_REDIRECTS} redirects for {url}")
+
+    def _may_follow(self, target: httpx.URL) -> bool:
+        host = (target.host or "").lower()
+        with_port = f"{host}:{target.port}" if target.port else host
+        allowed = with_port in self.allowed_hosts or (target.port is None and host in self.allowed_hosts)
+        return target.scheme in ("http", "https") and allowed
+
+    async def _read(self, request: httpx.Request, max_bytes: int | None) -> httpx.Response:
+        """Send one request and read its body, refusing it as soon as it passes `max_bytes`."""
+        response = await self._client.send(request, stream=True, follow_redirects=False)
+        try:
+            if max_bytes is None:
+                await response.aread()
+                return response
+            declared = response.headers.get("Content-Length", "")
+            if declared.isdigit() and int(declared) > max_bytes:
+                raise AnswerTooLarge(f"{request.url} is {int(declared):,} bytes, over the limit of {max_bytes:,}")
+            body = bytearray()
+            async for chunk in response.aiter_bytes():
+                body += chunk
+                if len(body) > max_bytes:
+                    raise AnswerTooLarge(f"{request.url} is over the limit of {max_bytes:,} bytes; download stopped")
+        finally:
+            await response.aclose()
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body), request=request)
 
     async def _wait_for_slot(self) -> None:
         """Sleep until `min_interval_s` after the last start and past any Retry-After."""
@@ -203,8 +264,18 @@ def _make_client(user_agent: str, timeout_s: float) -> httpx.AsyncClient:
         timeout=httpx.Timeout(timeout_s),
         limits=httpx.Limits(max_connections=1, max_keepalive_connections=1),
         headers={"User-Agent": user_agent},
-        follow_redirects=True,
+        follow_redirects=False,  # `ArxivHttp` follows redirects itself, to arXiv hosts only
     )
+
+
+def arxiv_hosts(settings: Any) -> frozenset[str]:
+    """The `host[:port]` of every arXiv URL in the settings (those of its keys ending in `_url`)."""
+    hosts: set[str] = set()
+    for name in ("rss_url", "api_url", "html_url", "pdf_url", "abs_url"):
+        parts = urlsplit(getattr(settings, name, "") or "")
+        if parts.hostname:
+            hosts.add(f"{parts.hostname.lower()}:{parts.port}" if parts.port else parts.hostname.lower())
+    return frozenset(hosts)
 
 
 def _retry_after_seconds(value: str | None) -> float | None:

@@ -24,6 +24,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+from digest.clean import echo
 from digest.errors import BadInput, UnknownCategory
 from digest.taxonomy import Taxonomy, load_taxonomy
 
@@ -162,7 +163,7 @@ def parse_expr(text: str, taxonomy: Taxonomy) -> CategoryExpr:
     include |= _expand(archives, taxonomy)
     exclude |= _expand(excluded_archives, taxonomy)
     if not include - exclude:
-        raise BadInput(f"'{text.strip()}' excludes everything it follows; name a category to follow too.")
+        raise BadInput(f"'{echo(text.strip())}' excludes everything it follows; name a category to follow too.")
     return CategoryExpr(
         include=include - exclude,
         exclude=exclude,

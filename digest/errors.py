@@ -26,6 +26,10 @@ class FullTextUnavailable(SourceError):
     """Neither the HTML nor the PDF of a paper could be fetched or read."""
 
 
+class AnswerTooLarge(SourceError):
+    """arXiv's answer is larger than the configured limit; its download was stopped."""
+
+
 class BadInput(PaperboyError):
     """Something a user typed cannot be understood; the message says what is accepted."""
 
@@ -34,8 +38,10 @@ class UnknownCategory(BadInput):
     """A category name that is not in arXiv's taxonomy; carries suggestions."""
 
     def __init__(self, name: str, suggestions: list[str]) -> None:
+        from digest.clean import echo
+
         hint = f" Did you mean {', '.join(suggestions)}?" if suggestions else ""
-        super().__init__(f"Unknown category '{name}'.{hint}")
+        super().__init__(f"Unknown category '{echo(name)}'.{hint}")
         self.name = name
         self.suggestions = suggestions
 

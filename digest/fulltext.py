@@ -6,6 +6,9 @@ arXiv asks that PDFs are not kept or served). Both go through the one polite `Ar
 3-second spacing applies. `fit_to_budget` then keeps the parts that answer the FAQ best
 (abstract, introduction, method, experiments, conclusion) when a paper is longer than the model's
 context allows. Caching of the extracted text lives in `digest.fulltext_cache`.
+
+Sizes are bounded: a download is streamed and abandoned past `max_bytes` (`fulltext.max_bytes`,
+20 MB by default), and at most `MAX_KEPT_CHARS` characters of text are kept and stored.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from typing import Literal, Protocol
 
 import httpx
 
-from digest.errors import FullTextUnavailable, SourceError
+from digest.errors import AnswerTooLarge, FullTextUnavailable, SourceError
 
 __all__ = [
+    "DEFAULT_MAX_BYTES",
+    "MAX_KEPT_CHARS",
     "FullText",
     "NoFullText",
     "Section",
@@ -33,6 +38,8 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 CHARS_PER_TOKEN = 4  # a fair average for English prose with some maths; good enough for budgeting
+DEFAULT_MAX_BYTES = 20_000_000  # `fulltext.max_bytes`: the largest HTML or PDF download
+MAX_KEPT_CHARS = 400_000  # text kept per paper: ten times what a 32k-token context can read
 
 
 class NoFullText(FullTextUnavailable):
@@ -43,7 +50,7 @@ class NoFullText(FullTextUnavailable):
 
 
 class _Http(Protocol):
-    async def get(self, url: str, *, error: type[SourceError] = ...) -> httpx.Response: ...
+    async def get(self, url: str, *, error: type[SourceError] = ..., max_bytes: int | None = ...) -> httpx.Response: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,22 +83,27 @@ def estimate_tokens(text: str) -> int:
     return (len(text) + CHARS_PER_TOKEN - 1) // CHARS_PER_TOKEN
 
 
-async def fetch_fulltext(http: _Http, paper_id: str, *, html_url: str, pdf_url: str) -> FullText:
+async def fetch_fulltext(http: _Http, paper_id: str, *, html_url: str, pdf_url: str,
+                         max_bytes: int = DEFAULT_MAX_BYTES) -> FullText:
     """Read a paper: arXiv HTML (`{html_url}/{id}`) when it exists, else the PDF (`{pdf_url}/{id}`).
 
     `html_url`/`pdf_url` are the bases from `settings.arxiv`. Raises `FullTextUnavailable` when
     neither can be fetched (after `http`'s retries), `NoFullText` when arXiv has none to read.
+    A download over `max_bytes` is stopped (`FullTextUnavailable`); the text kept is capped.
     """
     from digest.fulltext_html import parse_html
     from digest.fulltext_pdf import parse_pdf
 
-    html_response = await http.get(f"{html_url.rstrip('/')}/{paper_id}", error=FullTextUnavailable)
-    if html_response.status_code == 200 and "html" in html_response.headers.get("content-type", "html"):
+    html_response = await _get(http, f"{html_url.rstrip('/')}/{paper_id}", max_bytes)
+    if html_response is not None and html_response.status_code == 200 \
+            and "html" in html_response.headers.get("content-type", "html"):
         title, sections = await asyncio.to_thread(parse_html, html_response.content)
         if _enough(sections):
-            return FullText("html", sections, title)
+            return FullText("html", _capped(sections), title[:1000])
         log.info("arXiv HTML of %s has too little text; trying the PDF", paper_id)
-    pdf_response = await http.get(f"{pdf_url.rstrip('/')}/{paper_id}", error=FullTextUnavailable)
+    pdf_response = await _get(http, f"{pdf_url.rstrip('/')}/{paper_id}", max_bytes)
+    if pdf_response is None:
+        raise NoFullText(f"the full text of {paper_id} is larger than fulltext.max_bytes ({max_bytes:,} bytes)")
     if pdf_response.status_code != 200:
         error = NoFullText if pdf_response.status_code in (404, 410) else FullTextUnavailable
         raise error(f"arXiv has neither HTML nor PDF for {paper_id} (HTTP {pdf_response.status_code})")
@@ -101,7 +113,29 @@ async def fetch_fulltext(http: _Http, paper_id: str, *, html_url: str, pdf_url: 
         raise NoFullText(f"the PDF of {paper_id} could not be read: {exc}") from exc
     if not _enough(sections):
         raise NoFullText(f"the PDF of {paper_id} has no extractable text (a scan?)")
-    return FullText("pdf", sections)
+    return FullText("pdf", _capped(sections))
+
+
+async def _get(http: _Http, url: str, max_bytes: int) -> httpx.Response | None:
+    """The answer for `url`, or None when it is larger than `max_bytes` (the download is stopped)."""
+    try:
+        return await http.get(url, error=FullTextUnavailable, max_bytes=max_bytes)
+    except AnswerTooLarge as exc:
+        log.warning("full text too large: %s", exc)
+        return None
+
+
+def _capped(sections: list[Section], limit: int = MAX_KEPT_CHARS) -> list[Section]:
+    """The first sections, cut so that titles and texts hold at most `limit` characters in all."""
+    kept: list[Section] = []
+    left = limit
+    for section in sections:
+        if left <= 0:
+            break
+        title, body = section.title[:left], section.text[: max(0, left - len(section.title))]
+        kept.append(Section(title, body))
+        left -= len(title) + len(body)
+    return kept
 
 
 def _enough(sections: list[Section]) -> bool:

@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from digest.db import Base
-from digest.fulltext import FullText, Section, fetch_fulltext
+from digest.fulltext import DEFAULT_MAX_BYTES, FullText, Section, fetch_fulltext
 from digest.schema import utcnow
 
 __all__ = ["FullTextRow", "FullTextCache"]
@@ -38,11 +38,13 @@ class FullTextRow(Base):
 class FullTextCache:
     """`get(paper_id)`: the stored full text, fetched and stored on the first call."""
 
-    def __init__(self, sessions: sessionmaker[Session], http: Any, *, html_url: str, pdf_url: str) -> None:
+    def __init__(self, sessions: sessionmaker[Session], http: Any, *, html_url: str, pdf_url: str,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
         self._sessions = sessions
         self._http = http
         self._html_url = html_url
         self._pdf_url = pdf_url
+        self._max_bytes = max_bytes
         self._inflight: dict[str, asyncio.Future[FullText]] = {}
 
     def cached(self, paper_id: str) -> FullText | None:
@@ -62,7 +64,8 @@ class FullTextCache:
         future: asyncio.Future[FullText] = asyncio.get_running_loop().create_future()
         self._inflight[paper_id] = future
         try:
-            text = await fetch_fulltext(self._http, paper_id, html_url=self._html_url, pdf_url=self._pdf_url)
+            text = await fetch_fulltext(self._http, paper_id, html_url=self._html_url, pdf_url=self._pdf_url,
+                                        max_bytes=self._max_bytes)
             self._store(paper_id, text)
             future.set_result(text)
             return text

@@ -9,6 +9,10 @@ Two formats are understood, line by line:
 
 Rows are written with one multi-row upsert per chunk (SQLite and PostgreSQL both support
 `ON CONFLICT`), which is what makes a 75k-paper import take seconds, not minutes.
+
+Every record is cleaned like a feed item (`digest.clean.clean_paper`: control characters out, HTML
+to text, titles and abstracts capped, categories unknown to the taxonomy dropped); a record left
+without a title or a category is a skipped line.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from pathlib import Path
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.clean import clean_paper
 from digest.errors import BadInput
 from digest.ids import parse_id
 from digest.models import AnnounceType, Paper
@@ -66,22 +71,28 @@ def paper_from_record(record: dict) -> Paper:
     primary = record.get("primary_category") or (categories[0] if categories else None)
     if primary and primary not in categories:
         categories = (primary, *categories)
-    title = " ".join(str(record.get("title") or "").split())
-    if not title:
-        raise ValueError("no title")
-    return Paper(
+    paper = clean_paper(Paper(
         id=paper_id,
         version=version or 1,
-        title=title,
-        authors=tuple(str(a).strip() for a in record.get("authors") or () if str(a).strip()),
-        abstract=" ".join(str(record.get("abstract") or record.get("summary") or "").split()),
-        categories=categories,
+        title=str(record.get("title") or ""),
+        authors=tuple(str(a) for a in record.get("authors") or ()),
+        abstract=str(record.get("abstract") or record.get("summary") or ""),
+        categories=tuple(str(c) for c in categories),
         primary_category=primary,
-        comment=record.get("comment") or None,
-        doi=record.get("doi") or None,
-        journal_ref=record.get("journal_ref") or None,
+        comment=_text_or_none(record.get("comment")),
+        doi=_text_or_none(record.get("doi")),
+        journal_ref=_text_or_none(record.get("journal_ref")),
         published=_date(record.get("first_seen") or record.get("published")),
-    )
+    ))
+    if not paper.title:
+        raise ValueError("no title")
+    if not paper.categories:
+        raise ValueError("no category arXiv's taxonomy knows")
+    return paper
+
+
+def _text_or_none(value: object) -> str | None:
+    return str(value) if value else None
 
 
 def read_records(path: Path) -> Iterator[tuple[Paper, dt.date | None] | None]:

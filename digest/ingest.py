@@ -5,6 +5,13 @@ announced yet (the feed still shows an older day, or is empty on an announcement
 a late feed looks), and the fetch failed (network, 5xx, a page that is not a feed). Each feed's
 outcome is recorded in `mailings`, so `/digest` can tell users which one they are seeing and the
 scheduler knows to try again.
+
+A feed cannot lie its way into the store. Its date must be a day arXiv announces on (the calendar)
+and the day expected; a feed dated another day is refused and logged, except that a stale feed
+still showing the previous announcement day may fill that day when nothing of it is stored yet. A
+stored day is never changed by another day's feed. Items refused by the parser (unknown announce
+type, categories unknown to the taxonomy, unreadable) or dated another day are counted in the
+report's `skipped`, never dropped silently.
 """
 
 from __future__ import annotations
@@ -16,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from digest.arxiv_http import ArxivHttp
+from digest.calendar import is_announcement_day, previous_announcement_day
 from digest.errors import FeedUnavailable
 from digest.rss import fetch_feed
 from digest.store import PaperStore
@@ -33,6 +41,7 @@ class IngestReport:
     by_type: Counter = field(default_factory=Counter)
     other_days: set[dt.date] = field(default_factory=set)  # older days a stale feed still listed
     errors: dict[str, str] = field(default_factory=dict)
+    skipped: Counter = field(default_factory=Counter)  # items not taken, by reason
 
     @property
     def complete(self) -> bool:
@@ -54,6 +63,9 @@ class IngestReport:
     def summary(self) -> str:
         types = ", ".join(f"{n} {kind}" for kind, n in sorted(self.by_type.items())) or "no items"
         line = f"{self.expected_day}: {self.status} ({len(self.feeds)} feeds; {types}; {self.new_listings} new listings)"
+        if self.skipped:
+            reasons = ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
+            line += f"; {sum(self.skipped.values())} items skipped ({reasons})"
         if self.errors:
             line += "; errors: " + "; ".join(f"{feed}: {err}" for feed, err in self.errors.items())
         return line
@@ -73,15 +85,53 @@ async def ingest_day(
             report.errors[feed] = str(exc)
             store.record_mailing(expected_day, feed, "failed", error=str(exc)[:500])
             continue
+        report.skipped.update(result.skipped)
         days = {a.day for a in result.announcements}
-        report.new_listings += store.record_announcements(result.announcements)
         feed_day = result.feed_date or (max(days) if days else None)
+        refusal = _refusal(feed_day, expected_day) if result.announcements else None
+        if refusal:
+            log.warning("feed %s refused: %s", feed, refusal)
+            report.feeds[feed] = "failed"
+            report.errors[feed] = refusal
+            report.skipped["feed refused"] += len(result.announcements)
+            store.record_mailing(expected_day, feed, "failed", error=refusal[:500])
+            continue
+        taken = [a for a in result.announcements if a.day == feed_day]
+        report.skipped["dated another day"] += len(result.announcements) - len(taken)
+        if feed_day != expected_day and store.announced_days(feed_day - dt.timedelta(days=1), feed_day):  # type: ignore[operator]
+            # Still the previous day's feed, which is stored already: not announced yet, and it may
+            # not add to that day (a feed mislabelled with a stored day would, otherwise).
+            report.skipped["earlier day, already stored"] += len(taken)
+            taken = []
+        report.new_listings += store.record_announcements(taken)
+        if feed_day != expected_day and taken:
+            store.record_mailing(feed_day, feed, "announced", items=len(taken))  # type: ignore[arg-type]
         if result.announcements and feed_day == expected_day:
             report.feeds[feed] = "announced"
-            report.by_type.update(a.announce_type.value for a in result.announcements if a.day == expected_day)
-            store.record_mailing(expected_day, feed, "announced", items=len(result.announcements))
+            report.by_type.update(a.announce_type.value for a in taken)
+            store.record_mailing(expected_day, feed, "announced", items=len(taken))
         else:
             report.feeds[feed] = "not_yet"
             report.other_days |= {d for d in days if d != expected_day}
             store.record_mailing(expected_day, feed, "empty")
+    if +report.skipped:
+        log.warning("ingest %s: items skipped: %s", expected_day, dict(report.skipped))
+    report.skipped = +report.skipped  # drop zero counts
     return report
+
+
+def _refusal(feed_day: dt.date | None, expected_day: dt.date) -> str | None:
+    """Why a feed with items is refused, or None when it is not.
+
+    Its day must be one arXiv announces on, and the expected day or the announcement day just
+    before it (a feed not rebuilt yet); no other day.
+    """
+    if feed_day is None:
+        return "the feed has no date"
+    if not is_announcement_day(feed_day):
+        return f"the feed is dated {feed_day}, a day arXiv does not announce on"
+    if feed_day == expected_day:
+        return None
+    if feed_day != previous_announcement_day(expected_day):
+        return f"the feed is dated {feed_day}, not the expected {expected_day}"
+    return None

@@ -72,3 +72,4 @@ class FeedResult:
     announcements: tuple[Announcement, ...]
     feed_date: dt.date | None  # the channel's pubDate as an ET date, None when missing
     categories: tuple[str, ...] = field(default=())  # the categories this request asked for
+    skipped: dict[str, int] = field(default_factory=dict)  # why items were refused -> how many

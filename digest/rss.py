@@ -10,9 +10,12 @@ Three outcomes must never be confused, because the calendar and the digests depe
 - anything that is not a whole RSS document (an HTML error page, a truncated download):
   `FeedUnavailable`, so the caller retries instead of recording an empty day.
 
-One malformed item is skipped with a warning; it never costs the rest of the feed.
+Each item is taken or refused on its own: one malformed item, one of an unknown announce type,
+or one whose categories are all unknown to arXiv's taxonomy is skipped with a warning and counted
+in `FeedResult.skipped` (the ingest summary reports it); it never costs the rest of the feed.
 feedparser runs with `sanitize_html=False`: titles and abstracts are LaTeX-bearing plain text,
-and its HTML sanitizer would eat `$a<b$`. The raw text is kept; renderers escape it.
+and its HTML sanitizer would eat `$a<b$`. `digest.clean.clean_paper` turns real HTML tags into
+text, removes control characters and caps titles and abstracts; renderers escape the rest.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ import datetime as dt
 import email.utils
 import logging
 import re
+from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 from xml.sax import SAXException
@@ -29,7 +33,8 @@ from zoneinfo import ZoneInfo
 import feedparser
 
 from digest.arxiv_http import ArxivHttp
-from digest.errors import BadArxivId, FeedUnavailable
+from digest.clean import clean_paper
+from digest.errors import AnswerTooLarge, BadArxivId, FeedUnavailable
 from digest.ids import parse_id
 from digest.models import Announcement, AnnounceType, FeedResult, Paper
 
@@ -38,6 +43,7 @@ __all__ = ["feed_url", "fetch_feed", "parse_feed", "split_authors"]
 log = logging.getLogger(__name__)
 
 ARXIV_TZ = ZoneInfo("America/New_York")
+MAX_FEED_BYTES = 50_000_000  # the largest daily feed (all of physics) is a few MB
 
 _GUID_PREFIX = re.compile(r"^oai:arxiv\.org:", re.IGNORECASE)
 _DESCRIPTION_ID = re.compile(r"^\s*arXiv:(\S+)", re.IGNORECASE)
@@ -49,7 +55,14 @@ _SUFFIXES = frozenset({"jr", "jr.", "sr", "sr.", "ii", "iii", "iv", "phd", "ph.d
 
 
 class _BadItem(ValueError):
-    """One item cannot become an announcement; the feed goes on without it."""
+    """One item cannot become an announcement; the feed goes on without it.
+
+    `reason` is the short label the ingest summary counts items under.
+    """
+
+    def __init__(self, message: str, reason: str = "unreadable") -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 def feed_url(rss_url: str, categories: Iterable[str] | str) -> str:
@@ -67,7 +80,10 @@ async def fetch_feed(
 ) -> FeedResult:
     """Fetch and parse one feed; `FeedUnavailable` when arXiv could not give a real feed."""
     url = feed_url(rss_url, categories)
-    response = await http.get(url, error=FeedUnavailable)
+    try:
+        response = await http.get(url, error=FeedUnavailable, max_bytes=MAX_FEED_BYTES)
+    except AnswerTooLarge as exc:
+        raise FeedUnavailable(str(exc)) from None
     if response.status_code != 200:
         raise FeedUnavailable(f"arXiv answered HTTP {response.status_code} for {url}")
     return parse_feed(response.content, categories, day=day)
@@ -88,16 +104,20 @@ def parse_feed(
     _check_is_whole_feed(parsed)
     feed_date = _et_date(parsed.feed.get("published"))
     announcements: list[Announcement] = []
+    skipped: Counter[str] = Counter()
     for index, entry in enumerate(parsed.entries):
         try:
             announcements.append(_announcement(entry, feed_date or _et_date(entry.get("published")) or day))
         except (_BadItem, BadArxivId) as exc:
-            log.warning("skipping RSS item %d (%s): %s", index, entry.get("id", "no guid"), exc)
+            skipped[exc.reason if isinstance(exc, _BadItem) else "bad arXiv id"] += 1
+            log.warning("skipping RSS item %d (%s): %s", index, str(entry.get("id", "no guid"))[:100], exc)
     if parsed.entries and not announcements:
         # Items that all fail are a broken feed, never an empty day.
-        raise FeedUnavailable(f"none of the feed's {len(parsed.entries)} items could be read")
+        reasons = ", ".join(f"{n} {why}" for why, n in skipped.most_common())
+        raise FeedUnavailable(f"none of the feed's {len(parsed.entries)} items could be taken ({reasons})")
     cats = tuple(categories.split("+")) if isinstance(categories, str) else tuple(categories)
-    return FeedResult(announcements=tuple(announcements), feed_date=feed_date, categories=cats)
+    return FeedResult(announcements=tuple(announcements), feed_date=feed_date, categories=cats,
+                      skipped=dict(skipped))
 
 
 def split_authors(creator: str) -> tuple[str, ...]:
@@ -134,15 +154,13 @@ def _is_xml_syntax_error(error: object) -> bool:
 
 def _announcement(entry: Any, day: dt.date | None) -> Announcement:
     if day is None:
-        raise _BadItem("no announcement date in the channel, the item or the caller")
+        raise _BadItem("no announcement date in the channel, the item or the caller", "no date")
     paper_id, version = _item_id(entry)
-    title = _collapse(entry.get("title", ""))
-    if not title:
-        raise _BadItem("no title")
     description = entry.get("summary", "") or ""
-    paper = Paper(
+    announce_type = _announce_type(entry, description)
+    paper = clean_paper(Paper(
         id=paper_id,
-        title=title,
+        title=entry.get("title", "") or "",
         authors=split_authors(entry.get("author", "") or ""),
         abstract=_abstract(description),
         categories=_categories(entry),
@@ -150,8 +168,12 @@ def _announcement(entry: Any, day: dt.date | None) -> Announcement:
         doi=_clean(entry.get("arxiv_doi")),
         journal_ref=_clean(entry.get("arxiv_journal_reference")),
         license=_clean(entry.get("rights")),
-    )
-    return Announcement(paper=paper, day=day, announce_type=_announce_type(entry, description))
+    ))
+    if not paper.title:
+        raise _BadItem("no title", "no title")
+    if not paper.categories:
+        raise _BadItem(f"no category arXiv knows among {_categories(entry)!r:.200}", "unknown categories")
+    return Announcement(paper=paper, day=day, announce_type=announce_type)
 
 
 def _item_id(entry: Any) -> tuple[str, int | None]:
@@ -164,7 +186,7 @@ def _item_id(entry: Any) -> tuple[str, int | None]:
         return parse_id(found.group(1))
     if entry.get("link"):
         return parse_id(entry["link"])
-    raise _BadItem("no arXiv id in guid, description or link")
+    raise _BadItem("no arXiv id in guid, description or link", "no arXiv id")
 
 
 def _announce_type(entry: Any, description: str) -> AnnounceType:
@@ -175,7 +197,7 @@ def _announce_type(entry: Any, description: str) -> AnnounceType:
     try:
         return AnnounceType(raw.strip().lower())
     except ValueError:
-        raise _BadItem(f"unknown announce type {raw!r}") from None
+        raise _BadItem(f"unknown announce type {raw[:40]!r}", "unknown announce type") from None
 
 
 def _categories(entry: Any) -> tuple[str, ...]:
@@ -186,7 +208,7 @@ def _categories(entry: Any) -> tuple[str, ...]:
         if term:
             seen.setdefault(term, None)
     if not seen:
-        raise _BadItem("no categories")
+        raise _BadItem("no categories", "no categories")
     return tuple(seen)
 
 

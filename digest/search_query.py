@@ -29,6 +29,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
+from digest.clean import echo
 from digest.errors import BadArxivId, BadInput
 from digest.ids import parse_id
 
@@ -137,7 +138,7 @@ def parse_query(text: str) -> SearchQuery:
             authors.append(name)
         elif kind == "category":
             if not _CATEGORY.match(value):
-                raise BadQuery(f"'{value}' is not a category; write it like cat:cs.CL or cat:cs.")
+                raise BadQuery(f"'{echo(value)}' is not a category; write it like cat:cs.CL or cat:cs.")
             categories.append(_normalise_category(value))
         elif kind == "after":
             after = _parse_date(value, "after", end=False)
@@ -165,7 +166,7 @@ def parse_query(text: str) -> SearchQuery:
         before=before,
     )
     if query.is_empty:
-        raise BadQuery(f"I could not find anything to search for in '{text}'. {_SYNTAX_HELP}")
+        raise BadQuery(f"I could not find anything to search for in '{echo(text)}'. {_SYNTAX_HELP}")
     return query
 
 
@@ -206,7 +207,7 @@ def _parse_date(value: str, name: str, *, end: bool) -> dt.date:
     """`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a year or month means its first day, or its last when `end`."""
     match = _DATE.match(value)
     if not match:
-        raise BadQuery(f"{name}:{value} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD, e.g. {name}:2025-03-01.")
+        raise BadQuery(f"{echo(name + ':' + value)} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD, e.g. {name}:2025-03-01.")
     year = int(match.group(1))
     month = int(match.group(2) or (12 if end else 1))
     try:
@@ -215,4 +216,4 @@ def _parse_date(value: str, name: str, *, end: bool) -> dt.date:
         day = calendar.monthrange(year, month)[1] if end else 1
         return dt.date(year, month, day)
     except (ValueError, calendar.IllegalMonthError):
-        raise BadQuery(f"{name}:{value} is not a real date.") from None
+        raise BadQuery(f"{echo(name + ':' + value)} is not a real date.") from None

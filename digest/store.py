@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Sequence
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.clean import MAX_ABSTRACT_CHARS, MAX_TITLE_CHARS
 from digest.models import ANNOUNCE_STRENGTH, Announcement, AnnounceType, Paper
 from digest.schema import AnnouncementRow, MailingRow, PaperRow, as_stored, utcnow
 
@@ -20,11 +21,12 @@ _CHUNK = 500  # ids per IN (...) query, well under SQLite's variable limit
 
 
 def paper_from_row(row: PaperRow) -> Paper:
+    """A stored paper; title and abstract capped again, for rows stored before the caps existed."""
     return Paper(
         id=row.id,
-        title=row.title,
+        title=row.title[:MAX_TITLE_CHARS],
         authors=tuple(row.authors or ()),
-        abstract=row.abstract or "",
+        abstract=(row.abstract or "")[:MAX_ABSTRACT_CHARS],
         categories=tuple(row.categories or ()),
         version=row.version,
         primary_category=row.primary_category,

@@ -18,6 +18,7 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.clean import echo
 from digest.errors import BadInput
 from digest.schema import DigestRow, SavedPaperRow, SentPaperRow, SubscriptionRow, as_stored, utcnow
 
@@ -28,6 +29,11 @@ class SubscriptionConflict(Exception):
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = ",".join(WEEKDAYS)
 MAX_PAPERS_LIMIT = 50
+# How much one subscription may hold; more is refused with a message that says so.
+MAX_CATEGORIES = 200
+MAX_KEYWORDS = 100  # each of keywords and excluded words
+MAX_AUTHORS = 100
+MAX_TERM_CHARS = 100  # one keyword, excluded word or author name
 
 
 @dataclass(frozen=True)
@@ -166,6 +172,22 @@ class SubscriptionStore:
                 session.execute(update(table).where(table.chat_id == old_chat_id).values(chat_id=new_chat_id))
 
 
+def check_limits(sub: Subscription, category_count: int) -> None:
+    """`BadInput` naming the limit when a subscription holds more than it may (checked before saving)."""
+    if category_count > MAX_CATEGORIES:
+        raise BadInput(f"A chat can follow at most {MAX_CATEGORIES} categories; this would make {category_count}. "
+                       "Follow a whole archive instead (/subscribe cs), or /unsubscribe some first.")
+    for label, terms, limit in (("keywords", sub.keywords, MAX_KEYWORDS), ("excluded words", sub.exclude, MAX_KEYWORDS),
+                                ("authors", sub.authors, MAX_AUTHORS)):
+        if len(terms) > limit:
+            raise BadInput(f"A chat can have at most {limit} {label}; that would make {len(terms)}. "
+                           "Keep the ones that matter most.")
+        long = next((t for t in terms if len(t) > MAX_TERM_CHARS), None)
+        if long is not None:
+            raise BadInput(f"'{echo(long, 60)}' is {len(long)} characters long; "
+                           f"{label} can be at most {MAX_TERM_CHARS} characters each.")
+
+
 # --- parsing what users type -------------------------------------------------------------
 
 _TIME = re.compile(r"^(\d{1,2})(?::|h|\.)?(\d{2})?\s*(am|pm)?$", re.IGNORECASE)
@@ -175,15 +197,15 @@ def parse_time(text: str) -> str:
     """'8:30', '08:30', '8h30', '7pm' -> 'HH:MM' (24-hour)."""
     match = _TIME.match(text.strip())
     if not match:
-        raise BadInput(f"'{text}' is not a time. Use HH:MM in 24-hour form, e.g. 08:30 or 18:00.")
+        raise BadInput(f"'{echo(text)}' is not a time. Use HH:MM in 24-hour form, e.g. 08:30 or 18:00.")
     hour, minute = int(match.group(1)), int(match.group(2) or 0)
     suffix = (match.group(3) or "").lower()
     if suffix:
         if not 1 <= hour <= 12:
-            raise BadInput(f"'{text}' is not a time. Use HH:MM in 24-hour form, e.g. 08:30 or 18:00.")
+            raise BadInput(f"'{echo(text)}' is not a time. Use HH:MM in 24-hour form, e.g. 08:30 or 18:00.")
         hour = hour % 12 + (12 if suffix == "pm" else 0)
     if hour > 23 or minute > 59:
-        raise BadInput(f"'{text}' is not a time of day. Hours go 00-23 and minutes 00-59, e.g. 08:30.")
+        raise BadInput(f"'{echo(text)}' is not a time of day. Hours go 00-23 and minutes 00-59, e.g. 08:30.")
     return f"{hour:02d}:{minute:02d}"
 
 
@@ -201,7 +223,7 @@ def parse_timezone(text: str) -> str:
     words = text.strip().lower().replace(" ", "_")
     close = sorted(n for low, n in _ZONE_NAMES.items() if words and words in low)[:5]
     hint = f" Did you mean {', '.join(close)}?" if close else " For example Europe/Berlin, America/New_York, Asia/Shanghai."
-    raise BadInput(f"'{text}' is not a time zone I know. Use an IANA name (Area/City).{hint}")
+    raise BadInput(f"'{echo(text)}' is not a time zone I know. Use an IANA name (Area/City).{hint}")
 
 
 _DAY_ALIASES = {"daily": WEEKDAYS, "everyday": WEEKDAYS, "all": WEEKDAYS, "weekdays": WEEKDAYS[:5],
@@ -234,7 +256,7 @@ def _day(word: str, text: str) -> str:
     for day in WEEKDAYS:
         if word[:3] == day and len(word) >= 3:
             return day
-    raise BadInput(f"'{text}' is not a list of days. Use e.g. mon-fri, mon,wed,fri or daily.")
+    raise BadInput(f"'{echo(text)}' is not a list of days. Use e.g. mon-fri, mon,wed,fri or daily.")
 
 
 def parse_terms(text: str) -> tuple[str, ...]:
@@ -267,14 +289,14 @@ def parse_switch(text: str) -> bool:
         return True
     if word in {"off", "no", "false", "0", "disable"}:
         return False
-    raise BadInput(f"'{text}' is not on or off.")
+    raise BadInput(f"'{echo(text)}' is not on or off.")
 
 
 def parse_max_papers(text: str) -> int:
     try:
         value = int(text.strip())
     except ValueError:
-        raise BadInput(f"'{text}' is not a number. Use a number from 0 to {MAX_PAPERS_LIMIT}.") from None
+        raise BadInput(f"'{echo(text)}' is not a number. Use a number from 0 to {MAX_PAPERS_LIMIT}.") from None
     if not 0 <= value <= MAX_PAPERS_LIMIT:
         raise BadInput(f"Use a number from 0 to {MAX_PAPERS_LIMIT} (0 shows only the compact list).")
     return value

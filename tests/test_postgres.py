@@ -80,3 +80,28 @@ def test_import_upserts_on_postgres(pg_app, tmp_path):
     assert again.announcements == 0
     assert pg_app.store.count_papers() == 2
     assert pg_app.store.get_paper("2606.00002").version == 2
+
+
+def test_quota_reservations_hold_across_processes_on_postgres(pg_url):
+    """Two processes (two engines) reserving at once never pass the chat's quota or the token budget."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from bot.assistant.store import AssistantStore
+    from bot.migrate import init_db
+    from digest.db import make_engine, make_sessionmaker
+
+    engines = [make_engine(pg_url) for _ in range(2)]
+    init_db(engines[0])
+    stores = [AssistantStore(make_sessionmaker(engine)) for engine in engines]
+    day = dt.date(2026, 6, 16)
+
+    def reserve(n: int) -> int | str:
+        return stores[n % 2].reserve(chat_id="tg:1", paper_id="2401.00001", kind="ask", day=day, tokens=100,
+                                     chat_calls=5, daily_tokens=10_000)
+
+    with ThreadPoolExecutor(8) as pool:
+        results = list(pool.map(reserve, range(20)))
+    assert sum(isinstance(r, int) for r in results) == 5
+    assert results.count("quota") == 15
+    for engine in engines:
+        engine.dispose()

@@ -168,9 +168,20 @@ class DiscordAnswerStream:
         self._flush: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
         self._closed = False
+        self._answering = False
 
     async def update(self, text_so_far: str) -> None:
-        """Remember the text; edit now if the last edit is old enough, else once the interval has passed."""
+        """Remember the text; edit now if the last edit is old enough, else once the interval has passed.
+
+        The answer's first words go at once even if a status line was just shown: two edits in a
+        row stay well within Discord's 5 edits per 5 s.
+        """
+        if not self._answering:
+            self._answering = True
+            self._last_edit = min(self._last_edit, time.monotonic() - self._interval)
+        await self._offer(text_so_far)
+
+    async def _offer(self, text_so_far: str) -> None:
         if self._closed:
             return
         self._latest = text_so_far
@@ -179,6 +190,11 @@ class DiscordAnswerStream:
             await self._show()
         elif self._flush is None or self._flush.done():
             self._flush = asyncio.create_task(self._show_later(max(wait, 0.05)))
+
+    async def status(self, line: str) -> None:
+        """A status line: shown like text while no answer text is (a channel's 5 edits per 5 s are plenty)."""
+        if not self._answering:
+            await self._offer(line)
 
     async def _show_later(self, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -23,6 +23,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
+from telegram.error import InvalidToken
 from telegram.ext import (
     Application,
     ApplicationBuilder,
@@ -41,6 +42,8 @@ from adapters.telegram.sender import TelegramSender
 from bot.app import Paperboy
 from bot.command_specs import COMMANDS
 from bot.config import Settings
+from bot.redact import redactor
+from digest.errors import PaperboyError
 
 __all__ = ["build_telegram", "register_commands", "run_telegram", "start_telegram", "start_telegram_sender"]
 
@@ -102,12 +105,17 @@ async def start_telegram(paperboy: Paperboy, settings: Settings, *,
     if not settings.telegram.token:
         raise ValueError("telegram.token is empty: get one from @BotFather")
     application = build_telegram(paperboy, settings, limits=limits)
-    await application.initialize()
+    try:
+        await application.initialize()
+    except InvalidToken:
+        # PTB's message quotes the token; say what is wrong without it (and without its traceback).
+        raise PaperboyError("Telegram rejected telegram.token; check it with @BotFather") from None
     await register_commands(application)
     await application.start()
     tg = settings.telegram
     if tg.webhook_url:
         secret = tg.webhook_secret or secrets.token_urlsafe(32)
+        redactor.add([secret])  # PTB logs setWebhook's parameters at DEBUG
         await application.updater.start_webhook(
             listen=tg.webhook_listen, port=tg.webhook_port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
             webhook_url=tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES,

@@ -121,7 +121,11 @@ class TelegramHandlers:
         await self.deliver(ctx, replies, reply_to=message.message_id)
 
     def _mentions_bot(self, message: Message) -> bool:
-        for entity, value in message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION]).items():
+        try:
+            entities = message.parse_entities([MessageEntity.MENTION, MessageEntity.TEXT_MENTION])
+        except UnicodeError:  # a lone surrogate: PTB cannot cut UTF-16 offsets; look for the name itself
+            return bool(re.search(rf"@{re.escape(self.bot_username)}\b", message.text or "", re.IGNORECASE))
+        for entity, value in entities.items():
             if entity.type == MessageEntity.TEXT_MENTION and entity.user and entity.user.id == self.sender.bot.id:
                 return True
             if value.lstrip("@").lower() == self.bot_username:

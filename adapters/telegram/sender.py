@@ -87,6 +87,7 @@ class TelegramSender:
         self.group_stream_interval_s = group_stream_interval_s
         self.floods = 0  # 429s met (each was waited out); the benchmark reports it
         self._progress: OrderedDict[str, list[int]] = OrderedDict()
+        self.group_streams: dict[int, set[EditStream]] = {}  # answers being written in each group
 
     # --- the Sender port -------------------------------------------------------------------
 
@@ -134,7 +135,9 @@ class TelegramSender:
         tg_id = tg_chat_id(chat_id)
         if tg_id > 0:
             return DraftStream(self, chat_id, reply_to)
-        return EditStream(self, chat_id, reply_to)
+        stream = EditStream(self, chat_id, reply_to)
+        self.group_streams.setdefault(tg_id, set()).add(stream)
+        return stream
 
     # --- requests ----------------------------------------------------------------------------
 
@@ -243,17 +246,32 @@ class DraftStream:
         self.tg_id = tg_chat_id(chat_id)
         self.draft_id = (id(self) & 0x7FFFFFFF) or 1
         self._last = float("-inf")
+        self._text_shown = False
 
     async def update(self, text_so_far: str) -> None:
+        """Answer text: the first draft of it goes at once, later ones every `stream_interval_s`."""
         now = asyncio.get_running_loop().time()
-        if not text_so_far.strip() or now - self._last < self.sender.stream_interval_s:
+        if not text_so_far.strip() or (self._text_shown and now - self._last < self.sender.stream_interval_s):
             return
-        self._last = now
-        payload = _preview(text_so_far)
+        if await self._draft(text_so_far):
+            self._last, self._text_shown = now, True
+
+    async def status(self, line: str) -> None:
+        """A status line, shown only while no answer text is (drafts are not counted as messages)."""
+        now = asyncio.get_running_loop().time()
+        if self._text_shown or now - self._last < self.sender.stream_interval_s:
+            return
+        if await self._draft(line):
+            self._last = now
+
+    async def _draft(self, text: str) -> bool:
+        payload = _preview(text)
         try:
             await self.sender.bot.send_message_draft(self.tg_id, self.draft_id, payload.text, parse_mode=payload.parse_mode)
+            return True
         except TelegramError as exc:  # a preview is worth nothing if it fails; the final message still goes
             log.debug("draft preview failed in %s: %s", self.chat_id, exc)
+            return False
 
     async def finish(self, message: Message) -> SentRef:
         return await self.sender.send(self.chat_id, message, reply_to=self.reply_to)
@@ -263,7 +281,20 @@ class DraftStream:
 
 
 class EditStream:
-    """Groups and channels: a placeholder message edited at most every few seconds, then the answer."""
+    """Groups and channels: a placeholder message edited at most every few seconds, then the answer.
+
+    A group allows about 20 edits a minute, shared by every answer being written in it, so the
+    edits go to answer text first, and to an answer's first words before anything else:
+    - a status line ("3rd in line") opens the placeholder, and changes it later only when the
+      stream has been quiet for a while; it never replaces answer text;
+    - the first answer text edits the placeholder at once, and while an answer in the group waits
+      to show its first words, the answers already showing text hold their edits back;
+    - answers showing text share the group's budget (each edits every `group_stream_interval_s`,
+      or less often when several are being written);
+    - an edit the rate limiter skips is tried again with the next piece of text.
+    """
+
+    _STATUS_INTERVALS = 3  # a status edit waits this many group intervals after the last edit
 
     def __init__(self, sender: TelegramSender, chat_id: str, reply_to: str | None) -> None:
         self.sender, self.chat_id, self.reply_to = sender, chat_id, reply_to
@@ -271,33 +302,75 @@ class EditStream:
         self.ref: SentRef | None = None
         self._last = float("-inf")
         self._shown = ""
+        self._text_shown = False
+        self.first_words_since: float | None = None  # when it got answer text it could not show yet
+
+    def _peers(self) -> set[EditStream]:
+        return self.sender.group_streams.get(self.tg_id, set())
+
+    def _text_interval(self) -> float:
+        """Seconds between this answer's edits: its share of the group's edit budget."""
+        showing = sum(1 for peer in self._peers() if peer._text_shown) or 1
+        limits = getattr(self.sender.limiter, "limits", None)
+        per_min = getattr(limits, "group_edits_per_min", 20.0) * getattr(limits, "safety", 0.95)
+        return max(self.sender.group_stream_interval_s, showing * 60.0 / max(per_min, 1e-9))
 
     async def update(self, text_so_far: str) -> None:
+        """Answer text: the first edit goes at once, later ones at this answer's share of the group's budget."""
         now = asyncio.get_running_loop().time()
-        # The first edit may follow the placeholder at once: the placeholder is often a status line
-        # ("3rd in line") and the reader should see the answer's first words as soon as they exist.
-        # The group's real edit budget is still enforced by the rate limiter (which skips, not waits).
-        first_edit = self.ref is not None and not self._shown
-        if not text_so_far.strip() or (now - self._last < self.sender.group_stream_interval_s and not first_edit):
+        if not text_so_far.strip():
             return
-        self._last = now
-        payload = _preview(text_so_far + " …")
+        if self._text_shown:
+            if now - self._last < self._text_interval():
+                return
+            if any(peer._waits_for_first_words(now) for peer in self._peers() if peer is not self):
+                return  # another answer's first words go first
+        elif self.first_words_since is None:
+            self.first_words_since = now
+        if await self._show(text_so_far + " …", now):
+            self._text_shown, self.first_words_since = True, None
+
+    def _waits_for_first_words(self, now: float) -> bool:
+        """Whether this answer has text to show for the first time (a stream abandoned for 30 s no longer counts)."""
+        return self.first_words_since is not None and now - self.first_words_since < 30.0
+
+    async def status(self, line: str) -> None:
+        """A status line: it opens the placeholder, and edits it only when the stream has been quiet."""
+        now = asyncio.get_running_loop().time()
+        if self._text_shown or (
+            self.ref is not None and now - self._last < self._STATUS_INTERVALS * self.sender.group_stream_interval_s
+        ):
+            return
+        await self._show(line, now)
+
+    async def _show(self, text: str, now: float) -> bool:
+        """Send the placeholder or edit it; False when the edit was skipped (the group's edit budget)."""
+        payload = _preview(text)
         if self.ref is None:
             sent = await self.sender._send_payload(self.tg_id, payload, int(self.reply_to) if self.reply_to else None)
             self.ref = SentRef(self.chat_id, str(sent.message_id))
-            return
+            self._last, self._shown = now, payload.text
+            return True
         if payload.text == self._shown:
-            return
+            return True
         try:  # skip this update rather than queue behind the group's edit limit
-            await self.sender.request(self.tg_id, lambda: self.sender.bot.edit_message_text(
+            done = await self.sender.request(self.tg_id, lambda: self.sender.bot.edit_message_text(
                 payload.text, chat_id=self.tg_id, message_id=int(self.ref.message_id),
                 parse_mode=payload.parse_mode, link_preview_options=_NO_PREVIEW,
             ), edit=True, wait=False)
-            self._shown = payload.text
         except BadRequest as exc:
             log.debug("preview edit failed in %s: %s", self.chat_id, exc)
+            return False
+        if done is None:  # the limiter had no room: the next piece of text tries again
+            return False
+        self._last, self._shown = now, payload.text
+        return True
 
     async def finish(self, message: Message) -> SentRef:
+        self.first_words_since = None
+        self._peers().discard(self)
+        if not self._peers():
+            self.sender.group_streams.pop(self.tg_id, None)
         if self.ref is None:
             return await self.sender.send(self.chat_id, message, reply_to=self.reply_to)
         return await self.sender._edit_parts(self.ref, render(message), message)

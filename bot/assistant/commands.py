@@ -17,6 +17,7 @@ from bot.assistant import render
 from bot.assistant.prompts import LANGUAGES, language_name, normalise_language
 from bot.ports import ChatContext, Reply
 from bot.registry import action, command
+from bot.untrusted import BUTTON_EXPIRED
 from digest.errors import BadArxivId, BadInput, PaperboyError
 from digest.ids import parse_id
 from digest.message import Message, text
@@ -175,7 +176,7 @@ async def retry_button(app, ctx: ChatContext, args: str, message_id: str | None)
     """Retry a failed FAQ, answer or translation ("retry:faq:<id>", "retry:ask:<id>", "retry:tr:<id>")."""
     kind, _, paper_id = args.partition(":")
     if kind not in {"faq", "ask", "tr"} or not paper_id:
-        return ActionReply(notice="This button no longer works.")
+        return ActionReply(notice=BUTTON_EXPIRED)
     problem = _unavailable(app)
     if problem is not None:
         return ActionReply(notice="The assistant is not configured.", replies=[problem])

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from digest.errors import PaperboyError
 
-__all__ = ["AssistantError", "LLMUnavailable", "LLMNotConfigured"]
+__all__ = ["AnswerTimeout", "AssistantError", "LLMUnavailable", "LLMNotConfigured"]
 
 
 class AssistantError(PaperboyError):
@@ -20,3 +20,7 @@ class LLMNotConfigured(AssistantError):
 
 class LLMUnavailable(AssistantError):
     """The LLM failed (timeouts, 5xx, an error or a cut in the stream) after the retries."""
+
+
+class AnswerTimeout(LLMUnavailable):
+    """An answer was still being written when its deadline (`llm.answer_timeout_s`) passed; it was cut."""

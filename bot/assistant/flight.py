@@ -1,10 +1,10 @@
 """One generation that many chats follow: single flight with a shared, growing preview.
 
 When 50 people press FAQ on the same paper, one task generates and all 50 streams show the same
-text as it is written. A `Flight` holds the latest preview (a status line such as "2nd in line"
-until text arrives) and the final result; `follow()` forwards each new preview to one chat's
-`update` callback, coalescing what it missed while that chat was slow, and returns the result
-(or raises the generation's error).
+text as it is written. A `Flight` holds the latest preview — a status line such as "2nd in line"
+until answer text arrives, and it says which of the two it is — and the final result;
+`follow()` forwards each new preview to one chat's callbacks, coalescing what it missed while
+that chat was slow, and returns the result (or raises the generation's error).
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from typing import Generic, TypeVar
 __all__ = ["Flight"]
 
 T = TypeVar("T")
+Show = Callable[[str], Awaitable[None]]
 
 
 class Flight(Generic[T]):
@@ -23,15 +24,20 @@ class Flight(Generic[T]):
 
     def __init__(self) -> None:
         self.preview = ""
+        self.is_status = False
         self.version = 0
         self.result: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._changed = asyncio.Event()  # replaced after every change; followers wait on the current one
 
-    def publish(self, preview: str) -> None:
-        """Show `preview` to every follower (latest wins; followers may skip intermediate ones)."""
-        if preview == self.preview or self.result.done():
+    def publish(self, preview: str, *, status: bool = False) -> None:
+        """Show `preview` to every follower (latest wins; followers may skip intermediate ones).
+
+        `status`: a status line ("Reading the paper…"), not answer text; adapters short of edits
+        spend them on answer text first.
+        """
+        if (preview == self.preview and status == self.is_status) or self.result.done():
             return
-        self.preview = preview
+        self.preview, self.is_status = preview, status
         self.version += 1
         self._wake()
 
@@ -50,8 +56,8 @@ class Flight(Generic[T]):
         changed, self._changed = self._changed, asyncio.Event()
         changed.set()
 
-    async def follow(self, update: Callable[[str], Awaitable[None]]) -> T:
-        """Forward previews to `update` until the result is in; return it or raise its error."""
+    async def follow(self, update: Show, status: Show | None = None) -> T:
+        """Forward previews to `update` (answer text) and `status` (status lines) until the result is in."""
         seen = 0
         while not self.result.done():
             if self.version == seen:
@@ -59,8 +65,9 @@ class Flight(Generic[T]):
                 continue
             seen = self.version
             if self.preview:
+                show = status if self.is_status and status is not None else update
                 try:
-                    await update(self.preview)
+                    await show(self.preview)
                 except Exception:  # a preview that fails to show is not worth losing the answer for
                     pass
         return self.result.result()

@@ -16,6 +16,7 @@ from bot.assistant.prompts import FAQ_QUESTIONS, language_name
 __all__ = [
     "ask_message",
     "ask_prompt_message",
+    "budget_message",
     "failure_message",
     "faq_markdown",
     "faq_message",
@@ -50,20 +51,27 @@ def faq_markdown(answers: list[str], current: str | None = None) -> str:
     return "\n\n".join(parts)
 
 
-def faq_message(paper: Paper, answers: list[str], *, abs_url: str, source: str = "") -> Message:
-    """The finished FAQ of a paper."""
+CUT_NOTE = "(The answer reached its length limit, llm.max_answer_tokens, and was cut here.)"
+
+
+def faq_message(paper: Paper, answers: list[str], *, abs_url: str, source: str = "", cut: bool = False) -> Message:
+    """The finished FAQ of a paper; `cut`: it reached the length limit (shown, not cached, Retry offered)."""
     blocks: list = [_title(paper, abs_url), Markdown(faq_markdown(answers))]
     if source == "abstract":
         blocks.append(Paragraph((Text("(arXiv has no readable full text for this paper: answers rest on the abstract.)", italic=True),)))
-    return Message(blocks=tuple(blocks), buttons=((_ask_button(paper.id),),))
+    buttons: tuple = (_ask_button(paper.id),)
+    if cut:
+        blocks.append(Paragraph((Text(CUT_NOTE, italic=True),)))
+        buttons = (*buttons, Button("🔁 Retry", action=f"retry:faq:{paper.id}"))
+    return Message(blocks=tuple(blocks), buttons=(buttons,))
 
 
-def ask_message(paper: Paper, question: str, answer: str, *, abs_url: str) -> Message:
-    """An answer to a free question, with the question quoted above it."""
-    return Message(
-        blocks=(_title(paper, abs_url), Quote((Text(question.strip()),), expandable=False), Markdown(answer)),
-        buttons=((_ask_button(paper.id),),),
-    )
+def ask_message(paper: Paper, question: str, answer: str, *, abs_url: str, cut: bool = False) -> Message:
+    """An answer to a free question, with the question quoted above it; `cut`: it reached the length limit."""
+    blocks: tuple = (_title(paper, abs_url), Quote((Text(question.strip()),), expandable=False), Markdown(answer))
+    if cut:
+        blocks = (*blocks, Paragraph((Text(CUT_NOTE, italic=True),)))
+    return Message(blocks=blocks, buttons=((_ask_button(paper.id),),))
 
 
 def ask_prompt_message(paper: Paper, *, abs_url: str) -> Message:
@@ -98,8 +106,20 @@ def not_configured_message() -> Message:
 def quota_message(quota: int) -> Message:
     return Message(
         blocks=(Paragraph((Text(
-            f"This chat has used its {quota} assistant requests for today. Answers already written "
-            "(FAQs others asked for) are still free; new ones can be asked again tomorrow (UTC)."
+            f"This chat has used its {quota} assistant calls for today (llm.daily_quota; failed calls and "
+            "retries count too). Answers already written (FAQs others asked for) are still free; new ones "
+            "can be asked again tomorrow (UTC)."
+        ),)),)
+    )
+
+
+def budget_message() -> Message:
+    """New answers are refused because the bot's daily token budget is spent."""
+    return Message(
+        blocks=(Paragraph((Text(
+            "The assistant has used this bot's token budget for today (llm.daily_token_budget), so it "
+            "cannot write new answers until tomorrow (UTC). FAQs and translations already written are "
+            "still served."
         ),)),)
     )
 

@@ -87,11 +87,12 @@ class AskTurnRow(Base):
 
 
 class UsageRow(Base):
-    """One LLM-backed request: who asked (NULL for TL;DRs), about what, and the tokens it cost.
+    """One LLM-backed request: who asked (NULL for TL;DRs), about what, its calls and the tokens they cost.
 
-    Successful rows (`ok`) count against the chat's daily quota: requests that reached the LLM on
-    the chat's behalf. Cache hits and joining someone else's generation are free; failed requests
-    are recorded for their tokens but not counted, so Retry is not punished.
+    A row is written before the call as a reservation (one call, the estimated tokens) and settled
+    after it with what was spent, failed calls and retries included: `calls` count against the
+    chat's daily quota and the tokens against the daily token budget. Cache hits and joining
+    someone else's generation are free.
     """
 
     __tablename__ = "llm_usage"

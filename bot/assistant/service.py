@@ -9,11 +9,17 @@ the caches. The guarantees, and where each is kept:
   question) makes the others wait for the answers instead of generating. Limit, stated honestly:
   a process that dies mid-generation holds the others back until its lease expires
   (`_lease_ttl_s`, a few minutes), after which one of them takes over;
-- a failed or partial FAQ is never cached: the six answers are stored in one transaction after
-  the sixth succeeds;
-- today's papers first, at most `llm.max_concurrency` generations at once (`LLMQueue`);
-- quotas: a chat may make `llm.daily_quota` successful LLM-backed requests a day (UTC); cached
-  answers and joining another chat's generation are free.
+- one reading of the paper per FAQ: the six questions are answered in one streamed call and
+  split into six answers as they arrive (`prompts.split_faq`);
+- a failed, cut or partial FAQ is never cached: the six answers are stored in one transaction
+  once the call has finished with all six;
+- today's papers first, at most `llm.max_concurrency` generations at once (`LLMQueue`); every
+  answer is bounded by `llm.max_answer_tokens` and `llm.answer_timeout_s` (`LLMClient`), and its
+  slot is freed however it ends;
+- quotas: every request reserves before it calls the LLM (one call against the chat's
+  `llm.daily_quota`, its estimated tokens against `llm.daily_token_budget`) and settles after,
+  failed or not, with the calls and tokens it really spent (retries included). Cached answers and
+  joining another chat's generation are free, and still served when the budget is spent.
 """
 
 from __future__ import annotations
@@ -29,13 +35,15 @@ from typing import Any
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant import render
-from bot.assistant.errors import AssistantError, LLMNotConfigured, LLMUnavailable
+from bot.assistant.errors import AnswerTimeout, AssistantError, LLMNotConfigured, LLMUnavailable
 from bot.assistant.flight import Flight
-from bot.assistant.llm import Completion, LLMClient
+from bot.assistant.llm import Completion, LLMClient, Meter, estimate_tokens
 from bot.assistant.prompts import (
     FAQ_QUESTIONS,
+    MAX_QUESTION_CHARS,
     ask_turn,
     faq_conversation,
+    split_faq,
     split_translation,
     tldr_messages,
     translate_messages,
@@ -45,7 +53,7 @@ from bot.assistant.store import AssistantStore
 from bot.config import Settings
 from bot.ports import AnswerStream
 from digest.errors import FullTextUnavailable
-from digest.fulltext import NoFullText, fit_to_budget
+from digest.fulltext import CHARS_PER_TOKEN, NoFullText, fit_to_budget
 from digest.fulltext_cache import FullTextCache
 from digest.message import Message
 from digest.models import Paper
@@ -57,11 +65,11 @@ log = logging.getLogger(__name__)
 StreamFactory = Callable[[], Awaitable[AnswerStream]]
 Clock = Callable[[], dt.datetime]
 
-# Tokens kept free of paper text: system prompt, six questions and answers, a short Ask thread,
-# and the answer being written.
-_RESERVED_TOKENS = 6000
+# Tokens kept free of paper text besides the FAQ's answers: system prompt, questions, an Ask thread.
+_PROMPT_OVERHEAD_TOKENS = 1000
 _MIN_PAPER_TOKENS = 1500
 _THREAD_TURNS = 6
+_TLDR_TOKENS = 80
 
 
 class Assistant:
@@ -80,7 +88,8 @@ class Assistant:
     ) -> None:
         self.settings = settings
         self.store = AssistantStore(sessions)
-        self.texts = FullTextCache(sessions, http, html_url=settings.arxiv.html_url, pdf_url=settings.arxiv.pdf_url)
+        self.texts = FullTextCache(sessions, http, html_url=settings.arxiv.html_url, pdf_url=settings.arxiv.pdf_url,
+                                   max_bytes=settings.fulltext.max_bytes)
         self.llm = llm or LLMClient(settings.llm, retry_wait_s=retry_wait_s)
         self.queue = LLMQueue(settings.llm.max_concurrency)
         self._clock = clock
@@ -121,71 +130,116 @@ class Assistant:
         key = ("faq", paper.id, language)
         flight = self._flights.get(key)
         if flight is None:
-            if self._over_quota(chat_id):
-                await stream.fail(render.quota_message(self.settings.llm.daily_quota))
+            usage = self._reserve(chat_id, paper.id, "faq", self._faq_max_tokens())
+            if isinstance(usage, Message):
+                await stream.fail(usage)
                 return
-            flight = self._launch(key, lambda f: self._generate_faq(chat_id, paper, language, f))
+            flight = self._launch(key, lambda f: self._generate_faq(usage, paper, language, f))
         try:
-            answers, source = await flight.follow(stream.update)
+            answers, source, cut = await flight.follow(stream.update, lambda line: show_status(stream, line))
         except AssistantError as exc:
             await stream.fail(self._failure("faq", paper.id, exc))
             return
-        await stream.finish(render.faq_message(paper, answers, abs_url=self._abs_url, source=source))
+        await stream.finish(render.faq_message(paper, answers, abs_url=self._abs_url, source=source, cut=cut))
 
-    async def _generate_faq(self, chat_id: str, paper: Paper, language: str, flight: Flight[Any]) -> tuple[list[str], str]:
+    async def _generate_faq(self, usage: int, paper: Paper, language: str, flight: Flight[Any]) -> tuple[list[str], str, bool]:
+        """One streamed call answers all six questions; (answers, source, cut at the length limit)."""
         lease = f"faq:{paper.id}:{language}"
-        while not self.store.acquire_lease(lease, self._owner, self._clock(), self._lease_ttl_s):
-            flight.publish("⏳ Another worker is writing this FAQ…")
-            await asyncio.sleep(self._lease_poll_s)
-            done = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
-            if done is not None:
-                return done, self.store.faq_source(paper.id, language)
-        completions: list[Completion] = []
+        meter = Meter()
+        ok = False
         try:
-            done = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
-            if done is not None:  # written while we took the lease
-                return done, self.store.faq_source(paper.id, language)
-            if self.texts.cached(paper.id) is None:  # a status only when it means a wait: it costs a group edit
-                flight.publish("📄 Reading the paper…")
-            body, source = await self._paper_text(paper)
+            while not self.store.acquire_lease(lease, self._owner, self._clock(), self._lease_ttl_s):
+                flight.publish("⏳ Another worker is writing this FAQ…", status=True)
+                await asyncio.sleep(self._lease_poll_s)
+                done = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
+                if done is not None:
+                    ok = True
+                    return done, self.store.faq_source(paper.id, language), False
+            try:
+                done = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
+                if done is not None:  # written while we took the lease
+                    ok = True
+                    return done, self.store.faq_source(paper.id, language), False
+                # a status at once: in a group it opens the placeholder (a send, not an edit) before the
+                # first words arrive, so those words are an edit that can go out at once
+                reading = self.texts.cached(paper.id) is None
+                flight.publish("📄 Reading the paper…" if reading else "✍️ Writing the FAQ…", status=True)
+                body, source = await self._paper_text(paper)
+                messages = faq_conversation(paper, body, language)
 
-            async def show_place(place: int) -> None:
-                flight.publish(f"⏳ Waiting for the language model: {ordinal(place)} in line…")
-                self.store.acquire_lease(lease, self._owner, self._clock(), self._lease_ttl_s)
+                async def show_place(place: int) -> None:
+                    flight.publish(f"⏳ Waiting for the language model: {ordinal(place)} in line…", status=True)
+                    self.store.acquire_lease(lease, self._owner, self._clock(), self._lease_ttl_s)
 
-            async with self.queue.slot(self._priority(paper), on_place=show_place):
-                for _ in FAQ_QUESTIONS:
+                async def show(text: str) -> None:
+                    answers = split_faq(text)
+                    if answers:
+                        flight.publish(render.faq_markdown(answers[:-1], answers[-1]))
+
+                async with self.queue.slot(self._priority(paper), on_place=show_place):
                     self.store.acquire_lease(lease, self._owner, self._clock(), self._lease_ttl_s)  # renew
-                    answers = [c.text for c in completions]
-                    messages = faq_conversation(paper, body, language, answers)
-
-                    async def show(text: str, answers: list[str] = answers) -> None:
-                        flight.publish(render.faq_markdown(answers, text))
-
-                    completion = await self.llm.complete(messages, on_text=show)
-                    _check_finished(completion)
-                    completions.append(completion)
-            self.store.save_faq(paper.id, language, completions, source)
-            self._record(chat_id, paper.id, "faq", completions, ok=True)
-            return [c.text for c in completions], source
-        except BaseException:
-            if completions:
-                self._record(chat_id, paper.id, "faq", completions, ok=False)
-            raise
+                    completion = await self.llm.complete(
+                        messages, on_text=show, max_tokens=self._faq_max_tokens(), meter=meter
+                    )
+                _check_finished(completion)
+                answers = split_faq(completion.text)[: len(FAQ_QUESTIONS)]
+                cut = completion.finish_reason == "length"
+                if cut and answers:
+                    ok = True
+                    return answers, source, True  # shown, and said to be cut; never cached
+                if len(answers) < len(FAQ_QUESTIONS) or not all(answers):
+                    answers = await self._ask_missing(paper, body, language, [a for a in answers if a], flight, meter)
+                self.store.save_faq(paper.id, language, answers, completion, source)
+                ok = True
+                return answers[: len(FAQ_QUESTIONS)], source, False
+            finally:
+                self.store.release_lease(lease, self._owner)
         finally:
-            self.store.release_lease(lease, self._owner)
+            self._settle(usage, meter, ok=ok)
+
+    async def _ask_missing(
+        self, paper: Paper, body: str, language: str, answers: list[str], flight: Flight[Any], meter: Meter
+    ) -> list[str]:
+        """A model that ignored the "[Qn]" markers: ask the questions it left out one at a time.
+
+        Costs one more call per missing answer, each resending the paper: only for models that do
+        not follow the format (the FAQ is still right, only dearer).
+        """
+        log.info("the model answered %d of the FAQ questions in one call; asking the rest one by one", len(answers))
+        answers = list(answers)
+        while len(answers) < len(FAQ_QUESTIONS):
+            question = FAQ_QUESTIONS[len(answers)]
+            messages = faq_conversation(paper, body, language, answers)
+            messages.append({"role": "user", "content": f"Answer only this question now, without its marker: {question}"})
+
+            async def show(text: str, done: list[str] = answers) -> None:
+                flight.publish(render.faq_markdown(done, text))
+
+            async with self.queue.slot(self._priority(paper)):
+                completion = await self.llm.complete(messages, on_text=show, meter=meter)
+            _check_finished(completion)
+            answers.append(completion.text.strip())
+        return answers
+
+    def _faq_max_tokens(self) -> int:
+        """max_tokens of the FAQ call: six answers, within a third of a small model's context."""
+        per_answer = self.settings.llm.max_answer_tokens
+        return min(len(FAQ_QUESTIONS) * per_answer, max(per_answer, self.settings.llm.context_tokens // 3))
 
     # --- Ask ------------------------------------------------------------------------------------
 
     async def ask(self, chat_id: str, paper: Paper, question: str, language: str, stream_factory: StreamFactory) -> None:
-        """Answer a free question about `paper`, continuing this chat's thread on it."""
+        """Answer a free question about `paper`, continuing this chat's thread on it (cut at 4,000 characters)."""
+        question = question.strip()[:MAX_QUESTION_CHARS]
         stream = await stream_factory()
-        if not self._may_generate(chat_id) or not question.strip():
-            await stream.fail(self._refusal(chat_id, question))
+        refusal = self._refusal(chat_id, question)
+        usage = refusal or self._reserve(chat_id, paper.id, "ask", self.settings.llm.max_answer_tokens)
+        if isinstance(usage, Message):
+            await stream.fail(usage)
             return
-        turn = self.store.add_question(chat_id, paper.id, language, question.strip())
+        turn = self.store.add_question(chat_id, paper.id, language, question)
         async with self._thread_lock(chat_id, paper.id):
-            await self._answer(chat_id, paper, turn, question.strip(), language, stream)
+            await self._answer(chat_id, usage, paper, turn, question, language, stream)
 
     async def retry(self, chat_id: str, kind: str, paper: Paper, language: str, stream_factory: StreamFactory) -> Message | None:
         """The Retry button: write again what failed ("faq", "ask" or "tr"). Returns a reply for "tr"."""
@@ -195,11 +249,14 @@ class Assistant:
             pending = self.store.pending_question(chat_id, paper.id)
             if pending is not None:
                 stream = await stream_factory()
-                if not self._may_generate(chat_id):
-                    await stream.fail(self._refusal(chat_id, pending[1]))
+                usage = self._refusal(chat_id, pending[1]) or self._reserve(
+                    chat_id, paper.id, "ask", self.settings.llm.max_answer_tokens
+                )
+                if isinstance(usage, Message):
+                    await stream.fail(usage)
                     return None
                 async with self._thread_lock(chat_id, paper.id):
-                    await self._answer(chat_id, paper, pending[0], pending[1], language, stream)
+                    await self._answer(chat_id, usage, paper, pending[0], pending[1], language, stream)
                 return None
             return render.usage_message("There is no unanswered question to retry; reply to the paper with a new one.")
         await self.faq(chat_id, paper, language, stream_factory)
@@ -212,34 +269,50 @@ class Assistant:
             lock = self._threads[(chat_id, paper_id)] = asyncio.Lock()
         return lock
 
-    async def _answer(self, chat_id: str, paper: Paper, turn: int, question: str, language: str, stream: AnswerStream) -> None:
-        completion: Completion | None = None
+    async def _answer(
+        self, chat_id: str, usage: int, paper: Paper, turn: int, question: str, language: str, stream: AnswerStream
+    ) -> None:
+        meter = Meter()
+        ok = False
         try:
-            if self.texts.cached(paper.id) is None:
-                await _quietly(stream.update("📄 Reading the paper…"))
+            reading = self.texts.cached(paper.id) is None
+            await show_status(stream, "📄 Reading the paper…" if reading else "✍️ Writing the answer…")
             body, _source = await self._paper_text(paper)
-            faq = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS)) or []
-            # the FAQ conversation (same prefix as the FAQ's calls, so a provider's cache applies), then the thread
-            messages = faq_conversation(paper, body, language, faq)
-            if len(faq) < len(FAQ_QUESTIONS):
-                messages = messages[:3]
-            for old_question, old_answer in self.store.thread(chat_id, paper.id, _THREAD_TURNS):
-                messages += [ask_turn(old_question), {"role": "assistant", "content": old_answer}]
-            messages.append(ask_turn(question))
+            messages = self._ask_messages(chat_id, paper, body, language, question)
 
             async def show_place(place: int) -> None:
-                await _quietly(stream.update(f"⏳ Waiting for the language model: {ordinal(place)} in line…"))
+                await show_status(stream, f"⏳ Waiting for the language model: {ordinal(place)} in line…")
 
             async with self.queue.slot(self._priority(paper), on_place=show_place):
-                completion = await self.llm.complete(messages, on_text=stream.update)
+                completion = await self.llm.complete(messages, on_text=lambda text: _quietly(stream.update(text)), meter=meter)
             _check_finished(completion)
+            ok = True
         except AssistantError as exc:
-            self._record(chat_id, paper.id, "ask", [completion] if completion else [], ok=False)
             await stream.fail(self._failure("ask", paper.id, exc))
             return
+        except Exception as exc:  # a bug must still end the answer with a message, never a hanging preview
+            log.exception("answer for %s failed", paper.id)
+            await stream.fail(self._failure("ask", paper.id, LLMUnavailable(f"internal error: {type(exc).__name__}")))
+            return
+        finally:
+            self._settle(usage, meter, ok=ok)
+        cut = completion.finish_reason == "length"
         self.store.answer_question(turn, completion.text, completion.model)
-        self._record(chat_id, paper.id, "ask", [completion], ok=True)
-        await stream.finish(render.ask_message(paper, question, completion.text, abs_url=self._abs_url))
+        await stream.finish(render.ask_message(paper, question, completion.text, abs_url=self._abs_url, cut=cut))
+
+    def _ask_messages(self, chat_id: str, paper: Paper, body: str, language: str, question: str) -> list[dict[str, Any]]:
+        """The FAQ conversation (same prefix as the FAQ call), then as much of the thread as fits, then the question."""
+        faq = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS)) or []
+        head = faq_conversation(paper, body, language, faq)
+        room = self.settings.llm.context_tokens - self.settings.llm.max_answer_tokens - estimate_tokens(head)
+        last = [ask_turn(question)]
+        thread: list[dict[str, Any]] = []
+        for old_question, old_answer in reversed(self.store.thread(chat_id, paper.id, _THREAD_TURNS)):
+            pair = [ask_turn(old_question), {"role": "assistant", "content": old_answer}]
+            if estimate_tokens(pair + thread + last) > room:
+                break  # the oldest turns go first
+            thread = pair + thread
+        return head + thread + last
 
     # --- translation and TL;DR ------------------------------------------------------------------
 
@@ -258,50 +331,62 @@ class Assistant:
         key = ("tr", paper.id, language)
         flight = self._flights.get(key)
         if flight is None:
-            if self._over_quota(chat_id):
-                return render.quota_message(self.settings.llm.daily_quota)
-            flight = self._launch(key, lambda f: self._generate_translation(chat_id, paper, language, f))
+            usage = self._reserve(chat_id, paper.id, "translate", self.settings.llm.max_answer_tokens)
+            if isinstance(usage, Message):
+                return usage
+            flight = self._launch(key, lambda f: self._generate_translation(usage, paper, language, f))
         try:
             title, abstract = await flight.follow(_ignore)
         except AssistantError as exc:
             return self._failure("tr", paper.id, exc)
         return render.translation_message(paper, title, abstract, language, abs_url=self._abs_url)
 
-    async def _generate_translation(self, chat_id: str, paper: Paper, language: str, flight: Flight[Any]) -> tuple[str, str]:
-        async with self.queue.slot(self._priority(paper)):
-            try:
-                completion = await self.llm.complete(translate_messages(paper, language))
-                _check_finished(completion)
-            except AssistantError:
-                self._record(chat_id, paper.id, "translate", [], ok=False)
-                raise
+    async def _generate_translation(self, usage: int, paper: Paper, language: str, flight: Flight[Any]) -> tuple[str, str]:
+        meter = Meter()
+        ok = False
+        try:
+            async with self.queue.slot(self._priority(paper)):
+                completion = await self.llm.complete(translate_messages(paper, language), meter=meter)
+            _check_finished(completion)
+            ok = True
+        finally:
+            self._settle(usage, meter, ok=ok)
         title, abstract = split_translation(completion.text)
         self.store.save_translation(paper.id, language, title, abstract, completion.model)
-        self._record(chat_id, paper.id, "translate", [completion], ok=True)
         return title, abstract
 
     async def tldr(self, paper: Paper) -> str | None:
-        """A one-line TL;DR for digests when `llm.tldr` is on; None when off, unconfigured or failing."""
+        """A one-line TL;DR for digests when `llm.tldr` is on; None when off, unconfigured, failing or over budget."""
         if not self.settings.llm.tldr or not self.configured:
             return None
         cached = self.store.tldr(paper.id)
         if cached is not None:
             return cached
         key = ("tldr", paper.id)
-        flight = self._flights.get(key) or self._launch(key, lambda f: self._generate_tldr(paper, f))
+        flight = self._flights.get(key)
+        if flight is None:
+            usage = self._reserve(None, paper.id, "tldr", _TLDR_TOKENS)
+            if isinstance(usage, Message):
+                return None
+            flight = self._launch(key, lambda f: self._generate_tldr(usage, paper, f))
         try:
             return await flight.follow(_ignore)
         except AssistantError as exc:
             log.warning("no TL;DR for %s: %s", paper.id, exc)
             return None
 
-    async def _generate_tldr(self, paper: Paper, flight: Flight[Any]) -> str:
-        async with self.queue.slot(2):  # behind every interactive request
-            completion = await self.llm.complete(tldr_messages(paper), max_tokens=80)
-        _check_finished(completion)
+    async def _generate_tldr(self, usage: int, paper: Paper, flight: Flight[Any]) -> str:
+        meter = Meter()
+        ok = False
+        try:
+            async with self.queue.slot(2):  # behind every interactive request
+                completion = await self.llm.complete(tldr_messages(paper), max_tokens=_TLDR_TOKENS, meter=meter)
+            _check_finished(completion)
+            ok = True
+        finally:
+            self._settle(usage, meter, ok=ok)
         text = " ".join(completion.text.split()).strip('"')
         self.store.save_tldr(paper.id, text, completion.model)
-        self._record(None, paper.id, "tldr", [completion], ok=True)
         return text
 
     # --- shared machinery -----------------------------------------------------------------------
@@ -334,14 +419,22 @@ class Assistant:
         task.add_done_callback(self._tasks.discard)
         return flight
 
+    def _paper_budget(self) -> int:
+        """Tokens of paper text a prompt may hold: the context less the FAQ's answers and the rest of the prompt.
+
+        The same for FAQ and Ask, so both send the same paper turn (a provider's cache serves it).
+        """
+        spare = self.settings.llm.context_tokens - self._faq_max_tokens() - _PROMPT_OVERHEAD_TOKENS
+        return max(_MIN_PAPER_TOKENS, spare)
+
     async def _paper_text(self, paper: Paper) -> tuple[str, str]:
         """The paper's text within the context budget, and where it came from (html, pdf or abstract)."""
-        budget = max(_MIN_PAPER_TOKENS, self.settings.llm.context_tokens - _RESERVED_TOKENS)
+        budget = self._paper_budget()
         try:
             text = await self.texts.get(paper.id)
         except NoFullText as exc:
             log.info("no full text for %s (%s); answering from the abstract", paper.id, exc)
-            return f"## Abstract\n{paper.abstract}", "abstract"
+            return f"## Abstract\n{_cut(paper.abstract, budget * CHARS_PER_TOKEN)}", "abstract"
         except FullTextUnavailable as exc:
             raise LLMUnavailable("arXiv could not be reached for the paper's full text.") from exc
         return fit_to_budget(text, budget), text.source
@@ -352,28 +445,47 @@ class Assistant:
     def _today(self) -> dt.date:
         return self._clock().astimezone(dt.timezone.utc).date()
 
-    def _over_quota(self, chat_id: str) -> bool:
-        quota = self.settings.llm.daily_quota
-        return quota > 0 and self.store.requests_today(chat_id, self._today()) >= quota
+    def _reserve(self, chat_id: str | None, paper_id: str, kind: str, max_tokens: int) -> int | Message:
+        """Reserve a call and its likely tokens before calling the LLM: the usage row, or the refusal to show.
 
-    def _may_generate(self, chat_id: str) -> bool:
-        return self.configured and not self._over_quota(chat_id)
+        The token estimate is the most a call can send and receive: a full prompt and `max_tokens`.
+        """
+        llm = self.settings.llm
+        estimate = (self._paper_budget() + _PROMPT_OVERHEAD_TOKENS if kind in {"faq", "ask"} else 4000) + max_tokens
+        usage = self.store.reserve(
+            chat_id=chat_id, paper_id=paper_id, kind=kind, day=self._today(), tokens=estimate,
+            chat_calls=llm.daily_quota, daily_tokens=llm.daily_token_budget,
+        )
+        if usage == "quota":
+            return render.quota_message(llm.daily_quota)
+        if usage == "budget":
+            log.warning("the daily token budget (llm.daily_token_budget = %d) is spent; %s refused", llm.daily_token_budget, kind)
+            return render.budget_message()
+        return int(usage)
 
-    def _refusal(self, chat_id: str, question: str) -> Message:
+    def _settle(self, usage: int, meter: Meter, *, ok: bool) -> None:
+        self.store.settle(
+            usage, calls=meter.calls, prompt_tokens=meter.prompt_tokens, completion_tokens=meter.completion_tokens,
+            cached_tokens=meter.cached_tokens, ok=ok,
+        )
+
+    def _refusal(self, chat_id: str, question: str) -> Message | None:
+        """Why a question cannot be asked at all (no LLM, no question), or None."""
         if not self.configured:
             return render.not_configured_message()
         if not question.strip():
             return render.usage_message("Ask a question about the paper, e.g. /ask 2401.12345 What dataset do they use?")
-        return render.quota_message(self.settings.llm.daily_quota)
-
-    def _record(self, chat_id: str | None, paper_id: str, kind: str, completions: list[Completion], *, ok: bool) -> None:
-        self.store.record_usage(chat_id=chat_id, paper_id=paper_id, kind=kind, day=self._today(), completions=completions, ok=ok)
+        return None
 
     def _failure(self, kind: str, paper_id: str, exc: BaseException) -> Message:
         if isinstance(exc, LLMNotConfigured):
             return render.not_configured_message()
         log.warning("%s for %s failed: %s", kind, paper_id, exc)
-        detail = str(exc) if isinstance(exc, LLMUnavailable) and "arXiv" in str(exc) else ""
+        detail = ""
+        if isinstance(exc, AnswerTimeout):
+            detail = f"It took longer than {self.settings.llm.answer_timeout_s:g} s (llm.answer_timeout_s) and was stopped."
+        elif isinstance(exc, LLMUnavailable) and "arXiv" in str(exc):
+            detail = str(exc)
         return render.failure_message(kind, paper_id, detail)
 
 
@@ -383,13 +495,23 @@ def _check_finished(completion: Completion) -> None:
         raise LLMUnavailable(f"the model returned no usable answer (finish_reason={completion.finish_reason})")
 
 
+def _cut(text: str, chars: int) -> str:
+    return text if len(text) <= chars else text[:chars] + "\n[… cut for length]"
+
+
+async def show_status(stream: AnswerStream, line: str) -> None:
+    """Show a status line; a stream without `status` shows it as text, and a failure to show is no error."""
+    show = getattr(stream, "status", None) or stream.update
+    await _quietly(show(line))
+
+
+async def _quietly(preview: Awaitable[None]) -> None:
+    """Show a preview; one that cannot be shown is not worth losing the answer for (the final message still goes)."""
+    try:
+        await preview
+    except Exception as exc:
+        log.debug("a preview could not be shown: %s", exc)
+
+
 async def _ignore(_preview: str) -> None:
     return None
-
-
-async def _quietly(awaitable: Awaitable[Any]) -> None:
-    """Show a status line; a preview that cannot be shown is not an error."""
-    try:
-        await awaitable
-    except Exception:
-        pass

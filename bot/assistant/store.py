@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,6 +21,8 @@ from bot.assistant.schema import AskTurnRow, FaqAnswerRow, LeaseRow, TldrRow, Tr
 from digest.schema import AnnouncementRow, SubscriptionRow, as_stored
 
 __all__ = ["AssistantStore"]
+
+_RESERVE_LOCK = 0x70617065  # "pape": the advisory lock that serialises quota reservations on PostgreSQL
 
 
 class AssistantStore:
@@ -50,16 +52,20 @@ class AssistantStore:
                 select(FaqAnswerRow.source).where(FaqAnswerRow.paper_id == paper_id, FaqAnswerRow.language == language).limit(1)
             ) or ""
 
-    def save_faq(self, paper_id: str, language: str, answers: Sequence[Completion], source: str) -> bool:
-        """Store a complete FAQ set in one transaction; False when another process stored it first."""
+    def save_faq(self, paper_id: str, language: str, answers: Sequence[str], completion: Completion, source: str) -> bool:
+        """Store a complete FAQ set in one transaction; False when another process stored it first.
+
+        The six answers come from one call: its tokens are kept on the first answer's row.
+        """
         with self._sessions() as session:
             for index, answer in enumerate(answers):
+                first = index == 0
                 session.add(
                     FaqAnswerRow(
-                        paper_id=paper_id, language=language, question=index, answer=answer.text,
-                        model=answer.model, prompt_tokens=answer.prompt_tokens,
-                        completion_tokens=answer.completion_tokens, cached_tokens=answer.cached_tokens,
-                        source=source,
+                        paper_id=paper_id, language=language, question=index, answer=answer,
+                        model=completion.model, prompt_tokens=completion.prompt_tokens if first else 0,
+                        completion_tokens=completion.completion_tokens if first else 0,
+                        cached_tokens=completion.cached_tokens if first else 0, source=source,
                     )
                 )
             try:
@@ -164,34 +170,65 @@ class AssistantStore:
 
     # --- usage and quotas -----------------------------------------------------------------------
 
-    def record_usage(
-        self, *, chat_id: str | None, paper_id: str, kind: str, day: dt.date, completions: Sequence[Completion], ok: bool
-    ) -> None:
+    def reserve(
+        self, *, chat_id: str | None, paper_id: str, kind: str, day: dt.date, tokens: int,
+        chat_calls: int = 0, daily_tokens: int = 0,
+    ) -> int | str:
+        """Reserve one call and `tokens` before calling the LLM; the usage row's id, or why not.
+
+        Returns "quota" when the chat has made `chat_calls` calls today, "budget" when all chats
+        together would pass `daily_tokens` today (0 = no limit). The check and the insert run in
+        one transaction with no await between them, so concurrent requests in this process
+        cannot both take the last call; on PostgreSQL a transaction-scoped advisory lock does the
+        same for several processes. `settle` replaces the reservation with what was spent.
+        """
         with self._sessions() as session:
-            session.add(
-                UsageRow(
-                    chat_id=chat_id, paper_id=paper_id, kind=kind, day=day, calls=len(completions),
-                    prompt_tokens=sum(c.prompt_tokens for c in completions),
-                    completion_tokens=sum(c.completion_tokens for c in completions),
-                    cached_tokens=sum(c.cached_tokens for c in completions),
-                    ok=ok,
+            if session.get_bind().dialect.name == "postgresql":
+                session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _RESERVE_LOCK})
+            if chat_calls > 0 and chat_id is not None:
+                used = session.scalar(
+                    select(func.coalesce(func.sum(UsageRow.calls), 0)).where(UsageRow.chat_id == chat_id, UsageRow.day == day)
+                )
+                if int(used or 0) >= chat_calls:
+                    return "quota"
+            if daily_tokens > 0:
+                spent = session.scalar(
+                    select(func.coalesce(func.sum(UsageRow.prompt_tokens + UsageRow.completion_tokens), 0)).where(UsageRow.day == day)
+                )
+                if int(spent or 0) + tokens > daily_tokens:
+                    return "budget"
+            row = UsageRow(chat_id=chat_id, paper_id=paper_id, kind=kind, day=day, calls=1,
+                           prompt_tokens=tokens, completion_tokens=0, ok=False)
+            session.add(row)
+            session.commit()
+            return row.id
+
+    def settle(self, usage_id: int, *, calls: int, prompt_tokens: int, completion_tokens: int, cached_tokens: int, ok: bool) -> None:
+        """Replace a reservation with what the request really cost (nothing, if it never reached the LLM)."""
+        with self._sessions() as session:
+            session.execute(
+                update(UsageRow).where(UsageRow.id == usage_id).values(
+                    calls=calls, prompt_tokens=prompt_tokens, completion_tokens=completion_tokens,
+                    cached_tokens=cached_tokens, ok=ok,
                 )
             )
             session.commit()
         LLM_TOKENS.labels("prompt").inc(sum(c.prompt_tokens for c in completions))
         LLM_TOKENS.labels("completion").inc(sum(c.completion_tokens for c in completions))
 
-    def requests_today(self, chat_id: str, day: dt.date) -> int:
-        """Successful LLM-backed requests of a chat on a day: what the quota counts."""
+    def calls_today(self, chat_id: str, day: dt.date) -> int:
+        """LLM calls made for a chat on a day, failed ones and retries included: what the quota counts."""
         with self._sessions() as session:
-            return int(
-                session.scalar(
-                    select(func.count()).select_from(UsageRow).where(
-                        UsageRow.chat_id == chat_id, UsageRow.day == day, UsageRow.ok.is_(True)
-                    )
-                )
-                or 0
-            )
+            return int(session.scalar(
+                select(func.coalesce(func.sum(UsageRow.calls), 0)).where(UsageRow.chat_id == chat_id, UsageRow.day == day)
+            ) or 0)
+
+    def tokens_today(self, day: dt.date) -> int:
+        """Tokens all chats spent (or have reserved) on a day: what the daily token budget counts."""
+        with self._sessions() as session:
+            return int(session.scalar(
+                select(func.coalesce(func.sum(UsageRow.prompt_tokens + UsageRow.completion_tokens), 0)).where(UsageRow.day == day)
+            ) or 0)
 
     def tokens(self, *, chat_id: str | None = None, paper_id: str | None = None) -> dict[str, int]:
         """Tokens spent, for a chat, a paper, or everything."""

@@ -115,3 +115,16 @@ async def test_stream_edits_are_throttled_and_end_with_the_final_message(fake, s
     assert 1 <= len(edits) <= 5  # 40 updates over ~0.4 s at one edit per 0.2 s
     assert ref == SentRef(f"dc:{CHANNEL}", placeholder["id"])
     assert fake.messages[int(placeholder["id"])]["content"] == "**Final** answer"
+
+
+async def test_a_status_line_never_replaces_answer_text(fake, sender):
+    stream = await sender.open_stream(f"dc:{CHANNEL}")
+    placeholder = fake.channel_messages(CHANNEL)[0]
+    await stream.status("⏳ Waiting for the language model: 2nd in line…")
+    await asyncio.sleep(0.3)
+    await stream.update("The first words")
+    await asyncio.sleep(0.3)
+    await stream.status("⏳ Waiting for the language model: 1st in line…")
+    await asyncio.sleep(0.3)
+    assert "The first words" in fake.messages[int(placeholder["id"])]["content"]
+    await stream.finish(Message(blocks=(Markdown("Done."),)))

@@ -169,3 +169,53 @@ def test_chat_ids_are_namespaced():
     assert tg_chat_id("tg:-100123") == -100123
     with pytest.raises(ValueError):
         tg_chat_id("dc:123")
+
+
+async def test_group_stream_spends_its_edits_on_answer_text_before_status_lines(fake, bot):
+    """Issue 14: "3rd in line" notices used up the group's edit budget, so the answer showed late."""
+    limits = RateLimits(overall_per_s=200, chat_per_s=50, group_per_min=600, group_edits_per_min=2)
+    sender = TelegramSender(bot, limiter=RateLimiter(limits), group_stream_interval_s=3.0)
+    stream = await sender.open_stream("tg:-100778")
+    for place in ("3rd", "2nd", "1st"):
+        await stream.status(f"⏳ Waiting for the language model: {place} in line…")
+    await stream.update("The first words")
+    edits = [c.params["text"] for c in fake.calls_to("editMessageText")]
+    assert [m["text"] for m in fake.sent(-100778)] == ["The first words …"]  # shown at once, no edit spent on places
+    assert edits == ["The first words …"]
+    await stream.status("⏳ Back in line?")  # a status never replaces answer text
+    assert fake.sent(-100778)[0]["text"] == "The first words …"
+    await stream.finish(text("The answer."))
+    assert [m["text"] for m in fake.sent(-100778)] == ["The answer."]
+
+
+async def test_a_skipped_group_edit_is_tried_again_with_the_next_text(fake, bot):
+    """An edit the limiter skips does not hold the next text back a whole interval."""
+    limiter = RateLimiter(RateLimits(overall_per_s=200, chat_per_s=50, group_per_min=600, group_edits_per_min=600))
+    sender = TelegramSender(bot, limiter=limiter, group_stream_interval_s=30.0)
+    stream = await sender.open_stream("tg:-100779")
+    await stream.status("📄 Reading the paper…")
+    lock = limiter._locks.setdefault(-100779, asyncio.Lock())
+    async with lock:  # another request to this group holds its turn: the edit is skipped, not queued
+        await stream.update("First")
+    await stream.update("First words")
+    assert fake.sent(-100779)[0]["text"] == "First words …"
+
+
+async def test_an_answers_first_words_go_before_other_answers_edits_in_a_group(fake, bot):
+    """Answers already showing text hold their edits while another answer in the group waits to show its first words."""
+    limiter = RateLimiter(RateLimits(overall_per_s=200, chat_per_s=50, group_per_min=600, group_edits_per_min=60000))
+    sender = TelegramSender(bot, limiter=limiter, group_stream_interval_s=0.0)
+    first, second = await sender.open_stream("tg:-100780"), await sender.open_stream("tg:-100780")
+    await first.status("✍️ Writing the answer…")
+    await second.status("⏳ Waiting for the language model: 1st in line…")
+    await first.update("A one")
+    async with limiter._locks.setdefault(-100780, asyncio.Lock()):  # the group is busy: this edit is skipped
+        await second.update("B one")
+    await first.update("A one two")  # held back: the other answer's first words go first
+    assert [m["text"] for m in fake.sent(-100780)] == ["A one …", "⏳ Waiting for the language model: 1st in line…"]
+    await second.update("B one two")
+    await first.update("A one two three")
+    assert [m["text"] for m in fake.sent(-100780)] == ["A one two three …", "B one two …"]
+    await first.finish(text("A."))
+    await second.finish(text("B."))
+    assert sender.group_streams == {}

@@ -45,9 +45,10 @@ async def test_threads_are_kept_per_chat(rig):
 async def test_ask_rests_on_the_paper_and_the_cached_faq_with_the_faq_prefix(rig):
     await rig.assistant.faq("test:1", PAPER, "en", FakeStreamFactory())
     await rig.assistant.ask("test:1", PAPER, "What is a widget?", "en", FakeStreamFactory())
-    last_faq, ask = rig.llm.requests[5]["messages"], rig.llm.requests[6]["messages"]
-    assert ask[: len(last_faq)] == last_faq  # same prefix: the provider's cache covers paper and FAQ
-    assert ask[len(last_faq)]["role"] == "assistant"  # the sixth FAQ answer
+    faq, ask = rig.llm.requests[0]["messages"], rig.llm.requests[1]["messages"]
+    assert ask[: len(faq)] == faq  # same prefix: the provider's cache covers paper and FAQ
+    assert ask[len(faq)]["role"] == "assistant"  # the six FAQ answers, as the model wrote them
+    assert all(f"Answer about: {q}" in ask[len(faq)]["content"] for q in FAQ_QUESTIONS)
     assert "name the sections" in ask[-1]["content"]
     assert "(§3 Method)" in ask[0]["content"]  # the system prompt asks for section citations
 
@@ -69,7 +70,7 @@ async def test_a_failed_answer_offers_retry_which_asks_the_same_question_again(t
 
 
 async def test_ask_streams_its_answer(rig):
-    rig.llm.chunk_delay_s = 0.002
+    rig.llm.chunk_delay_s = 0.03
     factory = FakeStreamFactory()
     await rig.assistant.ask("test:1", PAPER, "Is this streamed?", "en", factory)
     growing = [u for u in factory.last.updates if u.startswith("Answer")]
@@ -91,7 +92,7 @@ async def test_ask_counts_against_the_daily_quota(tmp_path):
             await rig.assistant.ask("test:1", PAPER, question, "en", FakeStreamFactory())
         refused = FakeStreamFactory()
         await rig.assistant.ask("test:1", PAPER, "Three?", "en", refused)
-        assert "used its 2 assistant requests" in refused.last.failed.plain_text()
+        assert "used its 2 assistant calls" in refused.last.failed.plain_text()
         assert rig.llm.calls == 2
 
 
@@ -157,6 +158,10 @@ async def test_waiting_users_are_told_their_place_in_line(tmp_path):
         assert any("1st in line" in u for u in factories[1].last.updates)
         assert any("2nd in line" in u for u in factories[2].last.updates)
         assert any("1st in line" in u for u in factories[2].last.updates)  # moved up
+        for factory in factories:  # the stream port is told which lines are status and which are answer text
+            stream = factory.last
+            assert all(is_status == ("in line" in u or "Reading" in u or "Writing" in u) for u, is_status in zip(stream.updates, stream.statuses))
+            assert stream.texts and all(t.startswith("Answer") for t in stream.texts)
         assert rig.llm.max_in_flight == 1
         assert all(f.last.final is not None for f in factories)
 

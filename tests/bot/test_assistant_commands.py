@@ -42,7 +42,7 @@ async def test_faq_command_streams_the_faq_into_the_chat(assistant_app, sender, 
     [stream] = sender.streams
     assert "**1. What problem does the paper try to solve?**" in stream.final.plain_text()
     assert stream.updates  # shown while being written
-    assert fake_llm.calls == 6
+    assert fake_llm.calls == 1
 
 
 async def test_faq_button_is_answered_at_once_and_the_faq_follows(assistant_app, sender):

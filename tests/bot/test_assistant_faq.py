@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import re
 
 
 from bot.assistant import FAQ_QUESTIONS, Assistant
@@ -23,7 +24,7 @@ from tests.fakes.fake_stream import FakeStreamFactory
 async def test_fifty_concurrent_presses_make_exactly_one_generation(rig):
     factories = [FakeStreamFactory(f"test:{n}") for n in range(50)]
     await asyncio.gather(*(rig.assistant.faq(f.chat_id, PAPER, "en", f) for f in factories))
-    assert rig.llm.calls == len(FAQ_QUESTIONS) == 6
+    assert rig.llm.calls == 1  # one call answers all six questions
     finals = {f.last.final.plain_text() for f in factories}
     assert len(finals) == 1 and all(f.last.failed is None for f in factories)
     assert rig.count(FaqAnswerRow, paper_id=PAPER.id, language="en") == 6
@@ -31,20 +32,22 @@ async def test_fifty_concurrent_presses_make_exactly_one_generation(rig):
 
 
 async def test_every_follower_sees_the_answer_as_it_is_written(rig):
-    rig.llm.chunk_delay_s = 0.002
+    rig.llm.chunk_delay_s = 0.01
     factories = [FakeStreamFactory(f"test:{n}") for n in range(5)]
     await asyncio.gather(*(rig.assistant.faq(f.chat_id, PAPER, "en", f) for f in factories))
     for factory in factories:
         written = [u for u in factory.last.updates if u.startswith("**1.")]
         assert len(written) >= 3  # many growing previews, not one final jump
         assert written[-1].startswith(f"**1. {FAQ_QUESTIONS[0]}**")
+        assert any(f"**3. {FAQ_QUESTIONS[2]}**" in u for u in written)  # split into answers as they arrive
+        assert not any("[Q1]" in u for u in written)  # the markers are never shown
 
 
 async def test_a_cached_faq_is_served_without_calling_the_llm(rig):
     await rig.assistant.faq("test:1", PAPER, "en", FakeStreamFactory())
     again = FakeStreamFactory("test:2")
     await rig.assistant.faq("test:2", PAPER, "en", again)
-    assert rig.llm.calls == 6
+    assert rig.llm.calls == 1
     assert "**6. Summarise the paper.**" in again.last.final.plain_text()
     assert again.last.updates == []
 
@@ -52,30 +55,54 @@ async def test_a_cached_faq_is_served_without_calling_the_llm(rig):
 async def test_a_second_language_makes_a_second_generation_written_in_that_language(rig):
     await rig.assistant.faq("test:1", PAPER, "en", FakeStreamFactory())
     await rig.assistant.faq("test:2", PAPER, "zh", FakeStreamFactory())
-    assert rig.llm.calls == 12
-    zh_system = rig.llm.requests[6]["messages"][0]
+    assert rig.llm.calls == 2
+    zh_system = rig.llm.requests[1]["messages"][0]
     assert zh_system["role"] == "system" and "Simplified Chinese" in zh_system["content"]
     assert rig.count(FaqAnswerRow, paper_id=PAPER.id, language="zh") == 6
 
 
-async def test_questions_are_asked_one_per_turn_over_a_stable_prefix(rig):
-    await rig.assistant.faq("test:1", PAPER, "en", FakeStreamFactory())
-    conversations = [r["messages"] for r in rig.llm.requests]
-    for index, messages in enumerate(conversations):
-        assert messages[-1] == {"role": "user", "content": FAQ_QUESTIONS[index]}
-        if index:
-            previous = conversations[index - 1]
-            assert messages[: len(previous)] == previous  # the earlier call is a prefix of this one
-    assert [m["role"] for m in conversations[-1][:3]] == ["system", "user", "assistant"]
+async def test_the_faq_is_one_call_that_reads_the_paper_once(rig):
+    factory = FakeStreamFactory()
+    await rig.assistant.faq("test:1", PAPER, "en", factory)
+    [request] = rig.llm.requests
+    messages = request["messages"]
+    assert [m["role"] for m in messages] == ["system", "user", "assistant", "user"]
+    assert all(f"[Q{n}] {q}" in messages[-1]["content"] for n, q in enumerate(FAQ_QUESTIONS, start=1))
+    final = factory.last.final.plain_text()
+    for n, question in enumerate(FAQ_QUESTIONS, start=1):
+        assert f"{n}. {question}" in final and f"Answer about: {question}" in final
+    with rig.sessions() as session:
+        answers = session.query(FaqAnswerRow).order_by(FaqAnswerRow.question).all()
+    assert [a.answer for a in answers] == [f"Answer about: {q}" for q in FAQ_QUESTIONS]
 
 
-async def test_streamed_usage_is_recorded_per_chat_and_paper_with_cached_prefix_tokens(rig):
+async def test_one_faq_costs_at_most_1_3_times_the_papers_prompt_tokens(rig):
+    """Issue 14: six calls resent the paper (about 6x its tokens); one call reads it once."""
+    long_section = " ".join(f"Widget experiment {n} shows a sparse gain." for n in range(1500)).encode()
+    rig.arxiv.html[PAPER.id] = HTML.replace(b"We compare on three suites.", long_section)
     await rig.assistant.faq("test:1", PAPER, "en", FakeStreamFactory())
     spent = rig.assistant.store.tokens(chat_id="test:1")
-    assert spent["calls"] == 6
-    assert spent["prompt_tokens"] > 6 * 200  # the paper is in every call ...
-    assert spent["cached_tokens"] > spent["prompt_tokens"] // 2  # ... and mostly served from the prefix cache
+    paper_tokens = len(rig.llm.requests[0]["messages"][1]["content"]) // 4
+    assert spent["calls"] == 1
+    assert spent["prompt_tokens"] + spent["completion_tokens"] <= 1.3 * paper_tokens
     assert rig.assistant.store.tokens(paper_id=PAPER.id) == spent
+
+
+async def test_a_model_that_ignores_the_markers_is_asked_the_missing_questions_one_by_one(tmp_path):
+    async with assistant_rig(tmp_path, retries=0) as rig:
+        def model(body: dict) -> str:
+            if "[Q6]" in body["messages"][-1]["content"]:
+                return "[Q1] Only the first.\n\n[Q2] And the second."
+            return f"Plain answer to: {body['messages'][-1]['content'].split(': ', 1)[1]}"
+
+        rig.llm.answer = model
+        factory = FakeStreamFactory()
+        await rig.assistant.faq("test:1", PAPER, "en", factory)
+        final = factory.last.final.plain_text()
+        assert "Only the first." in final and "And the second." in final
+        assert f"Plain answer to: {FAQ_QUESTIONS[5]}" in final
+        assert rig.llm.calls == 1 + 4 and rig.count(FaqAnswerRow) == 6
+        assert rig.assistant.store.calls_today("test:1", rig.clock().date()) == 5  # every call counted
 
 
 # --- failures ---------------------------------------------------------------------------------
@@ -90,23 +117,26 @@ async def test_a_server_error_caches_nothing_and_retry_works(tmp_path):
         assert first.last.actions() == [f"retry:faq:{PAPER.id}"]
         assert rig.count(FaqAnswerRow) == 0
         assert rig.llm.calls == 2  # one try and one retry, SDK retries off
+        assert rig.assistant.store.calls_today("test:1", rig.clock().date()) == 2  # both failed calls count
 
         second = FakeStreamFactory()
         await rig.assistant.retry("test:1", "faq", PAPER, "en", second)
         assert second.last.final is not None
         assert rig.count(FaqAnswerRow) == 6
-        assert rig.llm.calls == 8
+        assert rig.llm.calls == 3
 
 
-async def test_an_error_in_the_fourth_answer_caches_none_of_the_first_three(tmp_path):
+async def test_a_stream_that_breaks_after_three_answers_caches_none_of_them(tmp_path):
     async with assistant_rig(tmp_path, retries=1) as rig:
-        rig.llm.script(Fault("ok"), Fault("ok"), Fault("ok"), Fault("error_mid_stream"), Fault("cut"))
+        rig.llm.script(Fault("error_mid_stream"), Fault("cut"))
         factory = FakeStreamFactory()
         await rig.assistant.faq("test:1", PAPER, "en", factory)
         assert factory.last.failed is not None
+        assert any("**1." in u for u in factory.last.texts)  # the first answers had been shown
         assert rig.count(FaqAnswerRow) == 0
         assert rig.count(UsageRow, ok=False) == 1
-        assert rig.assistant.store.requests_today("test:1", rig.clock().date()) == 0  # failures are not charged
+        spent = rig.assistant.store.tokens(chat_id="test:1")
+        assert spent["calls"] == 2 and spent["prompt_tokens"] > 0  # failed calls are charged too
 
 
 async def test_a_timeout_is_retried_with_backoff_and_then_answers(tmp_path):
@@ -115,7 +145,7 @@ async def test_a_timeout_is_retried_with_backoff_and_then_answers(tmp_path):
         factory = FakeStreamFactory()
         await rig.assistant.faq("test:1", PAPER, "en", factory)
         assert factory.last.final is not None
-        assert rig.llm.calls == 7
+        assert rig.llm.calls == 2
 
 
 async def test_every_waiting_press_gets_the_failure_too(tmp_path):
@@ -170,9 +200,12 @@ async def test_an_instruction_inside_the_paper_never_reaches_the_system_role(rig
                 assert "PWNED" not in message["content"] and "ignore previous" not in message["content"].lower()
         paper_turn = request["messages"][1]
         assert paper_turn["role"] == "user" and "PWNED" in paper_turn["content"]
-        inside = paper_turn["content"].split("<paper>", 1)[1]
-        assert inside.count("</paper>") == 1  # the paper's own "</paper>" was defused
-        assert "PWNED" in inside.split("</paper>")[0]
+        opening = re.search(r"<paper-([0-9a-f]{16})>", paper_turn["content"])
+        inside = paper_turn["content"].split(opening.group(0), 1)[1]
+        assert inside.count(f"</paper-{opening.group(1)}>") == 1  # only our closing marker
+        assert "</paper>" not in inside  # the paper's own "</paper>" was defused
+        assert "PWNED" in inside.split(f"</paper-{opening.group(1)}>")[0]
+        assert "Widgets" in inside  # the title is inside the data block too
 
 
 # --- limits -----------------------------------------------------------------------------------
@@ -185,8 +218,8 @@ async def test_quota_stops_new_generations_but_not_cached_answers(tmp_path):
         await rig.assistant.faq("test:1", PAPER, "en", FakeStreamFactory())
         refused = FakeStreamFactory()
         await rig.assistant.faq("test:1", other, "en", refused)
-        assert "used its 1 assistant requests for today" in refused.last.failed.plain_text()
-        assert rig.llm.calls == 6
+        assert "used its 1 assistant calls for today" in refused.last.failed.plain_text()
+        assert rig.llm.calls == 1
         cached = FakeStreamFactory()
         await rig.assistant.faq("test:1", PAPER, "en", cached)
         assert cached.last.final is not None
@@ -221,7 +254,7 @@ async def test_two_processes_sharing_a_database_generate_once(rig):
         rig.llm.chunk_delay_s = 0.001
         one, two = FakeStreamFactory("test:1"), FakeStreamFactory("test:2")
         await asyncio.gather(rig.assistant.faq("test:1", PAPER, "en", one), other.faq("test:2", PAPER, "en", two))
-        assert rig.llm.calls == 6
+        assert rig.llm.calls == 1
         assert one.last.final.plain_text() == two.last.final.plain_text()
     finally:
         await other.aclose()

@@ -72,12 +72,12 @@ class TestNormalDay:
         assert items["2606.10001"].paper.doi is None
 
 
-def test_markup_characters_and_latex_survive_as_raw_text():
+def test_markup_characters_and_latex_survive_as_raw_text_while_html_tags_become_text():
     paper = parse_feed(fixture("latex_title.xml")).announcements[0].paper
     assert paper.title == (
-        r"Sub-$\sqrt{T}$ Regret for $x<y$ & $y>z$: Schr\"odinger <b>Bridges</b> in $\mathbb{R}^{d}$"
+        r"Sub-$\sqrt{T}$ Regret for $x<y$ & $y>z$: Schr\"odinger Bridges in $\mathbb{R}^{d}$"
     )
-    assert paper.abstract.startswith(r"We prove $\|x\|_2 < \epsilon$ whenever $a<b$ and <i>not</i>")
+    assert paper.abstract.startswith(r"We prove $\|x\|_2 < \epsilon$ whenever $a<b$ and not otherwise")
     assert paper.authors == (r"Paul Erd\H{o}s", r"Kurt G\"odel")
 
 

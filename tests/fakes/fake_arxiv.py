@@ -21,6 +21,7 @@ on a random port, and:
 from __future__ import annotations
 
 import re
+import sys
 import threading
 import time
 from collections import defaultdict, deque
@@ -97,6 +98,15 @@ class Seen:
 Handler = Callable[[Seen], "Reply | bytes"]
 
 
+class _QuietServer(ThreadingHTTPServer):
+    """A client that hangs up mid-answer (a download stopped at its size limit) is not an error here."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
+            return
+        super().handle_error(request, client_address)
+
+
 class FakeArxiv:
     """The fake server; use as a context manager or call `start()`/`stop()`."""
 
@@ -118,7 +128,7 @@ class FakeArxiv:
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> FakeArxiv:
-        server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
+        server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
         server.daemon_threads = True
         self._server = server
         self._thread = threading.Thread(

@@ -4,7 +4,9 @@ The SDK (3.x) talks through httpx2, so transport mocks cannot see it; this serve
 instead. It serves `POST /v1/chat/completions`, plain or streamed (`stream: true` -> SSE chunks
 `data: {...}`, then `data: [DONE]`, usage in a last chunk when `stream_options.include_usage`), and:
 
-- `answer(body) -> str` decides the reply (default: echoes the last user message's first words);
+- `answer(body) -> str` decides the reply (default: echoes the last user message's first words,
+  and answers a request that lists questions as "[Qn] question" lines with one "[Qn] ..." answer
+  each, the way a model follows the FAQ prompt);
 - `calls` counts requests, `requests` keeps every request body (to check roles and messages),
   `max_in_flight` the most requests served at once, `first_token_at[i]` when request i's first
   text chunk went out (monotonic clock, for latency benchmarks);
@@ -21,6 +23,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import threading
 import time
 from collections import deque
@@ -38,8 +41,12 @@ class Fault:
 
     kind: "status" (answer `status` with an error body), "slow" (wait `delay_s`, then answer
     normally), "error_mid_stream" (stream part of the answer, then an error event), "cut"
-    (stream part of the answer, then close without finish_reason or [DONE]), "ok" (behave: lets a
-    script fail the n-th request only).
+    (stream part of the answer, then close without finish_reason or [DONE]), "malformed" (stream
+    part of the answer, then a chunk that is not JSON, then keep the connection open), "endless"
+    (stream text forever, ignoring max_tokens, one chunk every `delay_s`, until the client hangs
+    up), "html" (a 200 answer that is an HTML page, as a captive portal or proxy sends), "empty"
+    (a stream whose chunks have no choices and that ends without a finish reason), "ok" (behave:
+    lets a script fail the n-th request only).
     """
 
     kind: str = "status"
@@ -47,12 +54,22 @@ class Fault:
     delay_s: float = 0.0
 
 
+_LISTED_QUESTION = re.compile(r"^\[Q(\d)\] (.+)$", re.M)
+
+
 def echo_answer(body: dict[str, Any]) -> str:
-    """The default answer: names the question it was asked, so tests can tell turns apart."""
+    """The default answer: names the question it was asked, so tests can tell turns apart.
+
+    A request listing questions as "[Qn] question" lines (the FAQ prompt) gets one answer per
+    question, each after its marker, in one reply.
+    """
     last = next((m for m in reversed(body.get("messages", [])) if m.get("role") == "user"), {})
     content = last.get("content", "")
     if isinstance(content, list):
         content = " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    listed = _LISTED_QUESTION.findall(str(content))
+    if len(listed) > 1:
+        return "\n\n".join(f"[Q{n}] Answer about: {question}" for n, question in listed)
     words = " ".join(str(content).split()[:12])
     return f"Answer about: {words}"
 
@@ -195,6 +212,24 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def _answer(self, index: int, body: dict[str, Any], fault: Fault | None, usage: dict[str, int]) -> None:
             if fault is not None and fault.kind == "slow":
                 time.sleep(fault.delay_s)
+            if fault is not None and fault.kind == "endless":
+                self._endless(body, fault)
+                return
+            if fault is not None and fault.kind == "html":
+                page = b"<html><body><h1>Proxy error</h1></body></html>"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/html")
+                self.send_header("Content-Length", str(len(page)))
+                self.end_headers()
+                self.wfile.write(page)
+                return
+            if fault is not None and fault.kind == "empty":
+                self.send_response(200)
+                self.send_header("Content-Type", "text/event-stream")
+                self.end_headers()
+                self._event(_chunk("chatcmpl-empty", body.get("model", "fake"), None))
+                self.wfile.write(b"data: [DONE]\n\n")
+                return
             if fault is not None and fault.kind == "status":
                 self._json(fault.status, {"error": {"message": f"injected HTTP {fault.status}", "type": "server_error"}})
                 return
@@ -224,7 +259,7 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             for i in range(0, len(fake.reasoning), fake.chunk_chars):
                 self._event(_chunk(cid, model, {"reasoning_content": fake.reasoning[i : i + fake.chunk_chars]}))
             pieces = [text[i : i + fake.chunk_chars] for i in range(0, len(text), fake.chunk_chars)] or [""]
-            broken = fault is not None and fault.kind in {"error_mid_stream", "cut"}
+            broken = fault is not None and fault.kind in {"error_mid_stream", "cut", "malformed"}
             if broken:
                 pieces = pieces[: max(1, len(pieces) // 2)]
             for n, piece in enumerate(pieces):
@@ -236,6 +271,10 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             if broken:
                 if fault.kind == "error_mid_stream":  # type: ignore[union-attr]
                     self._event({"error": {"message": "injected failure mid-stream", "type": "server_error"}})
+                if fault.kind == "malformed":  # type: ignore[union-attr]
+                    self.wfile.write(b'data: {"id": "x", "choices": [{"delta": {"content": "unterminated\n\n')
+                    self.wfile.flush()
+                    time.sleep(0.5)  # and no end of stream for a while, as the proxy that found it did
                 return  # "cut": the connection closes with no finish_reason and no [DONE]
             self._event(_chunk(cid, model, {}, finish="stop"))
             if (body.get("stream_options") or {}).get("include_usage"):
@@ -244,6 +283,19 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 self._event(final)
             self.wfile.write(b"data: [DONE]\n\n")
             self.wfile.flush()
+
+        def _endless(self, body: dict[str, Any], fault: Fault) -> None:
+            """Text forever, ignoring max_tokens, until the client closes the connection."""
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.end_headers()
+            model = body.get("model", "fake")
+            n = 0
+            while fake._server is not None:
+                self._event(_chunk("chatcmpl-endless", model, {"content": f"word{n} "}))
+                n += 1
+                if fault.delay_s:
+                    time.sleep(fault.delay_s)
 
         def _event(self, payload: dict[str, Any]) -> None:
             self.wfile.write(b"data: " + json.dumps(payload).encode() + b"\n\n")

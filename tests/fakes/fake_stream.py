@@ -1,7 +1,8 @@
 """FakeStream / FakeStreamFactory: an `AnswerStream` that records what a chat would have seen.
 
-Every `update` is kept with a monotonic timestamp (the benchmark measures time to first visible
-text with it); `finish`/`fail` keep the final `Message`. A stream can be told to be slow, to check
+Every `update` (answer text) and `status` (status line) is kept, in order, with a monotonic
+timestamp (the benchmark measures time to first visible text with it) and whether it was a status
+line; `finish`/`fail` keep the final `Message`. A stream can be told to be slow, to check
 that a slow chat does not hold a generation up.
 """
 
@@ -25,18 +26,31 @@ class FakeStream:
     update_delay_s: float = 0.0
     updates: list[str] = field(default_factory=list)
     update_times: list[float] = field(default_factory=list)
+    statuses: list[bool] = field(default_factory=list)  # per entry of `updates`: was it a status line
     final: Message | None = None
     failed: Message | None = None
     opened_at: float = field(default_factory=time.monotonic)
     closed_at: float | None = None
 
     async def update(self, text_so_far: str) -> None:
+        await self._record(text_so_far, status=False)
+
+    async def status(self, line: str) -> None:
+        await self._record(line, status=True)
+
+    async def _record(self, text: str, *, status: bool) -> None:
         if self.closed_at is not None:
             raise AssertionError("update() after finish()/fail()")
         if self.update_delay_s:
             await asyncio.sleep(self.update_delay_s)
-        self.updates.append(text_so_far)
+        self.updates.append(text)
         self.update_times.append(time.monotonic())
+        self.statuses.append(status)
+
+    @property
+    def texts(self) -> list[str]:
+        """The answer-text previews only."""
+        return [u for u, is_status in zip(self.updates, self.statuses) if not is_status]
 
     async def finish(self, message: Message) -> SentRef:
         self._close()

@@ -141,7 +141,7 @@ def parse_html(text: str) -> str:
 
 
 def utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
 
 
 # --- sliding-window flood control ------------------------------------------------------------
