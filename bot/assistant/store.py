@@ -213,8 +213,8 @@ class AssistantStore:
                 )
             )
             session.commit()
-        LLM_TOKENS.labels("prompt").inc(sum(c.prompt_tokens for c in completions))
-        LLM_TOKENS.labels("completion").inc(sum(c.completion_tokens for c in completions))
+        LLM_TOKENS.labels("prompt").inc(prompt_tokens)
+        LLM_TOKENS.labels("completion").inc(completion_tokens)
 
     def calls_today(self, chat_id: str, day: dt.date) -> int:
         """LLM calls made for a chat on a day, failed ones and retries included: what the quota counts."""
