@@ -13,6 +13,7 @@ import asyncio
 import datetime as dt
 import difflib
 import logging
+import random
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
@@ -34,7 +35,7 @@ from digest.errors import ApiUnavailable, BadArxivId, BadInput, PaperboyError, P
 from digest.message import Message, text
 from digest.models import Paper
 from digest.store import PaperStore
-from digest.subscriptions import Subscription, SubscriptionStore
+from digest.subscriptions import Subscription, SubscriptionConflict, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
@@ -97,6 +98,7 @@ class Paperboy:
             clock=clock,
             on_unreachable=self.subscriptions.pause,
             on_moved=self.subscriptions.move,
+            platforms=lambda: list(self.senders),
         )
         self.assistant: Any = None  # bot.assistant.Assistant, set by the composition root
         self.personal: Any = None  # digest.personal.PersonalRanker, set by the composition root
@@ -219,7 +221,9 @@ class Paperboy:
 
     async def _guarded(self, call: Callable[[], Awaitable[Any]], wrap: Callable[[str], Any]) -> Any:
         try:
-            return await call()
+            return await _redo_on_conflict(call)
+        except SubscriptionConflict:
+            return wrap("This chat's settings were being changed from elsewhere at the same moment. Please try again.")
         except ExpiredButton:
             return wrap(BUTTON_EXPIRED)
         except BadInput as exc:
@@ -249,6 +253,20 @@ class Paperboy:
     async def deliver_pending(self) -> int:
         """Send what is waiting in the outbox."""
         return await self.outbox.deliver()
+
+
+CONFLICT_ATTEMPTS = 20
+
+
+async def _redo_on_conflict(call: Callable[[], Awaitable[Any]]) -> Any:
+    """Run a handler again (from a fresh read) when its subscription write met a concurrent change."""
+    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+        try:
+            return await call()
+        except SubscriptionConflict:
+            if attempt == CONFLICT_ATTEMPTS:
+                raise
+            await asyncio.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))  # let the other writer finish
 
 
 def unknown_command_answer(name: str) -> str:

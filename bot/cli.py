@@ -1,7 +1,8 @@
 """The `paperboy` command line, and `build_app`, the one place where concrete parts are chosen.
 
     paperboy chat                       a terminal chat with the bot (scheduled digests appear too)
-    paperboy run                        every configured adapter plus the scheduler
+    paperboy run [--role R]             every configured adapter plus the scheduler (or one role of them)
+    paperboy status [--json]            what the bot is doing: ingests, outbox, paused chats, errors
     paperboy ingest [--date D] [--categories EXPR]
     paperboy digest --categories EXPR [--keywords ...] [--date D] [--format text|json]
     paperboy import FILE [FILE ...]     paper metadata from JSONL / JSONL.gz (arXiv's snapshot too)
@@ -25,9 +26,11 @@ import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+from sqlalchemy.exc import OperationalError
+
 from bot.app import Paperboy, utc_clock
 from bot.config import ConfigError, Settings, load_settings
-from bot.migrate import init_db
+from bot.migrate import init_db, wait_for_schema
 from digest.arxiv_http import ArxivHttp
 from digest.db import make_engine, make_sessionmaker
 from digest.errors import PaperboyError
@@ -35,10 +38,16 @@ from digest.errors import PaperboyError
 log = logging.getLogger("paperboy")
 
 
-def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = None) -> Paperboy:
-    """The bot with its database (migrated), arXiv client, LLM assistant and rankers wired in."""
+def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = None, migrate: bool = True) -> Paperboy:
+    """The bot with its database (migrated), arXiv client, LLM assistant and rankers wired in.
+
+    With `migrate=False` (sender and bot processes) it waits for the scheduler to migrate instead.
+    """
     engine = make_engine(settings.database.url)
-    init_db(engine)
+    if migrate:
+        init_db(engine)
+    else:
+        wait_for_schema(engine)
     sessions = make_sessionmaker(engine)
     http = ArxivHttp.from_settings(settings.arxiv)
     app = Paperboy(settings, engine=engine, sessions=sessions, http=http, clock=clock or utc_clock)
@@ -85,12 +94,28 @@ class _NoVoiceWarnings(logging.Filter):
         return "voice will NOT be supported" not in record.getMessage() and "davey" not in record.getMessage()
 
 
+class JsonLogFormatter(logging.Formatter):
+    """`logging.format = "json"`: one JSON object a line (time, level, logger, message, exception)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        import json
+
+        entry = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+                 "level": record.levelname, "logger": record.name, "message": record.getMessage()}
+        if record.exc_info:
+            entry["exception"] = self.formatException(record.exc_info)
+        return json.dumps(entry, ensure_ascii=False)
+
+
 def setup_logging(settings: Settings) -> None:
     from bot.redact import install_redaction
 
     logging.basicConfig(level=settings.logging.level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     install_redaction(settings)  # every configured secret becomes *** in every record, on every handler
+    if settings.logging.format == "json":
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JsonLogFormatter())
     logging.getLogger("discord.client").addFilter(_NoVoiceWarnings())
     for noisy in ("httpx", "httpcore", "alembic", "apscheduler", "telegram.ext.Updater", "discord.gateway"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
@@ -150,45 +175,23 @@ Set a token and run again:
 Or try the bot in your terminal right away:  paperboy chat"""
 
 
-PLATFORM_RETRY_S = (5, 10, 20, 40, 80, 160, 300)
-
-
-async def start_platform(app: Paperboy, name: str, platform: str, start: Callable[[], Awaitable[Callable[[], object]]],
-                         stoppers: list[Callable[[], object]]) -> bool:
-    """Start one platform, retrying with backoff while it cannot be reached; False if it refused us.
-
-    Each failed try is one log line (no traceback); a refused token ends the tries. Until it is
-    up, its sender is detached, so its chats' outbox rows simply wait instead of failing.
-    """
-    from bot.ports import PlatformUnavailable
-
-    for attempt in itertools.count():
-        try:
-            stoppers.append(await start())
-            if attempt:
-                log.info("%s: connected after %d retries", name, attempt)
-            return True
-        except PlatformUnavailable as exc:
-            app.senders.pop(platform, None)
-            wait = PLATFORM_RETRY_S[min(attempt, len(PLATFORM_RETRY_S) - 1)]
-            log.warning("%s can't be reached (%s); retrying in %d s", name, exc, wait)
-            await asyncio.sleep(wait)
-        except Exception as exc:  # a refused token, a bad setting: retrying would not help
-            app.senders.pop(platform, None)
-            log.error("%s did not start: %s: %s", name, type(exc).__name__, exc)
-            return False
-    return False  # pragma: no cover
-
-
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
-    if not settings.telegram.token and not settings.discord.token:
+    """Run one role (see `bot.roles`), or all of them, until SIGINT or SIGTERM."""
+    from bot import roles
+    from bot.lease import holder_id
+    from bot.outbox import default_sender_id
+
+    role = args.role
+    if role != "scheduler" and not settings.telegram.token and not settings.discord.token:
         print(NO_PLATFORM, file=sys.stderr)
         return 2
-    from bot.scheduler import build_scheduler
-
-    app = build_app(settings)
-    warm_up(app)
+    app = build_app(settings, migrate=roles.runs(role, "scheduler"))
+    app.outbox.sender_id = settings.outbox.sender_id or default_sender_id(role)
+    record_errors(app)
+    if roles.runs(role, "bot"):
+        warm_up(app)
     stoppers: list[Callable[[], object]] = []
+    tasks: list[asyncio.Task] = []
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -196,38 +199,64 @@ async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     starts: list[asyncio.Task[bool]] = []
     waiting = asyncio.ensure_future(stop.wait())
     try:
-        if settings.telegram.token:
-            from adapters.telegram import start_telegram
+        if settings.metrics.port:
+            from bot import metrics
+            from bot.status import health
 
-            starts.append(asyncio.create_task(
-                start_platform(app, "Telegram", "tg", lambda: start_telegram(app, settings), stoppers)))
-        if settings.discord.token:
-            from adapters.discord import start_discord
-
-            starts.append(asyncio.create_task(
-                start_platform(app, "Discord", "dc", lambda: start_discord(app, settings), stoppers)))
-        scheduler = build_scheduler(app)
-        scheduler.start()
-        stoppers.insert(0, lambda: scheduler.shutdown(wait=False))
-        log.info("paperboy is running; Ctrl-C stops it")
+            stoppers.append(metrics.serve(settings.metrics.port, health=lambda: health(app),
+                                          outbox=app.outbox.depth))
+        starts = [asyncio.create_task(roles.start_platform(app, name, platform, start, stoppers))
+                  for name, platform, start in roles.platform_starts(app, settings, role)]
+        if roles.runs(role, "scheduler"):
+            tasks.append(loop.create_task(roles.run_scheduler_with_lease(app, holder_id(), stop)))
+        if roles.runs(role, "sender"):
+            tasks.append(loop.create_task(roles.flush_outbox_forever(app, settings.schedule.outbox_interval_s, stop)))
+        log.info("paperboy is running (role: %s); Ctrl-C stops it", role)
         pending = set(starts)
         while pending and not waiting.done() and not any(t.result() for t in starts if t.done()):
             done, _ = await asyncio.wait([*pending, waiting], return_when=asyncio.FIRST_COMPLETED)
             pending -= done
-        if not waiting.done() and not pending and not any(task.result() for task in starts):
+        if starts and not waiting.done() and not pending and not any(task.result() for task in starts):
             print("paperboy: no chat platform could start; see the log above.", file=sys.stderr)
             return 1
         await waiting
     finally:
+        stop.set()
         waiting.cancel()
         for task in starts:
             task.cancel()
-        await asyncio.gather(waiting, *starts, return_exceptions=True)
+        await asyncio.gather(waiting, *starts, *tasks, return_exceptions=True)
         for stopper in reversed(stoppers):
             result = stopper()
             if asyncio.iscoroutine(result):
                 await result
         await app.aclose()
+    return 0
+
+
+def record_errors(app: Paperboy) -> None:
+    """Keep this process's warnings and errors in the database, for `paperboy status`."""
+    from bot.status import ErrorRecorder
+
+    recorder = ErrorRecorder(app.sessions)
+    root = logging.getLogger()
+    for handler in root.handlers:  # the same filters as the console (secret redaction, whatever is set up)
+        for log_filter in handler.filters:
+            recorder.addFilter(log_filter)
+    root.addHandler(recorder)
+
+
+async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    from bot.status import collect, render_text
+
+    app = build_app(settings)
+    try:
+        report = await asyncio.to_thread(collect, app)
+    finally:
+        await app.aclose()
+    print(json.dumps(report, indent=2, default=str) if args.json else render_text(report))
     return 0
 
 
@@ -348,7 +377,14 @@ def make_parser() -> argparse.ArgumentParser:
     chat.add_argument("--no-schedule", action="store_true", help="do not ingest or deliver in the background")
     chat.set_defaults(run=cmd_chat)
 
-    sub.add_parser("run", help="run the configured chat platforms and the scheduler").set_defaults(run=cmd_run)
+    run = sub.add_parser("run", help="run the configured chat platforms and the scheduler")
+    run.add_argument("--role", choices=["scheduler", "sender", "bot", "all"], default="all",
+                     help="scheduler (exactly one, by a lease), sender (outbox), bot (serve chats), or all (default)")
+    run.set_defaults(run=cmd_run)
+
+    status = sub.add_parser("status", help="what the bot is doing: ingests, outbox, paused chats, LLM use, errors")
+    status.add_argument("--json", action="store_true", help="machine-readable output")
+    status.set_defaults(run=cmd_status)
 
     ingest = sub.add_parser("ingest", help="fetch an announcement from arXiv's RSS feeds into the store")
     ingest.add_argument("--date", type=_date, help="the announcement day expected (default: the latest due)")
@@ -414,6 +450,9 @@ def main(argv: list[str] | None = None) -> int:
         return 130
     except PaperboyError as exc:
         print(f"paperboy: {exc}", file=sys.stderr)
+        return 1
+    except OperationalError as exc:
+        print(f"paperboy: cannot use the database at database.url: {str(exc.orig).splitlines()[0]}", file=sys.stderr)
         return 1
 
 

@@ -80,6 +80,7 @@ class TelegramSettings:
     webhook_secret: str = ""
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
+    broadcast_per_s: float = 30.0  # messages/s for the whole fleet; 30 is Telegram's free limit (paid broadcasts: up to 1000)
 
 
 @dataclass(frozen=True)
@@ -87,6 +88,8 @@ class DiscordSettings:
     token: str = ""
     api_url: str = "https://discord.com/api/v10"
     gateway_url: str = ""
+    shard_id: int = 0  # this bot process's shard, 0 .. shard_count - 1
+    shard_count: int = 1  # gateway shards across all bot processes (Discord requires them past 2,500 servers)
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,17 @@ class SearchSettings:
 @dataclass(frozen=True)
 class LoggingSettings:
     level: str = "INFO"
+    format: str = "text"  # text | json (one JSON object a line, for log collectors)
+
+
+@dataclass(frozen=True)
+class MetricsSettings:
+    port: int = 0  # /metrics and /healthz of `paperboy run`; 0 = off
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    sender_id: str = ""  # unique per live sender; empty = "<hostname>:<role>"
 
 
 @dataclass(frozen=True)
@@ -133,6 +147,8 @@ class Settings:
     fulltext: FulltextSettings = field(default_factory=FulltextSettings)
     search: SearchSettings = field(default_factory=SearchSettings)
     logging: LoggingSettings = field(default_factory=LoggingSettings)
+    metrics: MetricsSettings = field(default_factory=MetricsSettings)
+    outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
     def replace(self, section: str, **changes: Any) -> "Settings":
         """A copy with some keys of one section changed (handy in tests and the CLI)."""
@@ -261,3 +277,10 @@ def _validate(settings: Settings) -> None:
         raise ConfigError(f"config key search.engine has value {settings.search.engine!r}; use auto, fts5 or postgres")
     if settings.logging.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
         raise ConfigError(f"config key logging.level has value {settings.logging.level!r}; use DEBUG, INFO, WARNING or ERROR")
+    if not 0 <= settings.discord.shard_id < max(settings.discord.shard_count, 1):
+        raise ConfigError(f"config key discord.shard_id must be between 0 and discord.shard_count - 1 "
+                          f"({settings.discord.shard_count - 1})")
+    if settings.logging.format not in {"text", "json"}:
+        raise ConfigError(f"config key logging.format has value {settings.logging.format!r}; use text or json")
+    if not 0 <= settings.metrics.port <= 65535:
+        raise ConfigError(f"config key metrics.port has value {settings.metrics.port}; use a port number, or 0 for off")

@@ -13,14 +13,17 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import time
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
-from bot.outbox import Outgoing, enqueue
+from bot.failpoints import failpoint
 from bot.feed_watch import announced_names, covers, fetch_day, missing_feeds, partly_covers
+from bot.metrics import DIGEST_BUILD, FETCH_FAILURES
+from bot.outbox import Outgoing, enqueue
 from digest.calendar import RSS_DELAY, feed_time, latest_announcement_day
 from digest.categories import merge_exprs
 from digest.day_index import DayIndex
@@ -59,6 +62,7 @@ async def ingest(app, day: dt.date | None = None, categories: str = "", *,  # ty
     expected = day or latest_announcement_day(app.clock(), delay=RSS_DELAY)
     report = await ingest_day(app.http, app.store, app.settings.arxiv.rss_url, feeds, expected)
     log.info("ingest %s", report.summary())
+    FETCH_FAILURES.inc(sum(1 for status in report.feeds.values() if status == "failed"))
     if report.new_listings:
         app.papers_stored([p.id for p, _ in app.store.announced_on(expected)])
     return report
@@ -240,7 +244,7 @@ def _advance_schedule(session, sub: Subscription, day: dt.date) -> None:  # type
         update(SubscriptionRow)
         .where(SubscriptionRow.chat_id == sub.chat_id)
         .where((SubscriptionRow.last_digest_day.is_(None)) | (SubscriptionRow.last_digest_day < day))
-        .values(last_digest_day=day)
+        .values(last_digest_day=day, version=SubscriptionRow.version + 1)
     )
 
 
@@ -291,7 +295,10 @@ async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
             due = await asyncio.to_thread(due_subscriptions, app, app.clock())
         await asyncio.to_thread(enqueue_late_notes, app, due.day, due.waiting)
     if due.ready:
+        started = time.perf_counter()
         digests = await asyncio.to_thread(build_digests, app, due.day, due.ready)
+        DIGEST_BUILD.observe(time.perf_counter() - started)
+        failpoint("digests-built")  # the crash test kills the process here, before anything is enqueued
         pairs = list(zip(due.ready, digests))
         tldrs = await card_tldrs(app, pairs)
         await asyncio.to_thread(_commit_all, app, pairs, tldrs)

@@ -53,6 +53,38 @@ def init_db(engine: Engine) -> None:
     index_papers(engine)  # a migration may have dropped a search index of an older layout: rebuilt here
 
 
+def is_current(engine: Engine) -> bool:
+    """Whether the database is at the newest revision (processes that do not migrate wait for it)."""
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
+    with engine.connect() as connection:
+        script = ScriptDirectory.from_config(_config(connection))
+        current = MigrationContext.configure(connection).get_current_heads()
+    return set(current) == set(script.get_heads())
+
+
+def wait_for_schema(engine: Engine, *, poll_s: float = 2.0) -> None:
+    """Block until another process (the scheduler) has migrated the database to the newest revision."""
+    import logging
+    import time
+
+    logged = False
+    while True:
+        try:
+            if is_current(engine):
+                return
+        except Exception as exc:  # the database is not up yet, or has no tables yet
+            if not logged:
+                logging.getLogger(__name__).info("waiting for the database: %s", type(exc).__name__)
+                logged = True
+        else:
+            if not logged:
+                logging.getLogger(__name__).info("waiting for the scheduler to migrate the database")
+                logged = True
+        time.sleep(poll_s)
+
+
 def _revision(message: str) -> None:
     from digest.db import make_engine
 

@@ -2,18 +2,24 @@
 
 `enqueue` writes rows keyed by a unique idempotency key ("digest:<chat>:<day>:<part>"), inside the
 caller's transaction, so enqueueing twice is a no-op and a crash never loses a digest. `deliver`
-claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so several workers can share the table),
-sends them through the chat's adapter in order, and records the result:
+claims due rows (`FOR UPDATE SKIP LOCKED` on PostgreSQL, so any number of sender processes share
+the table), sends them through the chat's adapter and records the result:
 
 - sent: the platform's message id is kept; the row is never sent again.
 - transient failure (network, 5xx, 429 the adapter could not absorb): retried with growing delays.
 - chat unreachable (blocked, kicked, DMs closed): the subscription is paused, the rows kept as dead.
 - chat moved (Telegram group -> supergroup): the subscription and pending rows follow the new id.
 
-A row is marked "sending" before the send and "sent" after it. If the process dies between the
-two, the row is retried after `SENDING_LEASE`; Discord drops the duplicate by nonce (the row key),
-Telegram has no such key, so that one window, a crash in the middle of one HTTP call, can repeat a
-single message. Everything else is exactly once.
+Claims. Only the head row of each chat (no earlier row of that chat still pending or sending) can
+be claimed, so a chat's messages leave in order whichever sender holds them, and a chat is never
+served by two senders at once. A claimed row is "sending", `claimed_by` this sender's id, with
+`next_attempt_at` as the claim's expiry, pushed on by a heartbeat while the sender lives. A
+restarted sender takes back its own claimed rows at once; another sender's rows are taken over
+when their claim expires (`CLAIM_LEASE`), so delivery resumes within seconds of a crash.
+
+Duplicates. Discord drops a resend by its nonce (the row key). Telegram has no such key, so for it
+the outbox allows one send at a time whose outcome is not yet recorded (`bot.ports.SendTurn`): a
+crash can repeat that one message, never more. Everything else is exactly once.
 """
 
 from __future__ import annotations
@@ -21,21 +27,26 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import os
+import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session, aliased, sessionmaker
 
-from bot.ports import ChatMoved, ChatUnreachable, SendError, Sender, TransientSendError
+from bot import metrics
+from bot.ports import ChatMoved, ChatUnreachable, SendError, Sender, SendTurn, TransientSendError
 from bot.schema import OutboxRow
 from digest.message import Message, from_dict, to_dict
 from digest.schema import as_stored
 
 log = logging.getLogger(__name__)
 
-SENDING_LEASE = dt.timedelta(minutes=5)
+CLAIM_LEASE = dt.timedelta(seconds=20)
+HEARTBEAT_S = 5.0
+CLAIM_BATCH = 200  # head rows (one per chat) claimed per round
 MAX_DELAY = dt.timedelta(hours=1)
 GIVE_UP_AFTER = 60  # attempts, about two days of hourly retries
 
@@ -71,6 +82,17 @@ def enqueue(session: Session, items: Iterable[Outgoing], now: dt.datetime) -> in
     return len(fresh)
 
 
+def default_sender_id(role: str = "sender") -> str:
+    """This host's sender id: stable across restarts (so a restart takes back its claims at once).
+
+    Two live senders must never share an id; on one host set `outbox.sender_id` for each.
+    """
+    return f"{socket.gethostname()}:{role}"
+
+
+Claimed = tuple[int, str, str, dict]  # row id, chat id, key, payload
+
+
 class Outbox:
     """Delivers pending outbox rows through the adapters' senders."""
 
@@ -83,6 +105,8 @@ class Outbox:
         on_unreachable: Callable[[str, str], None],
         on_moved: Callable[[str, str], None],
         concurrency: int = 8,
+        sender_id: str | None = None,
+        platforms: Callable[[], Iterable[str]] | None = None,
     ) -> None:
         self.sessions = sessions
         self.sender_for = sender_for
@@ -90,79 +114,135 @@ class Outbox:
         self.on_unreachable = on_unreachable
         self.on_moved = on_moved
         self.concurrency = concurrency
+        self.sender_id = sender_id or f"{socket.gethostname()}:{os.getpid()}"
+        self.platforms = platforms  # the platforms this process can send to ("tg", "dc"); None = any
         self._lock = asyncio.Lock()
+        self._unrecorded = asyncio.Lock()  # SendTurn: one unrecorded Telegram send at a time
+        self._took_back = False
 
     def _now(self) -> dt.datetime:
         return as_stored(self.clock())
 
-    async def deliver(self, limit: int = 5000) -> int:
-        """Send every due row (in order within each chat); returns how many were sent."""
+    async def deliver(self, max_rounds: int = 10_000) -> int:
+        """Send every due row (each chat's in order); returns how many were sent."""
         async with self._lock:
-            batches = await asyncio.to_thread(self._claim, limit)
-            if not batches:
-                return 0
-            gate = asyncio.Semaphore(self.concurrency)
+            if not self._took_back:
+                await asyncio.to_thread(self.take_back_own_claims)
+                self._took_back = True
+            heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
+            try:
+                total = 0
+                for _ in range(max_rounds):
+                    rows = await asyncio.to_thread(self._claim, CLAIM_BATCH)
+                    if not rows:
+                        break
+                    gate = asyncio.Semaphore(self.concurrency)
 
-            async def run(chat_id: str, rows: list[tuple[int, str, dict]]) -> int:
-                async with gate:
-                    return await self._deliver_chat(chat_id, rows)
+                    async def run(row: Claimed) -> int:
+                        async with gate:
+                            return await self._deliver_one(row)
 
-            sent = await asyncio.gather(*(run(chat_id, rows) for chat_id, rows in batches.items()))
-            return sum(sent)
+                    sent = sum(await asyncio.gather(*(run(r) for r in rows)))
+                    total += sent
+                    if not sent:
+                        break  # everything claimed failed or waits: the next flush tries again
+                return total
+            finally:
+                heartbeat.cancel()
 
-    def _claim(self, limit: int) -> dict[str, list[tuple[int, str, dict]]]:
-        """Mark due rows as sending and group them by chat, oldest first."""
-        now = self._now()
+    def take_back_own_claims(self) -> int:
+        """Rows this sender id had claimed when it died go back to the queue at once."""
         with self.sessions.begin() as session:
-            stale = now - SENDING_LEASE
+            result = session.execute(update(OutboxRow).where(
+                OutboxRow.status == "sending", OutboxRow.claimed_by == self.sender_id,
+            ).values(status="pending", claimed_by=None, next_attempt_at=self._now()))
+        if result.rowcount:
+            log.info("took back %d outbox rows this sender (%s) had claimed before a restart",
+                     result.rowcount, self.sender_id)
+        return result.rowcount or 0
+
+    async def _heartbeat(self) -> None:
+        while True:
+            await asyncio.sleep(HEARTBEAT_S)
+            try:
+                await asyncio.to_thread(self._renew_claims)
+            except Exception:
+                log.warning("outbox heartbeat failed", exc_info=True)
+
+    def _renew_claims(self) -> None:
+        with self.sessions.begin() as session:
+            session.execute(update(OutboxRow).where(
+                OutboxRow.status == "sending", OutboxRow.claimed_by == self.sender_id,
+            ).values(next_attempt_at=self._now() + CLAIM_LEASE))
+
+    def _claim(self, limit: int) -> list[Claimed]:
+        """Claim the due head row of up to `limit` chats, oldest first."""
+        now = self._now()
+        platforms = sorted(self.platforms()) if self.platforms is not None else None
+        if platforms == []:
+            return []  # no adapter here (a scheduler process): leave every row to the senders
+        earlier = aliased(OutboxRow)
+        blocked = exists().where(and_(earlier.chat_id == OutboxRow.chat_id, earlier.id < OutboxRow.id,
+                                      earlier.status.in_(["pending", "sending"])))
+        with self.sessions.begin() as session:
             query = (
                 select(OutboxRow)
-                .where(or_(
-                    (OutboxRow.status == "pending") & (OutboxRow.next_attempt_at <= now),
-                    (OutboxRow.status == "sending") & (OutboxRow.next_attempt_at <= stale),
-                ))
+                .where(OutboxRow.status.in_(["pending", "sending"]), OutboxRow.next_attempt_at <= now, ~blocked)
+                .where(or_(*(OutboxRow.chat_id.startswith(f"{p}:") for p in platforms)) if platforms else true())
                 .order_by(OutboxRow.id)
                 .limit(limit)
-                .with_for_update(skip_locked=True)
+                .with_for_update(skip_locked=True, of=OutboxRow)
             )
-            batches: dict[str, list[tuple[int, str, dict]]] = {}
+            claimed: list[Claimed] = []
             for row in session.scalars(query):
-                if self.sender_for(row.chat_id) is None:  # that platform's adapter is not running
+                if self.sender_for(row.chat_id) is None:  # that platform's adapter is not running here
                     continue
-                row.status, row.next_attempt_at = "sending", now
-                batches.setdefault(row.chat_id, []).append((row.id, row.key, row.payload))
-        return batches
+                row.status, row.claimed_by, row.next_attempt_at = "sending", self.sender_id, now + CLAIM_LEASE
+                claimed.append((row.id, row.chat_id, row.key, row.payload))
+        return claimed
 
-    async def _deliver_chat(self, chat_id: str, rows: list[tuple[int, str, dict]]) -> int:
-        sent = 0
-        for position, (row_id, key, payload) in enumerate(rows):
-            sender = self.sender_for(chat_id)
-            if sender is None:
-                self._release([r[0] for r in rows[position:]], delay=dt.timedelta(minutes=1), error="no adapter running")
-                return sent
+    async def _deliver_one(self, claimed: Claimed) -> int:
+        row_id, chat_id, key, payload = claimed
+        platform = chat_id.split(":", 1)[0]
+        sender = self.sender_for(chat_id)
+        if sender is None:
+            self._release([row_id], delay=dt.timedelta(minutes=1), error="no adapter running")
+            return 0
+        turn = SendTurn(self._unrecorded) if getattr(sender, "takes_turns", False) else None
+        try:
             try:
-                ref = await sender.send(chat_id, from_dict(payload), idempotency_key=key)
+                if turn is not None:
+                    ref = await sender.send(chat_id, from_dict(payload), idempotency_key=key, turn=turn)  # type: ignore[call-arg]
+                else:
+                    ref = await sender.send(chat_id, from_dict(payload), idempotency_key=key)
             except ChatMoved as exc:
                 self.on_moved(chat_id, exc.new_chat_id)
                 self._move_rows(chat_id, exc.new_chat_id)
-                self._release([r[0] for r in rows[position:]], delay=dt.timedelta(0), error=str(exc))
-                return sent
+                self._release([row_id], delay=dt.timedelta(0), error=str(exc))
+                return 0
             except ChatUnreachable as exc:
                 log.warning("chat %s is unreachable: %s", chat_id, exc)
+                metrics.SEND_FAILURES.labels(platform, "unreachable").inc()
                 self.on_unreachable(chat_id, str(exc))
                 self._mark_dead(chat_id, str(exc))
-                return sent
+                return 0
             except (TransientSendError, SendError) as exc:
                 retry_after = exc.retry_after if isinstance(exc, TransientSendError) else None
-                self._retry_later([r[0] for r in rows[position:]], str(exc), retry_after)
-                return sent
+                metrics.SEND_FAILURES.labels(platform, "transient" if retry_after is not None or isinstance(
+                    exc, TransientSendError) else "refused").inc()
+                self._retry_later([row_id], str(exc), retry_after)
+                return 0
             except Exception as exc:  # an adapter bug must not lose the message
                 log.exception("sending outbox row %s failed", row_id)
-                self._retry_later([r[0] for r in rows[position:]], f"{type(exc).__name__}: {exc}", None)
-                return sent
+                metrics.SEND_FAILURES.labels(platform, "bug").inc()
+                self._retry_later([row_id], f"{type(exc).__name__}: {exc}", None)
+                return 0
             await asyncio.to_thread(self._mark_sent, row_id, ref.message_id)  # keep the event loop free
-            sent += 1
-        return sent
+        finally:
+            if turn is not None:
+                turn.give_back()
+        metrics.MESSAGES_SENT.labels(platform).inc()
+        return 1
 
     def _mark_sent(self, row_id: int, message_id: str) -> None:
         with self.sessions.begin() as session:
@@ -172,7 +252,7 @@ class Outbox:
     def _release(self, row_ids: list[int], *, delay: dt.timedelta, error: str) -> None:
         with self.sessions.begin() as session:
             session.execute(update(OutboxRow).where(OutboxRow.id.in_(row_ids)).values(
-                status="pending", next_attempt_at=self._now() + delay, error=error))
+                status="pending", claimed_by=None, next_attempt_at=self._now() + delay, error=error))
 
     def _retry_later(self, row_ids: list[int], error: str, retry_after: float | None) -> None:
         now = self._now()
@@ -185,7 +265,7 @@ class Outbox:
                     continue
                 delay = dt.timedelta(seconds=retry_after) if retry_after else min(
                     dt.timedelta(seconds=15 * 2 ** min(row.attempts - 1, 10)), MAX_DELAY)
-                row.status, row.next_attempt_at = "pending", now + delay
+                row.status, row.claimed_by, row.next_attempt_at = "pending", None, now + delay
 
     def _mark_dead(self, chat_id: str, error: str) -> None:
         with self.sessions.begin() as session:
@@ -198,6 +278,22 @@ class Outbox:
             session.execute(update(OutboxRow).where(
                 OutboxRow.chat_id == old, OutboxRow.status.in_(["pending", "sending"])
             ).values(chat_id=new))
+
+    def depth(self) -> dict:
+        """Rows by status and the oldest row still to send: for `paperboy status` and /metrics."""
+        with self.sessions() as session:
+            counts = dict(session.execute(select(OutboxRow.status, func.count()).group_by(OutboxRow.status)).all())
+            oldest = session.execute(
+                select(OutboxRow.id, OutboxRow.key, OutboxRow.created_at, OutboxRow.attempts, OutboxRow.error)
+                .where(OutboxRow.status.in_(["pending", "sending"])).order_by(OutboxRow.id).limit(1)
+            ).first()
+        by_status = {status: int(counts.get(status, 0)) for status in ("pending", "sending", "sent", "dead")}
+        report: dict = {"by_status": by_status, "oldest_pending": None, "oldest_pending_age_s": None}
+        if oldest is not None:
+            report["oldest_pending"] = {"id": oldest.id, "key": oldest.key, "created_at": oldest.created_at.isoformat(),
+                                        "attempts": oldest.attempts, "error": oldest.error}
+            report["oldest_pending_age_s"] = metrics.age_seconds(oldest.created_at, self.clock())
+        return report
 
     def pending_count(self) -> int:
         with self.sessions() as session:

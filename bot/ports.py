@@ -6,6 +6,7 @@ bot (and the outbox) can send, edit and stream neutral `Message`s. Nothing here 
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from dataclasses import dataclass
 from typing import Protocol
@@ -120,3 +121,27 @@ class Reply:
     message_id: str
     actions: tuple[str, ...] = ()
     text: str = ""
+
+
+class SendTurn:
+    """The outbox's "one unrecorded send at a time" token, for platforms that cannot drop a resend.
+
+    Telegram has no idempotency key, so a message whose send succeeded but was not yet recorded as
+    sent is repeated after a crash. The outbox hands a turn to such a sender; the sender `take`s it
+    just before its HTTP call (after any flood-limit wait, so waiting never blocks other chats) and
+    the outbox gives it back once the row is marked sent. So a crash repeats at most one message.
+    """
+
+    def __init__(self, lock: "asyncio.Lock") -> None:
+        self._lock = lock
+        self.held = False
+
+    async def take(self) -> None:
+        if not self.held:
+            await self._lock.acquire()
+            self.held = True
+
+    def give_back(self) -> None:
+        if self.held:
+            self.held = False
+            self._lock.release()

@@ -37,22 +37,25 @@ class Job:
     first_after_s: float = 0.0
 
 
-def jobs(app) -> list[Job]:  # type: ignore[no-untyped-def]
+def jobs(app, *, flush_outbox: bool = True) -> list[Job]:  # type: ignore[no-untyped-def]
     """paperboy's periodic jobs, in the order they run when due at the same moment.
 
     Ingest first: at start-up and every minute it makes sure the latest announcement of every
     followed category is in (a cheap check when it is), fetching what is missing within the
-    backoff; then delivery, which sends only days that are in; then the outbox.
+    backoff; then delivery, which sends only days that are in; then the outbox (unless
+    `flush_outbox` is False: under `paperboy run` every sender process flushes it, while these jobs
+    run in the one process holding the scheduler lease).
     """
-    return [
+    periodic = [
         Job("ingest", "make sure the latest announcement is in", ingest_if_due, INGEST_CHECK_S),
         Job("deliver", "deliver due digests", deliver_due, DELIVERY_SWEEP_S, first_after_s=5),
         Job("outbox", "flush the outbox", _flush, app.settings.schedule.outbox_interval_s,
             first_after_s=app.settings.schedule.outbox_interval_s),
     ]
+    return periodic if flush_outbox else [job for job in periodic if job.id != "outbox"]
 
 
-def build_scheduler(app) -> AsyncIOScheduler:  # type: ignore[no-untyped-def]
+def build_scheduler(app, *, flush_outbox: bool = True) -> AsyncIOScheduler:  # type: ignore[no-untyped-def]
     """A scheduler with paperboy's jobs; start it only once the adapters are ready."""
     schedule = app.settings.schedule
     scheduler = AsyncIOScheduler(
@@ -60,7 +63,7 @@ def build_scheduler(app) -> AsyncIOScheduler:  # type: ignore[no-untyped-def]
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": schedule.misfire_grace_s},
     )
     now = dt.datetime.now(dt.timezone.utc)
-    for job in jobs(app):
+    for job in jobs(app, flush_outbox=flush_outbox):
         scheduler.add_job(run_job, IntervalTrigger(seconds=job.every_s), args=[job.run, app], id=job.id,
                           name=job.name, next_run_time=now + dt.timedelta(seconds=job.first_after_s))
     return scheduler

@@ -97,6 +97,8 @@ class SubscriptionRow(Base):
     last_digest_day: Mapped[dt.date | None] = mapped_column(Date, nullable=True, index=True)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    # Bumped by every write, so a change based on a stale read is detected and retried.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class SentPaperRow(Base):

@@ -15,11 +15,16 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 
 from sqlalchemy import or_, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clean import echo
 from digest.errors import BadInput
 from digest.schema import DigestRow, SavedPaperRow, SentPaperRow, SubscriptionRow, as_stored, utcnow
+
+class SubscriptionConflict(Exception):
+    """The subscription changed since it was read (another process or task wrote it): read it again and redo."""
+
 
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = ",".join(WEEKDAYS)
@@ -54,6 +59,7 @@ class Subscription:
     paused_reason: str | None = None
     last_digest_day: dt.date | None = None
     created_at: dt.datetime = field(default_factory=utcnow)
+    version: int = 0  # the row version this value was read at (0: no row yet); see SubscriptionStore.save
 
     @property
     def is_active(self) -> bool:
@@ -76,6 +82,7 @@ class Subscription:
 
 
 _FIELDS = [f for f in Subscription.__dataclass_fields__ if f != "chat_id"]
+_WRITTEN = [f for f in _FIELDS if f not in ("created_at", "version")]
 _TUPLES = {"keywords", "exclude", "authors"}
 
 
@@ -112,19 +119,33 @@ class SubscriptionStore:
         return self.get(chat_id) or replace(self.defaults, chat_id=chat_id, chat_kind=chat_kind, created_at=self._now())
 
     def save(self, sub: Subscription) -> Subscription:
-        """Insert or update the whole subscription."""
-        with self.sessions.begin() as session:
-            row = session.get(SubscriptionRow, sub.chat_id)
-            if row is None:
-                row = SubscriptionRow(chat_id=sub.chat_id, created_at=sub.created_at)
-                session.add(row)
-            for name in _FIELDS:
-                if name == "created_at":
-                    continue
-                value = getattr(sub, name)
-                setattr(row, name, list(value) if name in _TUPLES else value)
-            row.updated_at = self._now()
-        return sub
+        """Write the whole subscription, if nobody changed it since `sub` was read; returns it as stored.
+
+        Two processes (or two tasks) changing one chat's subscription each read it, change it and
+        write it back; without a check the second write would silently undo the first. So the write
+        only happens if the row is still at `sub.version` (or still absent when `sub.version` is 0),
+        and bumps the version; otherwise `SubscriptionConflict` is raised and the caller starts over
+        from a fresh read (the bot re-runs the command).
+        """
+        values = {name: (list(getattr(sub, name)) if name in _TUPLES else getattr(sub, name)) for name in _WRITTEN}
+        now = self._now()
+        try:
+            with self.sessions.begin() as session:
+                if sub.version == 0:
+                    session.add(SubscriptionRow(chat_id=sub.chat_id, created_at=sub.created_at, updated_at=now,
+                                                version=1, **values))
+                    session.flush()
+                else:
+                    result = session.execute(
+                        update(SubscriptionRow)
+                        .where(SubscriptionRow.chat_id == sub.chat_id, SubscriptionRow.version == sub.version)
+                        .values(**values, updated_at=now, version=SubscriptionRow.version + 1)
+                    )
+                    if result.rowcount != 1:
+                        raise SubscriptionConflict(sub.chat_id)
+        except IntegrityError:  # someone created the row first
+            raise SubscriptionConflict(sub.chat_id) from None
+        return replace(sub, version=sub.version + 1)
 
     def all(self, *, active_only: bool = False) -> list[Subscription]:
         with self.sessions() as session:
@@ -155,6 +176,7 @@ class SubscriptionStore:
             row = session.get(SubscriptionRow, chat_id)
             if row is not None:
                 row.paused, row.paused_reason, row.updated_at = True, reason, self._now()
+                row.version += 1
 
     def move(self, old_chat_id: str, new_chat_id: str) -> None:
         """Give a chat's subscription to its new id (a Telegram group became a supergroup)."""

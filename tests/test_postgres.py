@@ -55,11 +55,11 @@ async def test_two_outbox_workers_never_send_a_row_twice(pg_app):
         assert enqueue(session, items, now) == 0  # the idempotency key holds on PostgreSQL too
     sender = FakeSender()
 
-    def worker() -> Outbox:
+    def worker(sender_id: str) -> Outbox:  # two sender processes: each has its own id
         return Outbox(pg_app.sessions, sender_for=lambda chat: sender, clock=pg_app.clock,
-                      on_unreachable=lambda *a: None, on_moved=lambda *a: None)
+                      on_unreachable=lambda *a: None, on_moved=lambda *a: None, sender_id=sender_id)
 
-    sent = await asyncio.gather(worker().deliver(), worker().deliver())
+    sent = await asyncio.gather(worker("sender-1").deliver(), worker("sender-2").deliver())
     assert sum(sent) == 60
     assert sorted(k for k in sender.keys()) == sorted(o.key for o in items)
     for chat in range(20):  # and in order within each chat

@@ -34,7 +34,7 @@ from adapters.discord.sender import DiscordSender
 from bot.config import DiscordSettings, Settings
 from bot.ports import PlatformUnavailable
 
-__all__ = ["PaperboyClient", "DiscordBot", "build_discord", "run_discord", "start_discord", "configure_endpoints"]
+__all__ = ["PaperboyClient", "DiscordBot", "build_discord", "run_discord", "start_discord", "start_discord_sender", "configure_endpoints"]
 
 log = logging.getLogger(__name__)
 
@@ -84,9 +84,22 @@ class PaperboyClient(discord.Client):
 def build_discord(paperboy: Any, settings: Settings, **options: Any) -> PaperboyClient:
     """A ready-to-start client for `settings.discord`, attached to `paperboy` as the "dc" sender."""
     configure_endpoints(settings.discord)
+    if settings.discord.shard_count > 1:  # one bot process per gateway shard
+        options.setdefault("shard_id", settings.discord.shard_id)
+        options.setdefault("shard_count", settings.discord.shard_count)
     client = PaperboyClient(paperboy, sessions=getattr(paperboy, "sessions", None), **options)
-    paperboy.attach_sender("dc", DiscordSender(client))
+    paperboy.attach_sender("dc", DiscordSender(client, fleet=_fleet_buckets(paperboy)))
     return client
+
+
+def _fleet_buckets(paperboy: Any) -> Any:
+    """Discord's limits shared by every sender on PostgreSQL; on SQLite discord.py's own buckets suffice."""
+    engine = getattr(paperboy, "engine", None)
+    if engine is None or engine.dialect.name != "postgresql":
+        return None
+    from bot.flood import SharedBuckets
+
+    return SharedBuckets(engine)
 
 
 async def run_discord(paperboy: Any, settings: Settings) -> None:
@@ -154,3 +167,16 @@ async def start_discord(paperboy: Any, settings: Settings) -> Callable[[], Await
     bot = DiscordBot(paperboy, settings)
     await bot.start()
     return bot.stop
+
+
+async def start_discord_sender(paperboy: Any, settings: Settings) -> Callable[[], Awaitable[None]]:
+    """Send-only Discord for `paperboy run --role sender`: REST after login, no gateway connection."""
+    client = build_discord(paperboy, settings)
+    try:
+        await client.login(settings.discord.token)
+    except discord.LoginFailure:
+        log.error("Discord refused discord.token; check the bot token in the Developer Portal")
+        await client.close()
+        raise
+    log.info("Discord: sending only (outbox)")
+    return client.close

@@ -24,6 +24,7 @@ import aiohttp
 import discord
 
 from adapters.discord.render import DiscordPayload, render, render_preview
+from bot.metrics import FLOODS
 from bot.ports import ChatUnreachable, SendError, SentRef, TransientSendError
 from digest.message import Message
 
@@ -35,6 +36,9 @@ NONCE_LENGTH = 25
 # 10003 unknown channel, 50001 missing access, 50007 cannot send messages to this user,
 # 50013 missing permissions, 50083 thread archived.
 UNREACHABLE_CODES = frozenset({10003, 50001, 50007, 50013, 50083})
+# Fleet-wide spacing (95 % of the limit): 50 requests/s per bot, 5 messages per 5 s per channel.
+GLOBAL_INTERVAL_S = 1 / (50 * 0.95)
+CHANNEL_INTERVAL_S = 1 / 0.95
 
 
 def nonce_for(idempotency_key: str, part: int = 0) -> str:
@@ -57,11 +61,13 @@ def _mapped_errors(chat_id: str) -> Iterator[None]:
     try:
         yield
     except discord.RateLimited as exc:
+        FLOODS.labels("dc").inc()
         raise TransientSendError(f"{chat_id}: rate limited", retry_after=exc.retry_after) from exc
     except discord.HTTPException as exc:
         if exc.code in UNREACHABLE_CODES or exc.status == 403:
             raise ChatUnreachable(f"{chat_id}: {exc.text or exc.status} (code {exc.code})") from exc
         if exc.status == 429:
+            FLOODS.labels("dc").inc()
             raise TransientSendError(f"{chat_id}: rate limited", retry_after=_retry_after(exc)) from exc
         if exc.status >= 500:
             raise TransientSendError(f"{chat_id}: Discord error {exc.status}") from exc
@@ -84,9 +90,15 @@ def _split_ref(ref: SentRef) -> list[int]:
 class DiscordSender:
     """Sends, edits and streams paperboy messages through a discord.py client."""
 
-    def __init__(self, client: discord.Client, *, stream_interval: float = 1.5) -> None:
+    def __init__(self, client: discord.Client, *, stream_interval: float = 1.5, fleet: Any = None) -> None:
         self._client = client
         self._stream_interval = stream_interval
+        self._fleet = fleet  # bot.flood.SharedBuckets on PostgreSQL: the limits of every sender together
+
+    async def _fleet_slot(self, channel_id: int) -> None:
+        """Wait for Discord's global and per-channel limits counted across every sender (PostgreSQL)."""
+        if self._fleet is not None:
+            await self._fleet.wait_for([("dc:global", GLOBAL_INTERVAL_S), (f"dc:channel:{channel_id}", CHANNEL_INTERVAL_S)])
 
     def _channel(self, chat_id: str) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(channel_id_of(chat_id))
@@ -100,6 +112,7 @@ class DiscordSender:
                 kwargs = payload.send_kwargs()
                 if idempotency_key is not None:
                     kwargs["nonce"] = nonce_for(idempotency_key, part)
+                await self._fleet_slot(channel.id)
                 sent = await channel.send(**kwargs)
                 ids.append(str(sent.id))
         return SentRef(chat_id=chat_id, message_id=",".join(ids))

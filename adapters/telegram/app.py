@@ -49,7 +49,8 @@ from bot.ports import PlatformUnavailable
 from bot.redact import redactor
 from digest.errors import PaperboyError
 
-__all__ = ["ChatOrderedProcessor", "build_telegram", "register_commands", "run_telegram", "start_telegram"]
+__all__ = ["ChatOrderedProcessor", "build_telegram", "register_commands", "run_telegram", "start_telegram",
+           "start_telegram_sender"]
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +86,15 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         pass
 
 
+def make_limiter(paperboy: Paperboy, limits: RateLimits):  # type: ignore[no-untyped-def]
+    """Flood limits for the whole fleet: in the database on PostgreSQL, in this process on SQLite."""
+    if paperboy.engine.dialect.name == "postgresql":
+        from adapters.telegram.shared_limits import SharedRateLimiter
+
+        return SharedRateLimiter(paperboy.engine, limits)
+    return RateLimiter(limits)
+
+
 def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits | None = None) -> Application:
     """The PTB Application with paperboy's handlers; also attaches the "tg" sender to the core."""
     for noisy in ("httpx", "httpcore"):  # httpx logs request URLs, and Bot API URLs contain the token
@@ -98,8 +108,9 @@ def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits
         .concurrent_updates(ChatOrderedProcessor(CONCURRENT_UPDATES))
         .build()
     )
-    sender = TelegramSender(application.bot, limiter=RateLimiter(limits))
-    handlers = TelegramHandlers(paperboy, sender, AdminCache(application.bot))
+    limits = limits or RateLimits(overall_per_s=tg.broadcast_per_s)
+    sender = TelegramSender(application.bot, limiter=make_limiter(paperboy, limits))
+    handlers = TelegramHandlers(paperboy, sender, AdminCache(application.bot), webhook=bool(tg.webhook_url))
     paperboy.attach_sender("tg", sender)
 
     posts = filters.UpdateType.MESSAGE | filters.UpdateType.CHANNEL_POST
@@ -161,6 +172,17 @@ async def start_telegram(paperboy: Paperboy, settings: Settings, *,
         await application.shutdown()
 
     return stop
+
+
+async def start_telegram_sender(paperboy: Paperboy, settings: Settings, *,
+                                limits: RateLimits | None = None) -> Callable[[], Awaitable[None]]:
+    """Send-only Telegram for `paperboy run --role sender`: the Bot API client, no polling or webhook."""
+    if not settings.telegram.token:
+        raise ValueError("telegram.token is empty: get one from @BotFather")
+    application = build_telegram(paperboy, settings, limits=limits)
+    await application.initialize()
+    log.info("Telegram bot @%s: sending only (outbox)", application.bot.username)
+    return application.shutdown
 
 
 async def run_telegram(paperboy: Paperboy, settings: Settings) -> None:

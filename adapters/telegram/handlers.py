@@ -30,6 +30,7 @@ from adapters.telegram.context import AdminCache, chat_kind, reply_of
 from adapters.telegram.sender import TelegramSender, chat_ref
 from bot.app import APOLOGY, Paperboy
 from bot.ports import ChatContext, ChatKind, ChatMoved, ChatUnreachable, SendError, SentRef
+from bot.updates import first_delivery
 from digest.ids import find_ids
 from digest.message import Message as OutMessage
 from digest.message import text as text_message
@@ -46,10 +47,11 @@ _PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatM
 class TelegramHandlers:
     """The update callbacks, sharing the core, the sender and the admin cache."""
 
-    def __init__(self, paperboy: Paperboy, sender: TelegramSender, admins: AdminCache) -> None:
+    def __init__(self, paperboy: Paperboy, sender: TelegramSender, admins: AdminCache, *, webhook: bool = False) -> None:
         self.paperboy = paperboy
         self.sender = sender
         self.admins = admins
+        self.webhook = webhook  # several bot processes may share a webhook: duplicates are checked in the database
         self._seen_updates: deque[int] = deque(maxlen=2048)
 
     @property
@@ -59,11 +61,17 @@ class TelegramHandlers:
     # --- plumbing -------------------------------------------------------------------------------
 
     async def drop_duplicates(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-        """Webhooks redeliver an update that was not acknowledged; handle each update_id once."""
+        """Webhooks redeliver an update that was not acknowledged; handle each update_id once.
+
+        With a webhook, several bot processes may share the load, so the database decides too.
+        """
         if isinstance(update, Update):
             if update.update_id in self._seen_updates:
                 raise ApplicationHandlerStop
             self._seen_updates.append(update.update_id)
+            if self.webhook and not await asyncio.to_thread(
+                    first_delivery, self.paperboy.sessions, f"tg:{update.update_id}", self.paperboy.clock()):
+                raise ApplicationHandlerStop
 
     async def deliver(self, ctx: ChatContext, messages: list[OutMessage], *, reply_to: int | None = None) -> None:
         """Send the core's replies; the first one answers the user's message in groups."""

@@ -134,8 +134,12 @@ class RateLimiter:
         self._locks: dict[int, asyncio.Lock] = {}
         self._windows: dict[tuple[str, int], _Window] = {}
 
-    async def acquire(self, chat: int, *, group: bool, edit: bool = False, wait: bool = True) -> Permit | None:
-        """Wait for leave to send one request to `chat`; with wait=False, None instead of waiting."""
+    async def acquire(self, chat: int, *, group: bool, edit: bool = False, wait: bool = True,
+                      ready: Callable[[], Awaitable[None]] | None = None) -> Permit | None:
+        """Wait for leave to send one request to `chat`; with wait=False, None instead of waiting.
+
+        `ready` (the outbox's send turn) is awaited last, once leave is granted.
+        """
         lock = self._locks.setdefault(chat, asyncio.Lock())
         if not wait and lock.locked():
             return None
@@ -163,6 +167,12 @@ class RateLimiter:
         except BaseException:
             permit.release()
             raise
+        if ready is not None:
+            try:
+                await ready()
+            except BaseException:
+                permit.release()
+                raise
         return permit
 
     def _windows_for(self, chat: int, *, group: bool, edit: bool) -> list[_Window]:

@@ -32,7 +32,8 @@ from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, Re
 
 from adapters.telegram.limits import RateLimiter
 from adapters.telegram.render import TelegramPayload, render, render_plain
-from bot.ports import AnswerStream, ChatMoved, ChatUnreachable, SendError, SentRef, TransientSendError
+from bot.metrics import FLOODS
+from bot.ports import AnswerStream, ChatMoved, ChatUnreachable, SendError, SendTurn, SentRef, TransientSendError
 from digest.message import Markdown, Message
 
 __all__ = ["TelegramSender", "chat_ref", "tg_chat_id"]
@@ -75,6 +76,8 @@ def _plain(payload: TelegramPayload) -> TelegramPayload:
 class TelegramSender:
     """Sends, edits and streams neutral messages through a PTB `Bot`, within Telegram's limits."""
 
+    takes_turns = True  # no idempotency key on Telegram: the outbox gives one unrecorded send at a time
+
     def __init__(self, bot: Bot, *, limiter: RateLimiter | None = None, max_attempts: int = 3,
                  stream_interval_s: float = 1.0, group_stream_interval_s: float = 3.0) -> None:
         self.bot = bot
@@ -89,8 +92,11 @@ class TelegramSender:
     # --- the Sender port -------------------------------------------------------------------
 
     async def send(self, chat_id: str, message: Message, *, idempotency_key: str | None = None,
-                   reply_to: str | None = None) -> SentRef:
-        """Send a message (in parts if long); returns the part that carries the buttons."""
+                   reply_to: str | None = None, turn: SendTurn | None = None) -> SentRef:
+        """Send a message (in parts if long); returns the part that carries the buttons.
+
+        With a `turn` (from the outbox), each request waits for it after its flood-limit wait.
+        """
         tg_id = tg_chat_id(chat_id)
         payloads = render(message)
         done = self._remember(idempotency_key) if idempotency_key else []
@@ -99,14 +105,14 @@ class TelegramSender:
                 continue  # delivered before a failure; a retry must not repeat it
             reply = int(reply_to) if reply_to and i == 0 else None
             try:
-                sent = await self._send_payload(tg_id, payload, reply)
+                sent = await self._send_payload(tg_id, payload, reply, turn)
             except BadRequest as exc:
                 if not _is_parse_error(exc):
                     raise _permanent(exc) from exc
                 log.warning("Telegram could not parse our HTML for %s (%s); resending as plain text", chat_id, exc)
                 fallback = render_plain(message) if len(payloads) == 1 else [_plain(payload)]
                 for part in fallback:
-                    sent = await self._send_payload(tg_id, part, reply)
+                    sent = await self._send_payload(tg_id, part, reply, turn)
                     reply = None
             done.append(sent.message_id)
         if idempotency_key:
@@ -135,12 +141,13 @@ class TelegramSender:
 
     # --- requests ----------------------------------------------------------------------------
 
-    async def _send_payload(self, tg_id: int, payload: TelegramPayload, reply_to: int | None) -> TgMessage:
+    async def _send_payload(self, tg_id: int, payload: TelegramPayload, reply_to: int | None,
+                            turn: SendTurn | None = None) -> TgMessage:
         reply = ReplyParameters(reply_to, allow_sending_without_reply=True) if reply_to else None
         return await self.request(tg_id, lambda: self.bot.send_message(
             tg_id, payload.text, parse_mode=payload.parse_mode, reply_markup=payload.reply_markup,
             link_preview_options=_NO_PREVIEW, reply_parameters=reply,
-        ))
+        ), turn=turn)
 
     async def _edit_parts(self, ref: SentRef, payloads: list[TelegramPayload], message: Message) -> SentRef:
         tg_id, message_id = tg_chat_id(ref.chat_id), int(ref.message_id)
@@ -169,13 +176,15 @@ class TelegramSender:
             reply_markup=payload.reply_markup, link_preview_options=_NO_PREVIEW,
         ), edit=True)
 
-    async def request(self, tg_id: int, call, *, edit: bool = False, wait: bool = True):
+    async def request(self, tg_id: int, call, *, edit: bool = False, wait: bool = True,
+                      turn: SendTurn | None = None):
         """Run one Bot API call within the flood limits, absorbing 429s and mapping errors.
 
         BadRequest is left to the caller (it knows whether "not modified" or a parse error is fine).
         """
         for attempt in range(1, self.max_attempts + 1):
-            permit = await self.limiter.acquire(tg_id, group=tg_id < 0, edit=edit, wait=wait)
+            permit = await self.limiter.acquire(tg_id, group=tg_id < 0, edit=edit, wait=wait,
+                                                ready=turn.take if turn is not None else None)
             if permit is None:
                 return None
             try:
@@ -184,6 +193,7 @@ class TelegramSender:
                 permit.release()
                 seconds = retry_after_seconds(exc)
                 self.floods += 1
+                FLOODS.labels("tg").inc()
                 if attempt == self.max_attempts:
                     raise TransientSendError(f"Telegram flood control for chat {tg_id}", retry_after=seconds) from exc
                 log.info("429 for chat %s: waiting %.1fs as Telegram asks, then resending", tg_id, seconds)

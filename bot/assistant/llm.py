@@ -40,6 +40,7 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 
 from bot.assistant.errors import AnswerTimeout, LLMNotConfigured, LLMUnavailable
 from bot.config import LLMSettings
+from bot.metrics import LLM_LATENCY
 
 __all__ = ["Completion", "LLMClient", "Meter", "clean_model_text", "estimate_tokens", "is_configured"]
 
@@ -155,11 +156,14 @@ class LLMClient:
             reraise=True,
         )
         deadline = self.settings.answer_timeout_s
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(deadline if deadline > 0 else None):
                 async for attempt in retrying:
                     with attempt:
-                        return await self._attempt(messages, on_text, limit, temperature, meter)
+                        completion = await self._attempt(messages, on_text, limit, temperature, meter)
+                        LLM_LATENCY.observe(time.perf_counter() - started)
+                        return completion
         except _Transient as exc:
             raise LLMUnavailable(f"the LLM failed {self.settings.retries + 1} times: {exc}") from exc.__cause__
         except TimeoutError as exc:

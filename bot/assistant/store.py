@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant.llm import Completion
+from bot.metrics import LLM_TOKENS
 from bot.assistant.schema import AskTurnRow, FaqAnswerRow, LeaseRow, TldrRow, TranslationRow, UsageRow
 from digest.schema import AnnouncementRow, SubscriptionRow, as_stored
 
@@ -212,6 +213,8 @@ class AssistantStore:
                 )
             )
             session.commit()
+        LLM_TOKENS.labels("prompt").inc(prompt_tokens)
+        LLM_TOKENS.labels("completion").inc(completion_tokens)
 
     def calls_today(self, chat_id: str, day: dt.date) -> int:
         """LLM calls made for a chat on a day, failed ones and retries included: what the quota counts."""
@@ -258,6 +261,7 @@ class AssistantStore:
                 row = SubscriptionRow(chat_id=chat_id, chat_kind=chat_kind)
                 session.add(row)
             row.language = language
+            row.version = (row.version or 0) + 1
             session.commit()
 
     def announced_latest(self, paper_id: str) -> bool:

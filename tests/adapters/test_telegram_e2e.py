@@ -252,6 +252,44 @@ async def test_webhook_mode_accepts_only_requests_with_the_secret(app, settings,
         await stop()
 
 
+async def test_an_update_redelivered_to_another_webhook_process_is_answered_once(app, settings, telegram):
+    import json
+    import socket
+
+    import httpx
+
+    from bot.cli import build_app
+
+    ports = []
+    for _ in range(2):
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            ports.append(probe.getsockname()[1])
+    other = build_app(settings)  # a second bot process on the same database
+    stops = []
+    try:
+        for paperboy, port in ((app, ports[0]), (other, ports[1])):
+            tg = settings.replace("telegram", token=telegram.token, base_url=telegram.base_url,
+                                  webhook_url="https://bots.example.org/telegram/hook", webhook_secret="s3cret",
+                                  webhook_listen="127.0.0.1", webhook_port=port)
+            stops.append(await start_telegram(paperboy, tg))
+        update = {"update_id": 77, "message": {"message_id": 1, "date": 0, "chat": {"id": USER, "type": "private"},
+                                               "from": telegram.user(USER), "text": "/help",
+                                               "entities": [{"type": "bot_command", "offset": 0, "length": 5}]}}
+        async with httpx.AsyncClient() as client:
+            for port in ports:  # the load balancer sends Telegram's retry to the other process
+                ok = await client.post(f"http://127.0.0.1:{port}/telegram/hook", content=json.dumps(update), headers={
+                    "Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": "s3cret"})
+                assert ok.status_code == 200
+        await telegram.wait_for(lambda: telegram.sent(USER))
+        await asyncio.sleep(0.5)
+        assert len(telegram.sent(USER)) == 1
+    finally:
+        for stop in stops:
+            await stop()
+        await other.aclose()
+
+
 async def test_when_a_reply_cannot_be_sent_the_error_is_logged_and_the_user_gets_an_apology(bot, telegram, caplog):
     telegram.fail_next(USER, "down")
     [apology] = await reply_to(telegram, USER, lambda: telegram.text(USER, "/help"))

@@ -258,29 +258,60 @@ async def test_an_error_mid_digest_keeps_the_order_and_sends_nothing_twice(app, 
     assert flaky.keys() == expected
 
 
-async def test_a_crash_between_sending_and_sent_is_resent_after_the_lease(app, fake_arxiv, clock, settings):
+async def test_rows_claimed_by_a_dead_sender_are_taken_over_when_its_claim_expires(app, fake_arxiv, clock, settings):
     from bot.cli import build_app
-    from bot.outbox import SENDING_LEASE
+    from bot.outbox import CLAIM_LEASE
 
     await due_berlin_digest(app, fake_arxiv, clock)
     await enqueue_due_digests(app)
-    claimed_at = clock().astimezone(dt.timezone.utc).replace(tzinfo=None)
-    with app.sessions.begin() as session:  # the process claimed the rows, then died
-        session.execute(update(OutboxRow).values(status="sending", next_attempt_at=claimed_at))
+    expires = clock().astimezone(dt.timezone.utc).replace(tzinfo=None) + CLAIM_LEASE
+    with app.sessions.begin() as session:  # another sender claimed the rows, then died
+        session.execute(update(OutboxRow).values(status="sending", claimed_by="other-host:sender", next_attempt_at=expires))
     await app.aclose()
 
     restarted = build_app(settings, clock=clock)
     fresh = FakeSender()
     restarted.attach_sender("console", fresh)
     try:
-        clock.advance(seconds=SENDING_LEASE.total_seconds() - 1)
-        assert await restarted.deliver_pending() == 0  # someone may still be sending them
+        clock.advance(seconds=CLAIM_LEASE.total_seconds() - 1)
+        assert await restarted.deliver_pending() == 0  # its heartbeat may still be alive
         clock.advance(seconds=2)
         assert await restarted.deliver_pending() == 3
         assert len(fresh.sent) == 3 and len(set(fresh.keys())) == 3
         assert await restarted.deliver_pending() == 0
     finally:
         await restarted.aclose()
+
+
+async def test_a_restarted_sender_takes_back_its_own_claims_at_once(app, fake_arxiv, clock, settings):
+    from bot.cli import build_app
+
+    await due_berlin_digest(app, fake_arxiv, clock)
+    await enqueue_due_digests(app)
+    own = app.outbox.sender_id
+    later = clock().astimezone(dt.timezone.utc).replace(tzinfo=None) + dt.timedelta(minutes=5)
+    with app.sessions.begin() as session:  # this sender claimed the rows, then was killed
+        session.execute(update(OutboxRow).values(status="sending", claimed_by=own, next_attempt_at=later))
+    await app.aclose()
+
+    restarted = build_app(settings, clock=clock)
+    restarted.outbox.sender_id = own
+    fresh = FakeSender()
+    restarted.attach_sender("console", fresh)
+    try:
+        assert await restarted.deliver_pending() == 3  # no waiting for the claim to expire
+        assert len(set(fresh.keys())) == 3
+    finally:
+        await restarted.aclose()
+
+
+async def test_a_chats_rows_are_claimed_one_at_a_time_in_order(app, fake_arxiv, clock):
+    await due_berlin_digest(app, fake_arxiv, clock, n=3)
+    await enqueue_due_digests(app)
+    app.attach_sender("console", FakeSender())
+    first = app.outbox._claim(100)
+    assert [key for _, _, key, _ in first] == [outbox_rows(app)[0].key]  # the head row only
+    assert app.outbox._claim(100) == []  # the rest waits until the head is sent
 
 
 async def test_a_restart_after_a_missed_delivery_time_sends_the_missed_digest_once(app, fake_arxiv, clock, settings):
@@ -465,3 +496,16 @@ def test_failed_fetches_back_off_with_the_first_retry_within_two_minutes():
     assert watch.may_fetch(TUE, now + dt.timedelta(seconds=30), asked_by_user=True)  # a person asking may try sooner
     watch.record(TUE, "announced", now)
     assert not watch.failing(TUE)
+
+
+async def test_a_process_without_a_platforms_adapter_claims_none_of_its_rows(app, fake_arxiv, clock):
+    await due_berlin_digest(app, fake_arxiv, clock)
+    await enqueue_due_digests(app)
+    app.senders.clear()  # a scheduler process: no adapter at all
+    assert app.outbox._claim(100) == []
+    with app.sessions.begin() as session:
+        session.execute(update(OutboxRow).values(chat_id="tg:1"))
+    app.attach_sender("dc", FakeSender())  # a Discord-only sender leaves Telegram's rows alone
+    assert app.outbox._claim(100) == []
+    app.attach_sender("tg", FakeSender())
+    assert len(app.outbox._claim(100)) == 1
