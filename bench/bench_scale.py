@@ -169,11 +169,10 @@ def probe(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     from bot.cli import build_app
     from bot.config import load_settings
-    from bot.find_commands import finder_of
     from digest.search_query import parse_query
 
     app = build_app(load_settings())
-    finder = finder_of(app)
+    finder = app.finder
     finder.vectors.refresh()  # what warm_up starts: opens the index, catches up (in the background if large)
     finder.search.search(parse_query("model"), limit=10)
     startup = time.perf_counter() - started

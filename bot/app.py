@@ -1,10 +1,12 @@
 """The chat-agnostic bot: what adapters call for every incoming message and button press.
 
-`Paperboy` is built once by `bot.cli.build_app` (the composition root) with the database, the
-arXiv client and the clock, and adapters attach their `Sender`s to it. An adapter turns a platform
-event into `handle_text` or `handle_action` and renders the `Message`s that come back. Handlers
-live in feature modules that register with `bot.registry`; this class only dispatches, guards
-(who may change a group's subscription) and turns errors into polite answers.
+`Paperboy` is built once by `bot.cli.build_app` (the composition root), which hands it every part
+it uses: the database, the arXiv client, the stores, the LLM assistant, the personal ranker, the
+search and related-papers finder, and the tables of command and button handlers. Adapters attach
+their `Sender`s to it, turn a platform event into `handle_text` or `handle_action`, and render the
+`Message`s that come back. Handlers live in feature modules that register with `bot.registry`;
+this class only dispatches, guards (who may change a group's subscription) and turns errors into
+polite answers. It imports no feature module: they import it (for `Paperboy` in their signatures).
 """
 
 from __future__ import annotations
@@ -14,19 +16,19 @@ import datetime as dt
 import difflib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine
-from dataclasses import dataclass, field
-from typing import Any
+from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import registry
+from bot.assistant import Assistant
 from bot.command_specs import COMMANDS_BY_NAME
 from bot.config import Settings
 from bot.feed_watch import FeedWatch
+from bot.finder import Finder
 from bot.outbox import Outbox
-from bot.ports import ChatContext, Reply, Sender
+from bot.ports import ActionReply, ChatContext, Reply, Sender
 from bot.untrusted import BUTTON_EXPIRED, ExpiredButton, clean_action, clean_message
 from digest.arxiv_api import fetch_by_ids
 from digest.arxiv_http import ArxivHttp
@@ -34,8 +36,9 @@ from digest.cards import ArxivUrls
 from digest.errors import ApiUnavailable, BadArxivId, BadInput, PaperboyError, PaperNotFound
 from digest.message import Message, text
 from digest.models import Paper
+from digest.personal import PersonalRanker
 from digest.store import PaperStore
-from digest.subscriptions import Subscription, SubscriptionConflict, SubscriptionStore
+from digest.subscriptions import SubscriptionConflict, SubscriptionStore
 
 log = logging.getLogger(__name__)
 
@@ -46,20 +49,16 @@ def utc_clock() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc)
 
 
-@dataclass
-class ActionReply:
-    """What a button press produces.
+CommandHandler = Callable[["Paperboy", ChatContext, str, Reply | None], Awaitable[list[Message]]]
+"""`async def f(app, ctx, args, reply) -> list[Message]`: the handler of one `/command`."""
 
-    `notice` is a short toast (Telegram's answerCallbackQuery text, at most 200 characters),
-    `edit` replaces the message that carried the button (Save's new state, another page), and
-    `replies` are new messages in the chat.
-    """
+ActionHandler = Callable[["Paperboy", ChatContext, str, str | None], Awaitable[ActionReply]]
+"""`async def f(app, ctx, args, message_id) -> ActionReply`: the handler of button payloads `verb:<args>`."""
 
-    notice: str | None = None
-    replies: list[Message] = field(default_factory=list)
-    edit: Message | None = None
-    alert: bool = False
+PapersStored = Callable[[list[str]], object]
+"""A listener told the ids of papers that were just added or changed (e.g. the search index)."""
 
+R = TypeVar("R")
 
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
 NOT_ALLOWED = "Only this chat's admins can change what it follows. Ask one of them, or talk to me in private."
@@ -75,6 +74,14 @@ class Paperboy:
         engine: Engine,
         sessions: sessionmaker[Session],
         http: ArxivHttp,
+        store: PaperStore,
+        subscriptions: SubscriptionStore,
+        assistant: Assistant,
+        personal: PersonalRanker,
+        finder: Finder,
+        commands: Mapping[str, CommandHandler],
+        actions: Mapping[str, ActionHandler],
+        on_papers_stored: Sequence[PapersStored] = (),
         clock: Clock = utc_clock,
     ) -> None:
         self.settings = settings
@@ -82,29 +89,27 @@ class Paperboy:
         self.sessions = sessions
         self.http = http
         self.clock = clock
-        self.store = PaperStore(sessions, clock)
-        self.subscriptions = SubscriptionStore(sessions, defaults=Subscription(
-            chat_id="",
-            delivery_time=settings.digest.default_time,
-            timezone=settings.digest.default_timezone,
-            max_papers=settings.digest.default_max_papers,
-        ), clock=clock)
+        self.store = store
+        self.subscriptions = subscriptions
+        self.assistant = assistant
+        self.personal = personal
+        self.finder = finder
+        self.commands = commands
+        self.actions = actions
+        self.on_papers_stored = list(on_papers_stored)
         self.urls = ArxivUrls(settings.arxiv.abs_url, settings.arxiv.pdf_url, settings.arxiv.html_url)
         self.senders: dict[str, Sender] = {}
         self.feed_watch = FeedWatch(settings.schedule.ingest_retry_min)  # when to ask arXiv for a feed again
+        # The outbox sends through this app's senders, attached by adapters as they start.
         self.outbox = Outbox(
             sessions,
             sender_for=self.sender_for,
             clock=clock,
-            on_unreachable=self.subscriptions.pause,
-            on_moved=self.subscriptions.move,
+            on_unreachable=subscriptions.pause,
+            on_moved=subscriptions.move,
             platforms=lambda: list(self.senders),
         )
-        self.assistant: Any = None  # bot.assistant.Assistant, set by the composition root
-        self.personal: Any = None  # digest.personal.PersonalRanker, set by the composition root
-        self.on_papers_stored: list[Callable[[list[str]], None]] = []  # e.g. the search index
-        self._tasks: set[asyncio.Task] = set()
-        _load_feature_modules()
+        self._tasks: set[asyncio.Task[Any]] = set()
 
     # --- wiring ----------------------------------------------------------------------------
 
@@ -115,14 +120,14 @@ class Paperboy:
     def sender_for(self, chat_id: str) -> Sender | None:
         return self.senders.get(chat_id.split(":", 1)[0])
 
-    def spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task:
+    def spawn(self, coro: Coroutine[Any, Any, R]) -> asyncio.Task[R]:
         """Run slow work (an LLM answer) after a button press has been answered; errors are logged."""
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
         return task
 
-    def _task_done(self, task: asyncio.Task) -> None:
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
             log.error("background task failed", exc_info=task.exception())
@@ -136,8 +141,7 @@ class Paperboy:
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
-        if self.assistant is not None and hasattr(self.assistant, "aclose"):
-            await self.assistant.aclose()
+        await self.assistant.aclose()
         await self.http.aclose()
         self.engine.dispose()
 
@@ -172,12 +176,24 @@ class Paperboy:
         return paper
 
     def papers_stored(self, ids: list[str]) -> None:
-        """Tell listeners (the search index) that papers were added or changed."""
-        for listener in self.on_papers_stored:
+        """Tell listeners (the search index) that papers were added or changed, then refresh Related."""
+        for listener in [*self.on_papers_stored, self._keep_related_current]:
             try:
                 listener(ids)
             except Exception:
                 log.exception("a papers-stored listener failed")
+
+    def _keep_related_current(self, ids: list[str]) -> None:
+        """New papers go into the persisted Related index as they arrive, in a worker thread (never in
+        the way of an answer); before the index exists, the first Related call or start-up builds it."""
+        vectors = self.finder.vectors
+        if not vectors.ready:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return  # a one-shot command: the next Related call catches up
+        self.spawn(asyncio.to_thread(vectors.refresh))
 
     # --- incoming ----------------------------------------------------------------------------
 
@@ -189,12 +205,12 @@ class Paperboy:
             name = name.split("@", 1)[0].lower()
             return await self._run_command(ctx, name, args.strip(), reply)
         paper_id = _paper_in_reply(reply)
-        if paper_id and "ask" in registry.COMMAND_HANDLERS:
+        if paper_id and "ask" in self.commands:
             return await self._run_command(ctx, "ask", f"{paper_id} {line}", reply)
         return await self._run_command(ctx, "_links", line, reply)
 
     async def _run_command(self, ctx: ChatContext, name: str, args: str, reply: Reply | None) -> list[Message]:
-        handler = registry.COMMAND_HANDLERS.get(name)
+        handler = self.commands.get(name)
         spec = COMMANDS_BY_NAME.get(name)
         if handler is None or (spec is None and not name.startswith("_")):
             return [text(unknown_command_answer(name))]
@@ -207,7 +223,7 @@ class Paperboy:
         """Answer a button press. Payloads are untrusted: forged, unknown or stale ones get `BUTTON_EXPIRED`."""
         cleaned = clean_action(action)
         verb, _, args = (cleaned or "").partition(":")
-        handler = registry.ACTION_HANDLERS.get(verb)
+        handler = self.actions.get(verb)
         if handler is None:
             return ActionReply(notice=BUTTON_EXPIRED)
 
@@ -219,7 +235,7 @@ class Paperboy:
 
         return await self._guarded(press, lambda m: ActionReply(notice=m[:200]))
 
-    async def _guarded(self, call: Callable[[], Awaitable[Any]], wrap: Callable[[str], Any]) -> Any:
+    async def _guarded(self, call: Callable[[], Awaitable[R]], wrap: Callable[[str], R]) -> R:
         try:
             return await _redo_on_conflict(call)
         except SubscriptionConflict:
@@ -258,7 +274,7 @@ class Paperboy:
 CONFLICT_ATTEMPTS = 20
 
 
-async def _redo_on_conflict(call: Callable[[], Awaitable[Any]]) -> Any:
+async def _redo_on_conflict(call: Callable[[], Awaitable[R]]) -> R:
     """Run a handler again (from a fresh read) when its subscription write met a concurrent change."""
     for attempt in range(1, CONFLICT_ATTEMPTS + 1):
         try:
@@ -288,13 +304,3 @@ def _paper_in_reply(reply: Reply | None) -> str | None:
             return args
     return None
 
-
-_FEATURE_MODULES = ("bot.handlers", "bot.digest_commands", "bot.find_commands", "bot.assistant.commands")
-
-
-def _load_feature_modules() -> None:
-    """Import every module that registers handlers, so the registry is complete."""
-    import importlib
-
-    for name in _FEATURE_MODULES:
-        importlib.import_module(name)

@@ -25,24 +25,37 @@ import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import OperationalError
 
+from bot import features
 from bot.app import Paperboy, utc_clock
+from bot.assistant import Assistant
+from bot.cli_find import add_find_commands
 from bot.config import ConfigError, Settings, load_settings
+from bot.finder import Finder
 from bot.migrate import init_db, wait_for_schema
 from digest.arxiv_http import ArxivHttp
 from digest.db import make_engine, make_sessionmaker
 from digest.errors import PaperboyError
+from digest.personal import PersonalRanker
+from digest.search import index_papers
+from digest.store import PaperStore
+from digest.subscriptions import Subscription, SubscriptionStore
+
+if TYPE_CHECKING:
+    from digest.importer import ImportReport
 
 log = logging.getLogger("paperboy")
 
 
 def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = None, migrate: bool = True) -> Paperboy:
-    """The bot with its database (migrated), arXiv client, LLM assistant and rankers wired in.
+    """The bot with its database (migrated), arXiv client, stores, LLM assistant, rankers and handlers.
 
     With `migrate=False` (sender and bot processes) it waits for the scheduler to migrate instead.
     """
+    clock = clock or utc_clock
     engine = make_engine(settings.database.url)
     if migrate:
         init_db(engine)
@@ -50,36 +63,24 @@ def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = N
         wait_for_schema(engine)
     sessions = make_sessionmaker(engine)
     http = ArxivHttp.from_settings(settings.arxiv)
-    app = Paperboy(settings, engine=engine, sessions=sessions, http=http, clock=clock or utc_clock)
-    _attach_optional_parts(app)
-    return app
-
-
-def _attach_optional_parts(app: Paperboy) -> None:
-    """The LLM assistant, the personal ranker, and search/related papers, each from its own module."""
-    from bot.assistant import Assistant
-    from bot.find_commands import Finder
-    from digest.personal import PersonalRanker
-    from digest.search import index_papers
-
-    app.assistant = Assistant(app.settings, app.sessions, app.http, app.clock)
-    app.personal = PersonalRanker(app.sessions)
-    Finder.attach(app)
-    app.on_papers_stored.append(lambda ids: index_papers(app.engine, ids))
-    app.on_papers_stored.append(lambda ids: _keep_related_current(app))
-
-
-def _keep_related_current(app: Paperboy) -> None:
-    """New papers go into the persisted Related index as they arrive, in a worker thread (never in
-    the way of an answer); before the index exists, the first Related call or start-up builds it."""
-    vectors = app.finder.vectors
-    if not vectors.ready:
-        return
-    try:
-        asyncio.get_running_loop()
-    except RuntimeError:
-        return  # a one-shot command: the next Related call catches up
-    app.spawn(asyncio.to_thread(vectors.refresh))
+    store = PaperStore(sessions, clock)
+    defaults = Subscription(chat_id="", delivery_time=settings.digest.default_time,
+                            timezone=settings.digest.default_timezone, max_papers=settings.digest.default_max_papers)
+    return Paperboy(
+        settings,
+        engine=engine,
+        sessions=sessions,
+        http=http,
+        store=store,
+        subscriptions=SubscriptionStore(sessions, defaults=defaults, clock=clock),
+        assistant=Assistant(settings, sessions, http, clock),
+        personal=PersonalRanker(sessions),
+        finder=Finder.build(engine, sessions, settings.search.engine, settings.search.index_dir),
+        commands=features.COMMAND_HANDLERS,
+        actions=features.ACTION_HANDLERS,
+        on_papers_stored=[lambda ids: index_papers(engine, ids)],
+        clock=clock,
+    )
 
 
 def warm_up(app: Paperboy) -> None:
@@ -306,7 +307,7 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _bulk_import(app: Paperboy, files: list[Path], quiet: bool):  # type: ignore[no-untyped-def]
+def _bulk_import(app: Paperboy, files: list[Path], quiet: bool) -> ImportReport:
     """Import with the search index's per-row triggers off, then rebuild it in one pass (3x faster);
     then bring the persisted Related vectors up to date with the new papers."""
     from tqdm import tqdm
@@ -419,9 +420,7 @@ def make_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--quiet", action="store_true", help="no progress bar")
     backfill.set_defaults(run=cmd_backfill)
 
-    from bot.cli_find import add_find_commands
-
-    add_find_commands(sub)
+    add_find_commands(sub, build_app)
     for command in sub.choices.values():  # `paperboy chat --log-file x` as well as `paperboy --log-file x chat`
         command.add_argument("--log-file", metavar="PATH", default=argparse.SUPPRESS, help=LOG_FILE_HELP)
     return parser

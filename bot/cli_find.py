@@ -1,6 +1,6 @@
 """`paperboy search | related | rank`: the find-and-rank features on the command line, for evaluation.
 
-They run exactly the code the bot runs (`bot.find_commands.Finder`, `digest.personal`) against the
+They run exactly the code the bot runs (`bot.finder.Finder`, `digest.personal`) against the
 configured database. People get a readable table (id, title, first author, date, score); `--json`
 output can be scored by scripts, each entry carrying `title`, `authors`, `published` and `url`:
 
@@ -14,15 +14,20 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
+from bot.app import Paperboy
+from bot.config import Settings
 from digest.errors import BadInput, PaperNotFound
 from digest.ids import abs_url, parse_id
 from digest.latex import to_unicode
@@ -30,34 +35,30 @@ from digest.models import Paper
 from digest.search_query import parse_query
 
 
-def add_find_commands(subparsers: argparse._SubParsersAction) -> None:
-    """Register `search`, `related` and `rank` on the main parser's subcommands."""
+AppFactory = Callable[[Settings], Paperboy]
+"""`bot.cli.build_app`: passed in, so this module needs nothing from `bot.cli` (which imports it)."""
+
+
+def add_find_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], build_app: AppFactory) -> None:
+    """Register `search`, `related` and `rank` on the main parser's subcommands; each builds its app with `build_app`."""
     search = subparsers.add_parser("search", help="search stored papers (the /search syntax)")
     search.add_argument("query", nargs="?", help='e.g. \'diffusion "video generation" au:ho cat:cs.CV\'')
     search.add_argument("--limit", type=int, default=10, help="results per query (default 10)")
     search.add_argument("--queries", metavar="FILE", help="run one query per line, timing each")
     search.add_argument("--json", action="store_true", help="machine-readable output")
-    search.set_defaults(run=cmd_search)
+    search.set_defaults(run=functools.partial(cmd_search, build_app=build_app))
 
     related = subparsers.add_parser("related", help="the stored papers most related to one")
     related.add_argument("paper", help="arXiv id or link")
     related.add_argument("--limit", type=int, default=10)
     related.add_argument("--json", action="store_true")
-    related.set_defaults(run=cmd_related)
+    related.set_defaults(run=functools.partial(cmd_related, build_app=build_app))
 
     rank = subparsers.add_parser("rank", help="order candidate papers by similarity to liked ones")
     rank.add_argument("--likes", required=True, metavar="FILE", help="arXiv ids, one per line")
     rank.add_argument("--candidates", required=True, metavar="FILE", help="arXiv ids, one per line")
     rank.add_argument("--json", action="store_true")
-    rank.set_defaults(run=cmd_rank)
-
-
-def _app(settings):  # type: ignore[no-untyped-def]
-    from bot.cli import build_app
-    from bot.find_commands import finder_of
-
-    app = build_app(settings)  # its migration step also makes sure every stored paper is searchable
-    return app, finder_of(app)
+    rank.set_defaults(run=functools.partial(cmd_rank, build_app=build_app))
 
 
 def _emit(args: argparse.Namespace, data: object, lines: list[str]) -> None:
@@ -67,7 +68,7 @@ def _emit(args: argparse.Namespace, data: object, lines: list[str]) -> None:
         print("\n".join(lines))
 
 
-def _described(app, hits: list[dict]) -> list[dict]:  # type: ignore[no-untyped-def]
+def _described(app: Paperboy, hits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Each hit with what a reader needs: `title`, `authors`, `published` and `url` (LaTeX converted)."""
     papers: dict[str, Paper] = app.store.get_papers([h["id"] for h in hits])
     out = []
@@ -83,7 +84,7 @@ def _described(app, hits: list[dict]) -> list[dict]:  # type: ignore[no-untyped-
     return out
 
 
-def _emit_papers(args: argparse.Namespace, rows: list[dict], *, title: str, reason: bool = False) -> None:
+def _emit_papers(args: argparse.Namespace, rows: list[dict[str, Any]], *, title: str, reason: bool = False) -> None:
     """`--json` rows as JSON, else a table people can read: id, title, first author, date, score."""
     if args.json:
         print(json.dumps(rows, ensure_ascii=False))
@@ -110,11 +111,12 @@ def _emit_papers(args: argparse.Namespace, rows: list[dict], *, title: str, reas
     console.print(table)
 
 
-async def cmd_search(settings, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+async def cmd_search(settings: Settings, args: argparse.Namespace, *, build_app: AppFactory) -> int:
     if bool(args.query) == bool(args.queries):
         print("paperboy search: give a QUERY or --queries FILE", file=sys.stderr)
         return 2
-    app, finder = _app(settings)
+    app = build_app(settings)  # its migration step also makes sure every stored paper is searchable
+    finder = app.finder
     try:
         if args.query:
             page = finder.search.search(parse_query(args.query), limit=args.limit)
@@ -141,9 +143,10 @@ async def cmd_search(settings, args: argparse.Namespace) -> int:  # type: ignore
         await app.aclose()
 
 
-async def cmd_related(settings, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+async def cmd_related(settings: Settings, args: argparse.Namespace, *, build_app: AppFactory) -> int:
     paper_id = parse_id(args.paper)[0]
-    app, finder = _app(settings)
+    app = build_app(settings)  # its migration step also makes sure every stored paper is searchable
+    finder = app.finder
     try:
         paper = app.store.get_paper(paper_id)
         if paper is None:
@@ -166,19 +169,16 @@ def _ids(path: str) -> list[str]:
     return list(dict.fromkeys(ids))
 
 
-async def cmd_rank(settings, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
-    from digest.personal import PersonalRanker
-
+async def cmd_rank(settings: Settings, args: argparse.Namespace, *, build_app: AppFactory) -> int:
     like_ids, candidate_ids = _ids(args.likes), _ids(args.candidates)
-    app, _ = _app(settings)
+    app = build_app(settings)
     try:
         stored = app.store.get_papers(like_ids + candidate_ids)
         missing = [i for i in like_ids + candidate_ids if i not in stored]
         if missing:
             print(f"paperboy rank: not in the store (import them first): {', '.join(missing[:10])}", file=sys.stderr)
             return 1
-        ranker = app.personal if isinstance(app.personal, PersonalRanker) else PersonalRanker(app.sessions)
-        ranked = ranker.rank([stored[i] for i in like_ids], [stored[i] for i in candidate_ids])
+        ranked = app.personal.rank([stored[i] for i in like_ids], [stored[i] for i in candidate_ids])
         data = [{"id": p.id, "score": round(score, 4), "reason": reason} for p, score, reason in ranked]
         _emit_papers(args, _described(app, data), title="Candidates by your likes", reason=True)
         return 0

@@ -19,10 +19,12 @@ import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
+from bot.app import Paperboy
 from bot.delivery import cached_tldrs, card_tldrs, commit_digest, personal_scores
 from bot.feed_watch import day_is_in, expected_day, fetch_day, latest_day_in, local_time, uncovered_feeds
-from bot.ports import ChatContext, Reply
+from bot.ports import ActionReply, ChatContext, Reply
 from bot.registry import action, command
+from bot.untrusted import MAX_PAGE, MAX_ROW_ID, ExpiredButton, payload_ints
 from digest.calendar import feed_time, is_announcement_day, next_announcement_day
 from digest.day_index import DayIndex
 from digest.digest_store import load_digest, shown_before_day
@@ -46,7 +48,7 @@ def _local(moment: dt.datetime, zone: str) -> str:
 # --- the digest of day D for chat C under its current settings ------------------------------------
 
 
-def build_day(app, sub: Subscription, day: dt.date) -> Digest:  # type: ignore[no-untyped-def]
+def build_day(app: Paperboy, sub: Subscription, day: dt.date) -> Digest:
     """The digest of `day` for `sub` as its settings are now.
 
     Papers a digest of an earlier day showed the chat stay out (as in the scheduled digest);
@@ -57,7 +59,7 @@ def build_day(app, sub: Subscription, day: dt.date) -> Digest:  # type: ignore[n
     return build_digest(index, sub, day, seen=seen, personal=personal_scores(app), covers=(day,))
 
 
-async def show_day(app, sub: Subscription, day: dt.date, note: str | None = None, *,  # type: ignore[no-untyped-def]
+async def show_day(app: Paperboy, sub: Subscription, day: dt.date, note: str | None = None, *,
                    advance_schedule: bool = True) -> list[Message]:
     """Build, record (over any earlier digest of that day) and lay out `day` for `sub`.
 
@@ -74,7 +76,7 @@ async def show_day(app, sub: Subscription, day: dt.date, note: str | None = None
 # --- /digest --------------------------------------------------------------------------------------
 
 
-async def _make_sure_ingested(app, sub: Subscription, due: dt.date) -> str | None:  # type: ignore[no-untyped-def]
+async def _make_sure_ingested(app: Paperboy, sub: Subscription, due: dt.date) -> str | None:
     """Fetch the chat's feeds for `due` now if they are not in; the outcome, or None if not tried.
 
     A person asking does not wait for the scheduler, and never gets an old failure replayed:
@@ -89,12 +91,12 @@ async def _make_sure_ingested(app, sub: Subscription, due: dt.date) -> str | Non
     return await fetch_day(app, due, feeds, asked_by_user=True)
 
 
-def _unreachable(app, sub: Subscription, due: dt.date) -> str:  # type: ignore[no-untyped-def]
+def _unreachable(app: Paperboy, sub: Subscription, due: dt.date) -> str:
     when = local_time(app.feed_watch.next_try(due, app.clock()), sub.timezone)
     return f"arXiv can't be reached right now; I'll try again at {when}."
 
 
-def _note(app, sub: Subscription, due: dt.date, shown: dt.date, now: dt.datetime) -> str | None:  # type: ignore[no-untyped-def]
+def _note(app: Paperboy, sub: Subscription, due: dt.date, shown: dt.date, now: dt.datetime) -> str | None:
     """Why the digest shows `shown` rather than a fresher day, in words."""
     today = now.astimezone(NEW_YORK).date()
     if not is_announcement_day(today) and shown == due:
@@ -111,7 +113,7 @@ def _note(app, sub: Subscription, due: dt.date, shown: dt.date, now: dt.datetime
 
 
 @command("digest")
-async def digest_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def digest_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     sub = app.subscriptions.get(ctx.chat_id)
     if sub is None or not sub.categories:
         return [text(FOLLOWS_NOTHING)]
@@ -142,7 +144,7 @@ def parse_day(words: str, today: dt.date) -> dt.date:
                        f"{(today - dt.timedelta(days=1)).isoformat()}) or /digest yesterday.") from None
 
 
-async def earlier_digest(app, ctx: ChatContext, sub: Subscription, words: str) -> list[Message]:  # type: ignore[no-untyped-def]
+async def earlier_digest(app: Paperboy, ctx: ChatContext, sub: Subscription, words: str) -> list[Message]:
     """The digest of the announcement on (or last before) a named day, under the chat's current settings.
 
     Only the newest stored day counts as delivered (as `/digest` does); an earlier day does not
@@ -161,19 +163,16 @@ async def earlier_digest(app, ctx: ChatContext, sub: Subscription, words: str) -
 
 
 @action("dg")
-async def digest_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+async def digest_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """`dg:now` shows the latest digest, `dg:<YYYY-MM-DD>` an earlier day's (the header's "day before")."""
-    from bot.app import ActionReply
 
     day = "" if args in ("", "now") else args
     return ActionReply(replies=await digest_command(app, ctx, day, None))
 
 
 @action("pg")
-async def page_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+async def page_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """`pg:<digest id>:<page>[:<first>]` turns the compact list's page in place (`first`: cards before it)."""
-    from bot.app import ActionReply
-    from bot.untrusted import MAX_PAGE, MAX_ROW_ID, ExpiredButton, payload_ints
 
     numbers = payload_ints(args, MAX_ROW_ID, MAX_PAGE, *((MAX_PAGE,) if args.count(":") == 2 else ()))
     digest_id, page = numbers[:2]

@@ -1,125 +1,49 @@
 """Finding papers in chat: /search, /related, /saved, /export, /seed and the Save/Related/👍/👎 buttons.
 
-Paging buttons must fit Telegram's 64-byte callback data, and a query does not, so a search is
-stored in `search_queries` under a short key derived from the chat and the query; the button says
-`sp:<key>:<page>`, and a key only works in the chat that searched. `/saved` pages with `sv:<page>`.
-
-The search index, the related-papers vectors and the personal ranker are built by the composition
-root (`Finder.attach(app)`); handlers use `finder_of(app)`, which attaches one on first use if the
-root did not.
+Searches are paged with `sp:<key>:<page>` buttons, the key standing for a query kept in
+`bot.search_memory`; `/saved` pages with `sv:<page>`. The search index, the related-papers vectors
+and the personal ranker come from the app (`app.finder`, `app.personal`), built by the composition root.
 """
 
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import hashlib
-from dataclasses import dataclass
 
-from sqlalchemy import DateTime, String, Text as SqlText, delete, select
-from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
-
-from bot.app import ActionReply
+from bot.app import NOT_ALLOWED, Paperboy
 from bot.handlers import paper_cards
-from bot.ports import ChatContext, Reply
+from bot.ports import ActionReply, ChatContext, Reply
 from bot.registry import action, command
+from bot.search_memory import recall_query, remember_query
+from bot.untrusted import MAX_PAGE, payload_ints
 from digest.bibtex import export_bibtex, export_links, parse_bibtex
 from digest.cards import paper_card, paper_line
-from digest.db import Base
-from digest.digest_store import latest_entry_for
 from digest.clean import echo
+from digest.digest_store import latest_entry_for
 from digest.errors import BadInput
 from digest.ids import find_ids
-from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
+from digest.latex import to_unicode
+from digest.message import Block, Button, Heading, Markdown, Message, Paragraph, Text, text
 from digest.models import Paper
 from digest.personal import add_likes, toggle_feedback
-from digest.latex import to_unicode
-from digest.related import PaperVectors, RelatedFinder, default_index_dir
 from digest.saved import saved_ids, toggle_saved
-from digest.schema import utcnow
-from digest.search import PaperSearch, SearchPage
+from digest.search import SearchPage
 from digest.search_query import SearchQuery, parse_query
 
 EXPORT_CHUNK = 3500  # characters per export message, under every platform's limit
 RELATED_COUNT = 10
-QUERY_TTL = dt.timedelta(days=30)  # paging buttons of older searches say "expired"
 
 
-class SearchQueryRow(Base):
-    """A search a chat ran, so its paging buttons can carry a short key instead of the query."""
-
-    __tablename__ = "search_queries"
-
-    key: Mapped[str] = mapped_column(String(16), primary_key=True)
-    chat_id: Mapped[str] = mapped_column(String(80), index=True)
-    query: Mapped[str] = mapped_column(SqlText)
-    created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
-
-
-@dataclass
-class Finder:
-    """The search index, related-papers finder and TF-IDF vectors of one app (or CLI run)."""
-
-    search: PaperSearch
-    vectors: PaperVectors
-    related: RelatedFinder
-
-    @classmethod
-    def build(cls, engine, sessions: sessionmaker[Session], engine_choice: str = "auto",  # type: ignore[no-untyped-def]
-              index_dir: str = "") -> "Finder":
-        search = PaperSearch(engine, engine_choice)
-        vectors = PaperVectors(sessions, index_dir=default_index_dir(engine.url.render_as_string(), index_dir))
-        return cls(search=search, vectors=vectors, related=RelatedFinder(vectors, search))
-
-    @classmethod
-    def attach(cls, app) -> "Finder":  # type: ignore[no-untyped-def]
-        """Build one for `app` and keep it there (the composition root calls this)."""
-        app.finder = cls.build(app.engine, app.sessions, app.settings.search.engine, app.settings.search.index_dir)
-        return app.finder
-
-
-def finder_of(app) -> Finder:  # type: ignore[no-untyped-def]
-    finder = getattr(app, "finder", None)
-    return finder if isinstance(finder, Finder) else Finder.attach(app)
-
-
-def _page_size(app) -> int:  # type: ignore[no-untyped-def]
+def _page_size(app: Paperboy) -> int:
     return max(1, app.settings.digest.page_size)
-
-
-# --- stored queries -------------------------------------------------------------------------
-
-
-def remember_query(sessions: sessionmaker[Session], chat_id: str, query: SearchQuery) -> str:
-    """Store the query for paging and return its short key (the same query in the same chat, the same key)."""
-    canonical = query.canonical()
-    key = hashlib.blake2b(f"{chat_id}\n{canonical}".encode(), digest_size=6).hexdigest()
-    with sessions.begin() as session:
-        row = session.get(SearchQueryRow, key)
-        if row is None:
-            session.execute(delete(SearchQueryRow).where(SearchQueryRow.created < utcnow() - QUERY_TTL))
-            session.add(SearchQueryRow(key=key, chat_id=chat_id, query=canonical))
-        else:
-            row.created = utcnow()
-    return key
-
-
-def recall_query(sessions: sessionmaker[Session], chat_id: str, key: str) -> SearchQuery:
-    """The stored query behind a paging button; only the chat that searched may page it."""
-    with sessions() as session:
-        row = session.scalar(select(SearchQueryRow).where(SearchQueryRow.key == key))
-    if row is None or row.chat_id != chat_id:
-        raise BadInput("This search has expired. Run /search again.")
-    return parse_query(row.query)
 
 
 # --- rendering --------------------------------------------------------------------------------
 
 
-def _list_message(app, title: str, papers: list[Paper], *, start: int, note: str | None = None,  # type: ignore[no-untyped-def]
+def _list_message(app: Paperboy, title: str, papers: list[Paper], *, start: int, note: str | None = None,
                   paging: tuple[Button, ...] = (), reasons: dict[str, str] | None = None) -> Message:
     """A numbered list of papers with a number button per paper (opens its card) and paging buttons."""
-    blocks: list = [Heading((Text(title),))]
+    blocks: list[Block] = [Heading((Text(title),))]
     if note:
         blocks.append(Paragraph((Text(note, italic=True),)))
     for i, paper in enumerate(papers, start):
@@ -143,8 +67,8 @@ def _paging(prefix: str, page: int, has_more: bool) -> tuple[Button, ...]:
 # --- /search ----------------------------------------------------------------------------------
 
 
-async def _search_page(app, ctx: ChatContext, query: SearchQuery, page: int) -> Message:  # type: ignore[no-untyped-def]
-    finder = finder_of(app)
+async def _search_page(app: Paperboy, ctx: ChatContext, query: SearchQuery, page: int) -> Message:
+    finder = app.finder
     size = _page_size(app)
     result: SearchPage = await asyncio.to_thread(finder.search.search, query, limit=size, offset=page * size)
     papers = app.store.get_papers([h.id for h in result.hits])
@@ -160,7 +84,7 @@ async def _search_page(app, ctx: ChatContext, query: SearchQuery, page: int) -> 
 
 
 @command("search")
-async def search(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def search(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """Search stored papers; an arXiv id or link shows that paper's card."""
     query = parse_query(args)
     if query.paper_id:
@@ -169,10 +93,8 @@ async def search(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[
 
 
 @action("sp")
-async def search_page(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+async def search_page(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """Another page of a search: `sp:<key>:<page>`; the list is edited in place."""
-    from bot.untrusted import MAX_PAGE, payload_ints
-
     key, _, page_text = args.partition(":")
     (page,) = payload_ints(page_text, MAX_PAGE)
     query = recall_query(app.sessions, ctx.chat_id, key)
@@ -182,9 +104,9 @@ async def search_page(app, ctx: ChatContext, args: str, message_id: str | None) 
 # --- related ------------------------------------------------------------------------------------
 
 
-async def _related_message(app, paper_id: str) -> Message:  # type: ignore[no-untyped-def]
+async def _related_message(app: Paperboy, paper_id: str) -> Message:
     paper = await app.fetch_paper(paper_id)
-    finder = finder_of(app)
+    finder = app.finder
     hits = await asyncio.to_thread(finder.related.related, paper, RELATED_COUNT)
     papers = app.store.get_papers([h.id for h in hits])
     found = [papers[h.id] for h in hits if h.id in papers]
@@ -194,7 +116,7 @@ async def _related_message(app, paper_id: str) -> Message:  # type: ignore[no-un
 
 
 @command("related")
-async def related(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def related(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """The 10 stored papers most related to a paper (an id, a link, or a reply to a card)."""
     ids = find_ids(args)
     if not ids and reply is not None:
@@ -205,7 +127,7 @@ async def related(app, ctx: ChatContext, args: str, reply: Reply | None) -> list
 
 
 @action("rel")
-async def related_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+async def related_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """The Related button under a card: the list arrives as a new message."""
     return ActionReply(replies=[await _related_message(app, args)])
 
@@ -213,7 +135,7 @@ async def related_button(app, ctx: ChatContext, args: str, message_id: str | Non
 # --- saved and export -------------------------------------------------------------------------
 
 
-def _saved_page(app, ctx: ChatContext, page: int) -> Message:  # type: ignore[no-untyped-def]
+def _saved_page(app: Paperboy, ctx: ChatContext, page: int) -> Message:
     ids = saved_ids(app.sessions, ctx.chat_id)
     if not ids:
         return text("Nothing saved yet. Press ☆ Save under a paper to keep it here.")
@@ -229,15 +151,13 @@ def _saved_page(app, ctx: ChatContext, page: int) -> Message:  # type: ignore[no
 
 
 @command("saved")
-async def saved(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def saved(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """The chat's saved papers, newest first, paged."""
     return [_saved_page(app, ctx, 0)]
 
 
 @action("sv")
-async def saved_page(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
-    from bot.untrusted import MAX_PAGE, payload_ints
-
+async def saved_page(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     (page,) = payload_ints(args, MAX_PAGE)
     return ActionReply(edit=_saved_page(app, ctx, page))
 
@@ -257,7 +177,7 @@ def _chunks(entries: list[str], limit: int = EXPORT_CHUNK, sep: str = "\n\n") ->
 
 
 @command("export")
-async def export(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def export(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """Saved papers as BibTeX (code blocks) or as a list of links."""
     kind = (args.strip().lower() or "bibtex")
     if kind in {"bib", "tex"}:
@@ -281,7 +201,7 @@ async def export(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[
 
 
 @action("save")
-async def save_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+async def save_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """Toggle Save; the card is re-rendered with the new ★/☆ state."""
     paper = await app.fetch_paper(args)
     now_saved = toggle_saved(app.sessions, ctx.chat_id, paper.id)
@@ -293,10 +213,8 @@ async def save_button(app, ctx: ChatContext, args: str, message_id: str | None) 
     return ActionReply(notice="Saved" if now_saved else "Removed", edit=card)
 
 
-async def _feedback(app, ctx: ChatContext, paper_id: str, value: int) -> ActionReply:  # type: ignore[no-untyped-def]
+async def _feedback(app: Paperboy, ctx: ChatContext, paper_id: str, value: int) -> ActionReply:
     """👍/👎 teach the chat's ranking; in groups and channels that is the admins' call, like /seed."""
-    from bot.app import NOT_ALLOWED
-
     if not ctx.can_manage:
         return ActionReply(notice=NOT_ALLOWED[:200], alert=True)
     paper = await app.fetch_paper(paper_id)  # stored, so the ranker can read it
@@ -309,20 +227,20 @@ async def _feedback(app, ctx: ChatContext, paper_id: str, value: int) -> ActionR
 
 
 @action("up")
-async def thumbs_up(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+async def thumbs_up(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     return await _feedback(app, ctx, args, 1)
 
 
 @action("down")
-async def thumbs_down(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+async def thumbs_down(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     return await _feedback(app, ctx, args, -1)
 
 
-def _ids_from_bibtex(app, bib: str) -> tuple[list[str], list[str]]:  # type: ignore[no-untyped-def]
+def _ids_from_bibtex(app: Paperboy, bib: str) -> tuple[list[str], list[str]]:
     """arXiv ids of a pasted .bib, entries without one looked up by exact title among stored papers."""
     ids: list[str] = []
     unknown: list[str] = []
-    search = finder_of(app).search
+    search = app.finder.search
     for entry in parse_bibtex(bib):
         if entry.arxiv_id:
             ids.append(entry.arxiv_id)
@@ -347,7 +265,7 @@ def _same_title(a: str, b: str) -> bool:
 
 
 @command("seed")
-async def seed(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def seed(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """Teach the ranking with papers you like: ids, links, or a pasted BibTeX file."""
     unknown: list[str] = []
     if "@" in args and "{" in args:

@@ -11,15 +11,20 @@ import json
 from collections.abc import Iterable
 from dataclasses import replace
 
+from bot.app import NOT_ALLOWED, Paperboy
 from bot.command_specs import COMMANDS
-from bot.ports import ChatContext, ChatKind, Reply
+from bot.ports import ActionReply, ChatContext, ChatKind, Reply
 from bot.registry import action, command
 from bot.state import get_state, set_state
+from bot.untrusted import MAX_PAGE, ExpiredButton, payload_ints
+from digest.cards import paper_card
 from digest.categories import parse_expr
 from digest.clean import clip, echo
 from digest.errors import BadInput, UnknownCategory
-from digest.ids import find_ids
+from digest.digest_store import latest_entry_for
+from digest.ids import find_ids, parse_id
 from digest.layout import STYLES, page_rows
+from digest.saved import saved_among
 from digest.message import Button, Heading, Message, Paragraph, Text, text
 from digest.subscriptions import (
     Subscription,
@@ -39,11 +44,11 @@ LISTED_CHARS = 1_000  # a list of keywords or authors shown in a reply, at most
 OFF_WORDS = {"off", "none", "clear", "-"}
 
 
-def _sub(app, ctx: ChatContext) -> Subscription:  # type: ignore[no-untyped-def]
+def _sub(app: Paperboy, ctx: ChatContext) -> Subscription:
     return app.subscriptions.get_or_default(ctx.chat_id, ctx.kind.value)
 
 
-def _save(app, sub: Subscription) -> Subscription:  # type: ignore[no-untyped-def]
+def _save(app: Paperboy, sub: Subscription) -> Subscription:
     """Save a change within the size limits; any change from the chat also lifts a pause (they are clearly reachable)."""
     check_limits(sub, _category_count(sub.categories))
     return app.subscriptions.save(replace(sub, paused=False, paused_reason=None))
@@ -68,7 +73,7 @@ def _category_count(expr_text: str) -> int:
 
 
 @command("start")
-async def start(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def start(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """Welcome, or subscribe in one tap from a deep link (`/start cs_CL` or `/start cs_AI__q-bio_NC`)."""
     if args and ctx.can_manage:
         return await subscribe(app, ctx, deep_link_categories(args), reply)
@@ -97,7 +102,7 @@ def deep_link_categories(payload: str) -> str:
 
 
 @command("help")
-async def help_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def help_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     lines = [Paragraph((Text(f"{spec.usage}", code=True), Text(f" — {spec.description}"))) for spec in COMMANDS]
     tail = Paragraph((Text("Paste any arXiv link or id (e.g. 2401.12345 or hep-th/9901001) and I'll show the paper."),))
     return [Message(blocks=(Heading((Text("What I can do"),)), *lines, tail))]
@@ -116,7 +121,7 @@ def _describe(expr_text: str) -> str:
 
 
 @command("subscribe")
-async def subscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def subscribe(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """Add categories (Cool Papers' algebra works: cs.AI+cs.LG-cs.CY, or a whole archive like cs)."""
     if not args.strip():
         current = _sub(app, ctx).categories
@@ -144,9 +149,7 @@ async def subscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> li
 
 
 @action("sub")
-async def subscribe_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
-    from bot.app import NOT_ALLOWED, ActionReply
-
+async def subscribe_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None):
     if not ctx.can_manage:
         return ActionReply(notice=NOT_ALLOWED[:200], alert=True)
     replies = await subscribe(app, ctx, args, None)
@@ -154,7 +157,7 @@ async def subscribe_button(app, ctx: ChatContext, args: str, message_id: str | N
 
 
 @command("unsubscribe")
-async def unsubscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def unsubscribe(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """Drop categories, lift exclusions (`-cs.CY`, or `cs.CY` when only its exclusion is left), or stop."""
     sub = app.subscriptions.get(ctx.chat_id)
     if sub is None or not sub.categories:
@@ -187,11 +190,11 @@ async def unsubscribe(app, ctx: ChatContext, args: str, reply: Reply | None) -> 
     return [text(f"Done. Still following: {_describe(str(left))}.")]
 
 
-def _is_name(name: str, taxonomy) -> bool:  # type: ignore[no-untyped-def]
+def _is_name(name: str, taxonomy) -> bool:
     return taxonomy.canonical(name) is not None or taxonomy.is_archive(name)
 
 
-def _follows(expr, name: str, taxonomy) -> bool:  # type: ignore[no-untyped-def]
+def _follows(expr, name: str, taxonomy) -> bool:
     """Whether `name` is itself followed (so `/unsubscribe name` means drop it, not lift its exclusion)."""
     canonical = taxonomy.canonical(name)
     if canonical is not None:
@@ -199,8 +202,8 @@ def _follows(expr, name: str, taxonomy) -> bool:  # type: ignore[no-untyped-def]
     return name.strip().lower() in expr.archives
 
 
-def _terms_command(field_name: str, label: str, explain: str):  # type: ignore[no-untyped-def]
-    async def handler(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+def _terms_command(field_name: str, label: str, explain: str):
+    async def handler(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
         sub = _sub(app, ctx)
         current = getattr(sub, field_name)
         if not args.strip():
@@ -260,7 +263,7 @@ def split_names(words: str) -> list[str]:
 PENDING_AUTHORS = "authors-pending:{chat_id}"
 
 
-def ask_author_split(app, ctx: ChatContext, words: str) -> list[Message]:  # type: ignore[no-untyped-def]
+def ask_author_split(app: Paperboy, ctx: ChatContext, words: str) -> list[Message]:
     """Show how the names were split and let the chat confirm; nothing changes until it does."""
     names = split_names(words)
     one = " ".join(words.split())
@@ -275,10 +278,8 @@ def ask_author_split(app, ctx: ChatContext, words: str) -> list[Message]:  # typ
 
 
 @action("au")
-async def author_split_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+async def author_split_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None):
     """`au:split` / `au:one`: the chat's answer to the /authors question."""
-    from bot.app import NOT_ALLOWED, ActionReply
-
     if not ctx.can_manage:
         return ActionReply(notice=NOT_ALLOWED[:200], alert=True)
     pending = get_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id))
@@ -299,7 +300,7 @@ def _current(label: str, value: str, usage: str) -> list[Message]:
 
 
 @command("time")
-async def set_time(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def set_time(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     parts = args.split()
     if not parts:
         sub = _sub(app, ctx)
@@ -315,7 +316,7 @@ async def set_time(app, ctx: ChatContext, args: str, reply: Reply | None) -> lis
 
 
 @command("days")
-async def set_days(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def set_days(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     if not args.strip():
         return _current("Delivery days", _sub(app, ctx).weekdays.replace(",", ", "),
                         "Usage: /days mon-fri (or daily, weekends, mon,wed,fri).")
@@ -326,7 +327,7 @@ async def set_days(app, ctx: ChatContext, args: str, reply: Reply | None) -> lis
 
 
 @command("cross")
-async def set_cross(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def set_cross(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     if not args.strip():
         return _current("Cross-listed papers", "included" if _sub(app, ctx).include_cross else "left out",
                         "Usage: /cross on or /cross off.")
@@ -336,7 +337,7 @@ async def set_cross(app, ctx: ChatContext, args: str, reply: Reply | None) -> li
 
 
 @command("replacements")
-async def set_replacements(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def set_replacements(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     if not args.strip():
         return _current("New versions of older papers", "included" if _sub(app, ctx).include_replacements
                         else "left out", "Usage: /replacements on or /replacements off.")
@@ -346,7 +347,7 @@ async def set_replacements(app, ctx: ChatContext, args: str, reply: Reply | None
 
 
 @command("max")
-async def set_max(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def set_max(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     if not args.strip():
         return _current("Cards per digest", str(_sub(app, ctx).max_papers),
                         "Usage: /max <0-50>: how many papers show as full cards before the paged list "
@@ -370,7 +371,7 @@ def describe_style(style: str) -> str:
 
 
 @command("style")
-async def set_style(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def set_style(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """/style compact|cards|auto: how this chat's digest is laid out."""
     word = args.strip().lower()
     if not word:
@@ -383,7 +384,7 @@ async def set_style(app, ctx: ChatContext, args: str, reply: Reply | None) -> li
 
 
 @command("settings")
-async def settings_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def settings_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     sub = _sub(app, ctx)
     def line(label: str, value: str, how: str) -> Paragraph:
         return Paragraph((Text(f"{label}: ", bold=True), Text(value), Text(f"  {how}", italic=True)))
@@ -415,7 +416,7 @@ CATEGORIES_PER_PAGE = 12
 
 
 @command("categories")
-async def categories_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def categories_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """Browse arXiv: the archives, one archive's categories, or a search; long lists page."""
     taxonomy = load_taxonomy()
     words = args.strip()
@@ -426,7 +427,7 @@ async def categories_command(app, ctx: ChatContext, args: str, reply: Reply | No
     return [categories_page(app, ctx, words, 0)]
 
 
-def categories_page(app, ctx: ChatContext, words: str, page: int) -> Message:  # type: ignore[no-untyped-def]
+def categories_page(app: Paperboy, ctx: ChatContext, words: str, page: int) -> Message:
     """One page of an archive's categories or of a search, ✓ on those the chat follows."""
     taxonomy = load_taxonomy()
     if taxonomy.is_archive(words):
@@ -462,11 +463,9 @@ def _clip_bytes(words: str, limit: int) -> str:
 
 
 @action("cats")
-async def categories_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+async def categories_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None):
     """`cats:<words>:<page>` turns a /categories list's page in place."""
-    from bot.app import ActionReply
 
-    from bot.untrusted import MAX_PAGE, ExpiredButton, payload_ints
 
     words, _, page_text = args.rpartition(":")
     if not words.strip():
@@ -476,10 +475,9 @@ async def categories_button(app, ctx: ChatContext, args: str, message_id: str | 
 
 
 @command("paper")
-async def paper_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def paper_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     ids = find_ids(args)
     if not ids:
-        from digest.ids import parse_id
 
         ids = [parse_id(args.strip())[0]] if args.strip() else []
     if not ids:
@@ -487,10 +485,8 @@ async def paper_command(app, ctx: ChatContext, args: str, reply: Reply | None) -
     return await paper_cards(app, ctx, ids)
 
 
-async def paper_cards(app, ctx: ChatContext, ids: list[str]) -> list[Message]:  # type: ignore[no-untyped-def]
+async def paper_cards(app: Paperboy, ctx: ChatContext, ids: list[str]) -> list[Message]:
     """Cards for papers named by id; unknown ids are said so, not silently dropped."""
-    from digest.cards import paper_card
-    from digest.saved import saved_among
 
     ids = ids[:MAX_CARDS_FOR_LINKS]
     papers = await app.fetch_papers(ids)
@@ -506,7 +502,7 @@ async def paper_cards(app, ctx: ChatContext, ids: list[str]) -> list[Message]:  
 
 
 @command("_links")
-async def links(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def links(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """Free text: arXiv ids and links get paper cards (the chat form of Cool Papers' redirector)."""
     ids = find_ids(args)
     if ids:
@@ -517,12 +513,8 @@ async def links(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[M
 
 
 @action("card")
-async def card_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
+async def card_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None):
     """A number in a compact list: the paper's full card, with its number and why it is in the digest."""
-    from bot.app import ActionReply
-    from digest.cards import paper_card
-    from digest.digest_store import latest_entry_for
-    from digest.saved import saved_among
 
     found = latest_entry_for(app.sessions, ctx.chat_id, args)
     if found is None:

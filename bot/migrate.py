@@ -24,7 +24,7 @@ TABLE_MODULES = (
     "digest.fulltext_cache",
     "digest.personal",
     "bot.schema",
-    "bot.find_commands",
+    "bot.search_memory",
     "bot.assistant.schema",
 )
 

@@ -1,14 +1,15 @@
 """The seams between the chat-agnostic bot and each platform adapter.
 
 An adapter gives the bot a `ChatContext` for every incoming event and implements `Sender` so the
-bot (and the outbox) can send, edit and stream neutral `Message`s. Nothing here names a platform.
+bot (and the outbox) can send, edit and stream neutral `Message`s; a button press is answered with
+an `ActionReply`. Nothing here names a platform.
 """
 
 from __future__ import annotations
 
 import asyncio
 import enum
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from digest.message import Message
@@ -108,6 +109,21 @@ class Sender(Protocol):
 
     async def open_stream(self, chat_id: str, *, reply_to: str | None = None) -> AnswerStream:
         """Start a streamed answer in a chat (a draft in Telegram private chats, an edited placeholder elsewhere)."""
+
+
+@dataclass
+class ActionReply:
+    """What a button press produces.
+
+    `notice` is a short toast (Telegram's answerCallbackQuery text, at most 200 characters),
+    `edit` replaces the message that carried the button (Save's new state, another page), and
+    `replies` are new messages in the chat.
+    """
+
+    notice: str | None = None
+    replies: list[Message] = field(default_factory=list)
+    edit: Message | None = None
+    alert: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,8 @@
 """Where command and button handlers register themselves, one decorator per kind.
 
 A feature module (`bot/handlers.py`, `bot/find_commands.py`, `bot/assistant/commands.py`, ...)
-decorates `async def` functions; `bot.app.Paperboy` imports those modules and dispatches by name.
+decorates `async def` functions; `bot.features` imports every such module, and the composition root
+hands the two tables to `Paperboy`, which dispatches by name. (`bot.app` imports no feature module.)
 
 - `@command("search")`: `async def f(app, ctx, args: str, reply: Reply | None) -> list[Message]`
 - `@action("save")`:   `async def f(app, ctx, args: str, message_id: str | None) -> ActionReply`
@@ -10,11 +11,11 @@ decorates `async def` functions; `bot.app.Paperboy` imports those modules and di
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
-CommandHandler = Callable[..., Awaitable[Any]]
-ActionHandler = Callable[..., Awaitable[Any]]
+from bot.app import ActionHandler, CommandHandler
+
+__all__ = ["ACTION_HANDLERS", "COMMAND_HANDLERS", "ActionHandler", "CommandHandler", "action", "command"]
 
 COMMAND_HANDLERS: dict[str, CommandHandler] = {}
 ACTION_HANDLERS: dict[str, ActionHandler] = {}

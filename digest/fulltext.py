@@ -22,6 +22,9 @@ from typing import Literal, Protocol
 import httpx
 
 from digest.errors import AnswerTooLarge, FullTextUnavailable, SourceError
+from digest.fulltext_html import parse_html
+from digest.fulltext_pdf import parse_pdf
+from digest.fulltext_section import Section
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
@@ -54,14 +57,6 @@ class _Http(Protocol):
 
 
 @dataclass(frozen=True, slots=True)
-class Section:
-    """One top-level section: its heading ("3 Method", "Abstract") and its text (subsections inline)."""
-
-    title: str
-    text: str
-
-
-@dataclass(frozen=True, slots=True)
 class FullText:
     """What we could read of a paper, and from where."""
 
@@ -91,9 +86,6 @@ async def fetch_fulltext(http: _Http, paper_id: str, *, html_url: str, pdf_url: 
     neither can be fetched (after `http`'s retries), `NoFullText` when arXiv has none to read.
     A download over `max_bytes` is stopped (`FullTextUnavailable`); the text kept is capped.
     """
-    from digest.fulltext_html import parse_html
-    from digest.fulltext_pdf import parse_pdf
-
     html_response = await _get(http, f"{html_url.rstrip('/')}/{paper_id}", max_bytes)
     if html_response is not None and html_response.status_code == 200 \
             and "html" in html_response.headers.get("content-type", "html"):

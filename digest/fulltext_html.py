@@ -14,7 +14,7 @@ import re
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode
 
-from digest.fulltext import Section
+from digest.fulltext_section import Section
 
 __all__ = ["parse_html"]
 

@@ -22,7 +22,7 @@ from collections import Counter
 
 import pypdfium2 as pdfium
 
-from digest.fulltext import Section
+from digest.fulltext_section import Section
 
 __all__ = ["parse_pdf", "page_texts", "clean_pages"]
 

@@ -19,7 +19,7 @@ import discord
 
 from adapters.discord.render import render
 from adapters.ordering import ChatTurns, Turn
-from bot.app import ActionReply
+from bot.ports import ActionReply
 from bot.ports import ChatContext, ChatKind
 from digest.message import Message
 

@@ -9,13 +9,14 @@ the LLM) runs in `app.spawn(...)` and streams into the chat through the adapter'
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from typing import Any
 
-from bot.app import ActionReply
+from bot.app import Paperboy
 from bot.assistant import render
 from bot.assistant.prompts import LANGUAGES, language_name, normalise_language
-from bot.ports import ChatContext, Reply
+from bot.ports import ActionReply, AnswerStream, ChatContext, Reply
 from bot.registry import action, command
 from bot.untrusted import BUTTON_EXPIRED
 from digest.errors import BadArxivId, BadInput, PaperboyError
@@ -48,7 +49,7 @@ def _split_id(args: str) -> tuple[str | None, str]:
     return paper_id, rest.strip()
 
 
-def _unavailable(app: Any) -> Message | None:
+def _unavailable(app: Paperboy) -> Message | None:
     """Why the assistant cannot answer at all (not built, not configured, no sender), or None."""
     assistant = getattr(app, "assistant", None)
     if assistant is None:
@@ -58,18 +59,18 @@ def _unavailable(app: Any) -> Message | None:
     return None
 
 
-def _language(app: Any, chat_id: str) -> str:
+def _language(app: Paperboy, chat_id: str) -> str:
     return app.assistant.store.chat_language(chat_id)
 
 
-def _stream_factory(app: Any, ctx: ChatContext, reply_to: str | None):  # type: ignore[no-untyped-def]
+def _stream_factory(app: Paperboy, ctx: ChatContext, reply_to: str | None) -> Callable[[], Awaitable[AnswerStream]]:
     sender = app.sender_for(ctx.chat_id)
     if sender is None:
         raise PaperboyError(f"no adapter is attached for {ctx.platform}")
     return lambda: sender.open_stream(ctx.chat_id, reply_to=reply_to)
 
 
-async def _in_background(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
+async def _in_background(app: Paperboy, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
     """Fetch the paper, then run the assistant; failures end as a message in the chat, never silence."""
     open_stream = _stream_factory(app, ctx, reply_to)
     try:
@@ -93,7 +94,7 @@ async def _in_background(app: Any, ctx: ChatContext, kind: str, paper_id: str, r
         await app.sender_for(ctx.chat_id).send(ctx.chat_id, message)
 
 
-def _start(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
+def _start(app: Paperboy, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
     _stream_factory(app, ctx, reply_to)  # fail now, not in the background, when no adapter is attached
     app.spawn(_in_background(app, ctx, kind, paper_id, reply_to, **extra))
 
@@ -102,7 +103,7 @@ def _start(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str |
 
 
 @command("faq")
-async def faq_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def faq_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """/faq <id>: the six-question FAQ, streamed; written once per paper and language for everyone."""
     paper_id, _ = _split_id(args)
     paper_id = paper_id or _paper_from_reply(reply)
@@ -116,7 +117,7 @@ async def faq_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> 
 
 
 @command("ask")
-async def ask_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def ask_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """/ask <id> <question>, /ask <question> in reply to a paper, or a plain reply to a card or answer."""
     paper_id, question = _split_id(args)
     if paper_id is None:
@@ -134,7 +135,7 @@ async def ask_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> 
 
 
 @command("language")
-async def language_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
+async def language_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """/language <code>: the language FAQ and Ask answers are written in (English by default)."""
     current = app.subscriptions.get_or_default(ctx.chat_id, ctx.kind.value)
     if not args.strip():
@@ -152,7 +153,7 @@ async def language_command(app, ctx: ChatContext, args: str, reply: Reply | None
 
 
 @action("faq")
-async def faq_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+async def faq_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """The FAQ button on a card: answer the press now, stream the FAQ under the card."""
     problem = _unavailable(app)
     if problem is not None:
@@ -162,7 +163,7 @@ async def faq_button(app, ctx: ChatContext, args: str, message_id: str | None) -
 
 
 @action("ask")
-async def ask_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+async def ask_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """The Ask button: a message to reply to with the question (its buttons name the paper)."""
     problem = _unavailable(app)
     if problem is not None:
@@ -172,7 +173,7 @@ async def ask_button(app, ctx: ChatContext, args: str, message_id: str | None) -
 
 
 @action("retry")
-async def retry_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+async def retry_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """Retry a failed FAQ, answer or translation ("retry:faq:<id>", "retry:ask:<id>", "retry:tr:<id>")."""
     kind, _, paper_id = args.partition(":")
     if kind not in {"faq", "ask", "tr"} or not paper_id:
@@ -185,7 +186,7 @@ async def retry_button(app, ctx: ChatContext, args: str, message_id: str | None)
 
 
 @action("tr")
-async def translate_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
+async def translate_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """Translate a paper's title and abstract into the chat's language (cached for everyone)."""
     problem = _unavailable(app)
     if problem is not None:

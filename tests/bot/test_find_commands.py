@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.find_commands import SearchQueryRow
+from bot.search_memory import SearchQueryRow
 from bot.ports import ChatContext, ChatKind
 from digest.message import Markdown, Message
 from digest.search import create_search_index
@@ -192,7 +192,7 @@ async def test_the_related_heading_shows_the_title_with_latex_converted(app):
 async def test_searches_older_than_a_month_expire(app):
     import datetime as dt
 
-    from bot.find_commands import QUERY_TTL
+    from bot.search_memory import QUERY_TTL
     from digest.schema import utcnow
 
     with app.sessions.begin() as session:

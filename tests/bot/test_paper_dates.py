@@ -7,7 +7,7 @@ import email.utils
 from zoneinfo import ZoneInfo
 
 from bot.delivery import ingest
-from bot.find_commands import SearchQueryRow
+from bot.search_memory import SearchQueryRow
 from bot.ports import ChatContext
 from digest.ids import submitted_month
 from digest.search import create_search_index
