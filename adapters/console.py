@@ -27,6 +27,7 @@ from rich.markdown import Markdown as RichMarkdown
 from rich.style import Style
 from rich.text import Text as RichText
 
+from bot.app import Paperboy
 from bot.ports import ChatContext, ChatKind, Reply, SentRef
 from digest.ids import find_ids
 from digest.latex import markdown_math_to_unicode
@@ -202,7 +203,7 @@ class ConsoleSender:
 ASK_HINT = "(Type your question about {paper} and press Enter; it goes to that paper. A /command ends this.)"
 
 
-async def handle_line(app, sender: ConsoleSender, line: str) -> None:  # type: ignore[no-untyped-def]
+async def handle_line(app: Paperboy, sender: ConsoleSender, line: str) -> None:
     """One line typed by the user: a button number, a question after 💬 Ask, or text for the bot."""
     ctx = ChatContext(chat_id=CHAT_ID, kind=ChatKind.PRIVATE, user_id="local", can_manage=True)
     line = line.strip()
@@ -233,7 +234,7 @@ async def handle_line(app, sender: ConsoleSender, line: str) -> None:  # type: i
         await sender.send(CHAT_ID, message)
 
 
-async def run_chat(app, *, stdin: TextIO | None = None, out: TextIO | None = None) -> None:  # type: ignore[no-untyped-def]
+async def run_chat(app: Paperboy, *, stdin: TextIO | None = None, out: TextIO | None = None) -> None:
     """The terminal chat loop; ends on EOF, `/quit` or Ctrl-C.
 
     Input is read by its own thread the whole time, so typing is never blocked by a slow answer
@@ -271,13 +272,13 @@ async def run_chat(app, *, stdin: TextIO | None = None, out: TextIO | None = Non
 OVERTAKE_AFTER_S = 1.0
 
 
-async def _answer_after(previous: asyncio.Task | None, app, sender: ConsoleSender, line: str) -> None:  # type: ignore[no-untyped-def]
+async def _answer_after(previous: asyncio.Task | None, app, sender: ConsoleSender, line: str) -> None:
     if previous is not None:
         await asyncio.wait({previous}, timeout=OVERTAKE_AFTER_S)
     await _answer(app, sender, line)
 
 
-async def _answer(app, sender: ConsoleSender, line: str) -> None:  # type: ignore[no-untyped-def]
+async def _answer(app: Paperboy, sender: ConsoleSender, line: str) -> None:
     try:
         await handle_line(app, sender, line)
     except Exception as exc:  # the chat must survive anything

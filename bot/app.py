@@ -276,13 +276,12 @@ CONFLICT_ATTEMPTS = 20
 
 async def _redo_on_conflict(call: Callable[[], Awaitable[R]]) -> R:
     """Run a handler again (from a fresh read) when its subscription write met a concurrent change."""
-    for attempt in range(1, CONFLICT_ATTEMPTS + 1):
+    for attempt in range(1, CONFLICT_ATTEMPTS):
         try:
             return await call()
         except SubscriptionConflict:
-            if attempt == CONFLICT_ATTEMPTS:
-                raise
             await asyncio.sleep(random.uniform(0, 0.005 * 2 ** min(attempt, 6)))  # let the other writer finish
+    return await call()  # the last attempt: a conflict now reaches the caller
 
 
 def unknown_command_answer(name: str) -> str:

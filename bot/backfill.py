@@ -24,8 +24,9 @@ import datetime as dt
 import hashlib
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -75,7 +76,7 @@ class Selection:
     expr: CategoryExpr | None
 
     @property
-    def sets(self) -> list[str | None]:
+    def sets(self) -> Sequence[str | None]:
         if self.expr is None:
             return [None]
         taxonomy = self.expr.taxonomy
@@ -144,8 +145,10 @@ async def backfill(
     return report
 
 
-async def _harvest_set(http, oai_url, sessions, selection, oai_set, key, position, report, progress,  # type: ignore[no-untyped-def]
-                       on_stored) -> None:
+async def _harvest_set(http: ArxivHttp, oai_url: str, sessions: sessionmaker[Session], selection: Selection,
+                       oai_set: str | None, key: str, position: dict[str, Any], report: BackfillReport,
+                       progress: Callable[[int, int | None], None] | None,
+                       on_stored: Callable[[list[str]], None] | None) -> None:
     token: str | None = position.get("token")
     while True:
         try:

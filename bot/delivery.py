@@ -20,6 +20,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from bot.app import Paperboy
 from bot.failpoints import failpoint
 from bot.feed_watch import announced_names, covers, fetch_day, missing_feeds, partly_covers
 from bot.metrics import DIGEST_BUILD, FETCH_FAILURES
@@ -42,20 +43,21 @@ log = logging.getLogger(__name__)
 # --- ingest --------------------------------------------------------------------------------
 
 
-def feeds_to_ingest(app) -> list[str]:  # type: ignore[no-untyped-def]
+def feeds_to_ingest(app: Paperboy) -> list[str]:
     """The `+`-joined feed paths covering every active subscription and `arxiv.categories`."""
     texts = app.subscriptions.followed_categories() + list(app.settings.arxiv.categories)
-    return merge_exprs(subscription_expr(t) for t in set(texts))
+    return merge_exprs(expr for t in set(texts) if (expr := subscription_expr(t)) is not None)
 
 
-async def ingest(app, day: dt.date | None = None, categories: str = "", *,  # type: ignore[no-untyped-def]
+async def ingest(app: Paperboy, day: dt.date | None = None, categories: str = "", *,
                  feeds: list[str] | None = None) -> IngestReport | None:
     """Fetch the feeds for `day` (default: the latest announcement due now) and store them.
 
     `feeds` (paths) or `categories` (an expression) narrow it; by default every followed category.
     """
     if feeds is None:
-        feeds = merge_exprs([subscription_expr(categories)]) if categories else feeds_to_ingest(app)
+        expr = subscription_expr(categories)
+        feeds = merge_exprs([expr] if expr is not None else []) if categories else feeds_to_ingest(app)
     if not feeds:
         log.info("nothing to ingest: no chat follows any category and arxiv.categories is empty")
         return None
@@ -68,7 +70,7 @@ async def ingest(app, day: dt.date | None = None, categories: str = "", *,  # ty
     return report
 
 
-def ingest_is_due(app, now: dt.datetime) -> tuple[dt.date, list[str]] | None:  # type: ignore[no-untyped-def]
+def ingest_is_due(app: Paperboy, now: dt.datetime) -> tuple[dt.date, list[str]] | None:
     """The announcement day and the feeds still to fetch for it, or None when everything is in."""
     day = latest_announcement_day(now, delay=RSS_DELAY)
     missing = missing_feeds(app, day, feeds_to_ingest(app))
@@ -80,7 +82,7 @@ def ingest_is_due(app, now: dt.datetime) -> tuple[dt.date, list[str]] | None:  #
     return day, missing
 
 
-async def ingest_if_due(app) -> str | None:  # type: ignore[no-untyped-def]
+async def ingest_if_due(app: Paperboy) -> str | None:
     """Make sure the latest announcement of every followed category is in (start-up, catch-up, retries)."""
     due = ingest_is_due(app, app.clock())
     return await fetch_day(app, *due) if due else None
@@ -131,7 +133,7 @@ def following_line(sub: Subscription) -> str:
     return "Following " + " · ".join(parts) if parts else ""
 
 
-def digest_outgoing(app, sub: Subscription, digest: Digest, digest_id: int, note: str | None = None,  # type: ignore[no-untyped-def]
+def digest_outgoing(app: Paperboy, sub: Subscription, digest: Digest, digest_id: int, note: str | None = None,
                     tldrs: dict[str, str] | None = None) -> list[Message]:
     """The messages of a digest for `sub` in its style, with Save buttons in their current state."""
     saved = frozenset(saved_among(app.sessions, sub.chat_id, [e.paper.id for e in digest.entries[: sub.max_papers]]))
@@ -147,7 +149,7 @@ def digest_outgoing(app, sub: Subscription, digest: Digest, digest_id: int, note
 TLDR_WAIT_S = 120.0
 
 
-async def card_tldrs(app, pairs: list[tuple[Subscription, Digest]]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+async def card_tldrs(app: Paperboy, pairs: list[tuple[Subscription, Digest]]) -> dict[str, str]:
     """TL;DRs (when `llm.tldr` is on) for every paper shown as a card: one generation per paper for all chats."""
     if app.assistant is None or not app.settings.llm.tldr:
         return {}
@@ -162,13 +164,13 @@ async def card_tldrs(app, pairs: list[tuple[Subscription, Digest]]) -> dict[str,
     return {pid: text for pid, text in zip(papers, texts) if text}
 
 
-def _first_shown(app, sub: Subscription, digest: Digest) -> int:  # type: ignore[no-untyped-def]
+def _first_shown(app: Paperboy, sub: Subscription, digest: Digest) -> int:
     """How many papers the digest's first messages show: its cards, or the list's first page in compact style."""
     cards = cards_shown(sub.style, len(digest.entries), sub.max_papers)
     return cards if cards else app.settings.digest.page_size
 
 
-def cached_tldrs(app, paper_ids: list[str]) -> dict[str, str]:  # type: ignore[no-untyped-def]
+def cached_tldrs(app: Paperboy, paper_ids: list[str]) -> dict[str, str]:
     """TL;DRs already generated for these papers (a list page turned later shows them; nothing is generated)."""
     if app.assistant is None or not app.settings.llm.tldr:
         return {}
@@ -176,14 +178,14 @@ def cached_tldrs(app, paper_ids: list[str]) -> dict[str, str]:  # type: ignore[n
     return {pid: text for pid, text in found.items() if text}
 
 
-def personal_scores(app):  # type: ignore[no-untyped-def]
+def personal_scores(app: Paperboy):
     return app.personal.scores if app.personal is not None else None
 
 
 MAX_ROLLED_DAYS = 7
 
 
-def days_covered(app, day: dt.date, subs: list[Subscription]) -> list[tuple[dt.date, ...]]:  # type: ignore[no-untyped-def]
+def days_covered(app: Paperboy, day: dt.date, subs: list[Subscription]) -> list[tuple[dt.date, ...]]:
     """The announcement days each chat's digest covers, ending at `day`.
 
     A day the chat did not get (a weekday it skipped, the process being down) rolls into its next
@@ -191,7 +193,7 @@ def days_covered(app, day: dt.date, subs: list[Subscription]) -> list[tuple[dt.d
     """
     oldest = min((s.last_digest_day for s in subs if s.last_digest_day), default=None)
     stored = app.store.announced_days(after=oldest, upto=day) if oldest else [day]
-    covered = []
+    covered: list[tuple[dt.date, ...]] = []
     for sub in subs:
         if sub.last_digest_day is None:
             covered.append((day,))
@@ -201,23 +203,23 @@ def days_covered(app, day: dt.date, subs: list[Subscription]) -> list[tuple[dt.d
     return covered
 
 
-def build_digests(app, day: dt.date, subs: list[Subscription]) -> list[Digest]:  # type: ignore[no-untyped-def]
+def build_digests(app: Paperboy, day: dt.date, subs: list[Subscription]) -> list[Digest]:
     """Digests ending at `day` for many chats at once: one index per span of days, one pass over what was shown."""
     by_span: dict[tuple[dt.date, ...], list[int]] = {}
     for position, span in enumerate(days_covered(app, day, subs)):
         by_span.setdefault(span, []).append(position)
     personal = personal_scores(app)
-    digests: list[Digest | None] = [None] * len(subs)
+    digests: dict[int, Digest] = {}
     for span, positions in by_span.items():
         index = DayIndex.build(app.store.announced_over(span))
         seen = seen_by_chat(app.sessions, [p.id for p in index.papers], [subs[k].chat_id for k in positions])
         for k in positions:
             sub = subs[k]
             digests[k] = build_digest(index, sub, day, seen=seen.get(sub.chat_id, ()), personal=personal, covers=span)
-    return digests  # type: ignore[return-value]
+    return [digests[k] for k in range(len(subs))]
 
 
-def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: bool, note: str | None = None,  # type: ignore[no-untyped-def]
+def commit_digest(app: Paperboy, sub: Subscription, digest: Digest, *, enqueue_messages: bool, note: str | None = None,
                   tldrs: dict[str, str] | None = None, replace: bool = False,
                   advance_schedule: bool = True) -> tuple[int, list[Message]]:
     """Record a digest, its shown papers and (for scheduled ones) its outbox rows in one transaction.
@@ -238,7 +240,7 @@ def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: b
     return digest_id, messages
 
 
-def _advance_schedule(session, sub: Subscription, day: dt.date) -> None:  # type: ignore[no-untyped-def]
+def _advance_schedule(session, sub: Subscription, day: dt.date) -> None:
     """Record that the chat has had `day` (never moving its schedule backwards)."""
     session.execute(
         update(SubscriptionRow)
@@ -260,7 +262,7 @@ class DueChats:
     waiting: list[Subscription] = field(default_factory=list)
 
 
-def due_subscriptions(app, now: dt.datetime) -> DueChats:  # type: ignore[no-untyped-def]
+def due_subscriptions(app: Paperboy, now: dt.datetime) -> DueChats:
     """Every chat due for the latest announcement, split by whether its categories' feed is in."""
     day = latest_announcement_day(now, delay=RSS_DELAY)
     due = DueChats(day)
@@ -279,7 +281,7 @@ def due_subscriptions(app, now: dt.datetime) -> DueChats:  # type: ignore[no-unt
     return due
 
 
-async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
+async def deliver_due(app: Paperboy) -> int:
     """Build and enqueue every due chat's digest, then flush the outbox; returns how many chats got one.
 
     A chat gets a digest only once its day's feed is in: if it is not, the feed is fetched first
@@ -307,7 +309,7 @@ async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
     return len(due.ready)
 
 
-def late_note(app, day: dt.date) -> str:  # type: ignore[no-untyped-def]
+def late_note(app: Paperboy, day: dt.date) -> str:
     """The one line a waiting chat gets: arXiv is late, or arXiv cannot be reached."""
     if app.feed_watch.failing(day):
         return (f"I can't reach arXiv to fetch the feed for {format_day(day)} right now; "
@@ -315,7 +317,7 @@ def late_note(app, day: dt.date) -> str:  # type: ignore[no-untyped-def]
     return f"arXiv's feed for {format_day(day)} is late; your digest follows when it arrives."
 
 
-def late_to_note(app, day: dt.date, waiting: list[Subscription]) -> list[Subscription]:  # type: ignore[no-untyped-def]
+def late_to_note(app: Paperboy, day: dt.date, waiting: list[Subscription]) -> list[Subscription]:
     """The waiting chats past their delivery time by `LATE_NOTE_AFTER` that were not told yet."""
     now = app.clock()
     noted: set[tuple[str, dt.date]] = app.feed_watch.noted
@@ -323,7 +325,7 @@ def late_to_note(app, day: dt.date, waiting: list[Subscription]) -> list[Subscri
             and now >= delivery_moment(sub, feed_time(day), _aware(sub.created_at)) + LATE_NOTE_AFTER]
 
 
-def enqueue_late_notes(app, day: dt.date, waiting: list[Subscription]) -> int:  # type: ignore[no-untyped-def]
+def enqueue_late_notes(app: Paperboy, day: dt.date, waiting: list[Subscription]) -> int:
     """Tell each chat waiting more than `LATE_NOTE_AFTER` past its delivery time, once per day."""
     now = app.clock()
     items = []
@@ -340,7 +342,7 @@ def _aware(moment: dt.datetime) -> dt.datetime:
     return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
 
 
-def _commit_all(app, pairs: list[tuple[Subscription, Digest]], tldrs: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
+def _commit_all(app: Paperboy, pairs: list[tuple[Subscription, Digest]], tldrs: dict[str, str]) -> None:
     for sub, digest in pairs:
         try:
             commit_digest(app, sub, digest, enqueue_messages=True, tldrs=tldrs)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from bot.app import Paperboy
 from bot.feed_watch import day_is_in, expected_day, fetch_day, uncovered_feeds
 from digest.calendar import is_announcement_day, next_announcement_day
 from digest.categories import parse_expr
@@ -40,7 +41,7 @@ def _subscription(args: argparse.Namespace) -> Subscription:
     )
 
 
-async def print_digest(app, args: argparse.Namespace) -> int:  # type: ignore[no-untyped-def]
+async def print_digest(app: Paperboy, args: argparse.Namespace) -> int:
     """Print the digest; 0 when it could be made, 1 when arXiv could not be reached for the day.
 
     With `--format json` even a bad argument answers in JSON (`status: "bad_input"`), so a script

@@ -17,11 +17,15 @@ import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from digest.calendar import RSS_DELAY, latest_announcement_day
 from digest.categories import MERGE_NAMES_PER_REQUEST, CategoryExpr
 from digest.matching import subscription_expr
 from digest.subscriptions import Subscription
+
+if TYPE_CHECKING:  # bot.app holds a FeedWatch, so this module may not import it at run time
+    from bot.app import Paperboy
 
 log = logging.getLogger(__name__)
 
@@ -108,7 +112,7 @@ def names_covered(wanted: set[str] | frozenset[str], names: set[str]) -> bool:
     return all(name in names or name.split(".", 1)[0] in names for name in wanted)
 
 
-def uncovered_feeds(app, day: dt.date, expr: CategoryExpr) -> list[str]:  # type: ignore[no-untyped-def]
+def uncovered_feeds(app: Paperboy, day: dt.date, expr: CategoryExpr) -> list[str]:
     """Feed paths for just the categories of `expr` whose feed of `day` is not in yet."""
     names = announced_names(app, day)
     if names is None:
@@ -117,14 +121,14 @@ def uncovered_feeds(app, day: dt.date, expr: CategoryExpr) -> list[str]:  # type
     return ["+".join(wanted[i:i + MERGE_NAMES_PER_REQUEST]) for i in range(0, len(wanted), MERGE_NAMES_PER_REQUEST)]
 
 
-def missing_feeds(app, day: dt.date, feeds: list[str]) -> list[str]:  # type: ignore[no-untyped-def]
+def missing_feeds(app: Paperboy, day: dt.date, feeds: list[str]) -> list[str]:
     """The feed paths among `feeds` whose categories no announced feed of `day` brought yet."""
     statuses = app.store.mailing_status(day)
     announced = feed_names([f for f, s in statuses.items() if s == "announced"])
     return [feed for feed in feeds if not names_covered(set(feed.split("+")), announced)]
 
 
-def announced_names(app, day: dt.date) -> set[str] | None:  # type: ignore[no-untyped-def]
+def announced_names(app: Paperboy, day: dt.date) -> set[str] | None:
     """The categories and archives whose feed for `day` is in; None when the day was imported.
 
     A day that was imported (daily files, snapshots) rather than fetched has no feed records;
@@ -136,7 +140,7 @@ def announced_names(app, day: dt.date) -> set[str] | None:  # type: ignore[no-un
     return feed_names([f for f, s in statuses.items() if s == "announced"])
 
 
-def day_is_in(app, sub: Subscription, day: dt.date) -> bool:  # type: ignore[no-untyped-def]
+def day_is_in(app: Paperboy, sub: Subscription, day: dt.date) -> bool:
     """Whether the announcement of `day` was fetched for every category `sub` follows."""
     expr = subscription_expr(sub.categories)
     if expr is None:
@@ -145,13 +149,13 @@ def day_is_in(app, sub: Subscription, day: dt.date) -> bool:  # type: ignore[no-
     return names is None or covers(names, expr)
 
 
-def latest_day_in(app, sub: Subscription, on_or_before: dt.date, lookback_days: int = 30) -> dt.date | None:  # type: ignore[no-untyped-def]
+def latest_day_in(app: Paperboy, sub: Subscription, on_or_before: dt.date, lookback_days: int = 30) -> dt.date | None:
     """The newest announcement day, at most `on_or_before`, that is in for `sub`."""
     days = app.store.announced_days(after=on_or_before - dt.timedelta(days=lookback_days), upto=on_or_before)
     return next((d for d in reversed(days) if day_is_in(app, sub, d)), None)
 
 
-def expected_day(app) -> dt.date:  # type: ignore[no-untyped-def]
+def expected_day(app: Paperboy) -> dt.date:
     """The newest announcement day whose RSS feed should be out by now."""
     return latest_announcement_day(app.clock(), delay=RSS_DELAY)
 
@@ -159,7 +163,7 @@ def expected_day(app) -> dt.date:  # type: ignore[no-untyped-def]
 # --- fetching -------------------------------------------------------------------------------------
 
 
-async def fetch_day(app, day: dt.date, feeds: list[str], *, asked_by_user: bool = False) -> str | None:  # type: ignore[no-untyped-def]
+async def fetch_day(app: Paperboy, day: dt.date, feeds: list[str], *, asked_by_user: bool = False) -> str | None:
     """Fetch `feeds` for `day` if the backoff allows; returns the outcome, or None when it was not tried.
 
     A person asking gets an answer within `arxiv.interactive_timeout_s`: a fetch that takes longer

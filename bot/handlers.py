@@ -24,8 +24,8 @@ from digest.errors import BadInput, UnknownCategory
 from digest.digest_store import latest_entry_for
 from digest.ids import find_ids, parse_id
 from digest.layout import STYLES, page_rows
+from digest.message import Block, Button, Heading, Message, Paragraph, Text, text
 from digest.saved import saved_among
-from digest.message import Button, Heading, Message, Paragraph, Text, text
 from digest.subscriptions import (
     Subscription,
     check_limits,
@@ -391,7 +391,7 @@ async def settings_command(app: Paperboy, ctx: ChatContext, args: str, reply: Re
     keywords = _listed(sub.keywords)
     if sub.keywords and sub.keywords_only:
         keywords += " (only these)"
-    blocks = [
+    blocks: list[Block] = [
         Heading((Text("⚙️ This chat's digest"),)),
         line("Categories", _describe(sub.categories) if sub.categories else "none", "/subscribe, /unsubscribe"),
         line("Keywords", keywords, "/keywords"),
@@ -451,7 +451,7 @@ def categories_page(app: Paperboy, ctx: ChatContext, words: str, page: int) -> M
     buttons = [Button(f"✓ {c.id}" if c.id in follows else f"+ {c.id}", action=f"sub:{c.id}") for c in chunk]
     rows = [tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3)] if ctx.can_manage else []
     rows.extend(page_rows(f"cats:{_clip_bytes(words, 40)}", page, pages))
-    blocks = [Heading((Text(title),)), *lines]
+    blocks: list[Block] = [Heading((Text(title),)), *lines]
     if follows:
         blocks.append(Paragraph((Text("✓ = this chat follows it.", italic=True),)))
     return Message(blocks=tuple(blocks), buttons=tuple(rows))

@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.schema import ProcessLeaseRow
+from digest.db import rows_matched
 from digest.schema import as_stored
 
 log = logging.getLogger(__name__)
@@ -63,7 +64,7 @@ class Lease:
                 ProcessLeaseRow.name == self.name, ProcessLeaseRow.holder == holder,
                 ProcessLeaseRow.expires_at == expires_at,
             ).values(**values))
-        return bool(result.rowcount)
+        return bool(rows_matched(result))
 
     def release(self) -> None:
         with self.sessions.begin() as session:

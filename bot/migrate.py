@@ -14,7 +14,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Engine, MetaData
+from sqlalchemy import Connection, Engine, MetaData
 
 MIGRATIONS = Path(__file__).with_name("migrations")
 
@@ -37,7 +37,7 @@ def target_metadata() -> MetaData:
     return Base.metadata
 
 
-def _config(connection) -> Config:  # type: ignore[no-untyped-def]
+def _config(connection: Connection) -> Config:
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["connection"] = connection

@@ -39,6 +39,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 from bot import metrics
 from bot.ports import ChatMoved, ChatUnreachable, SendError, Sender, SendTurn, TransientSendError
 from bot.schema import OutboxRow
+from digest.db import rows_matched
 from digest.message import Message, from_dict, to_dict
 from digest.schema import as_stored
 
@@ -70,7 +71,9 @@ def enqueue(session: Session, items: Iterable[Outgoing], now: dt.datetime) -> in
     if not rows:
         return 0
     dialect = session.get_bind().dialect.name
-    insert = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}.get(dialect)
+    inserts: dict[str, Callable[[type[OutboxRow]], postgresql.Insert | sqlite.Insert]] = {
+        "postgresql": postgresql.insert, "sqlite": sqlite.insert}
+    insert = inserts.get(dialect)
     if insert is not None:
         result = session.execute(insert(OutboxRow).values(rows).on_conflict_do_nothing(index_elements=["key"])
                                  .returning(OutboxRow.id))
@@ -156,10 +159,11 @@ class Outbox:
             result = session.execute(update(OutboxRow).where(
                 OutboxRow.status == "sending", OutboxRow.claimed_by == self.sender_id,
             ).values(status="pending", claimed_by=None, next_attempt_at=self._now()))
-        if result.rowcount:
+        taken_back = rows_matched(result)
+        if taken_back:
             log.info("took back %d outbox rows this sender (%s) had claimed before a restart",
-                     result.rowcount, self.sender_id)
-        return result.rowcount or 0
+                     taken_back, self.sender_id)
+        return taken_back or 0
 
     async def _heartbeat(self) -> None:
         while True:

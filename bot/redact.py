@@ -67,7 +67,7 @@ class Redactor(logging.Filter):
         """Rewrite a record in place so no secret is left in its message, stack or exception."""
         if getattr(record, "_paperboy_scrubbed", False):
             return
-        record._paperboy_scrubbed = True  # type: ignore[attr-defined]
+        record._paperboy_scrubbed = True
         try:
             message = record.getMessage()
         except Exception:  # a bad format string: logging reports it later; leave it be
@@ -78,10 +78,11 @@ class Redactor(logging.Filter):
                 record.msg, record.args = clean, None
         if record.stack_info:
             record.stack_info = self.redact(record.stack_info)
-        exc = record.exc_info[1] if isinstance(record.exc_info, tuple) else None
+        _, exc, tb = record.exc_info if isinstance(record.exc_info, tuple) else (None, None, None)
         if exc is not None:
             self.scrub_exception(exc)
-            record.exc_text = self.redact("".join(traceback.format_exception(*record.exc_info)).rstrip("\n"))  # type: ignore[misc]
+            lines = traceback.format_exception(type(exc), exc, tb)
+            record.exc_text = self.redact("".join(lines).rstrip("\n"))
 
     def scrub_exception(self, exc: BaseException) -> None:
         """Redact the args (and `message`) of an exception and of every exception it chains to."""
@@ -96,10 +97,10 @@ class Redactor(logging.Filter):
                 current.args = tuple(self.redact(a) if isinstance(a, str) else a for a in current.args)
                 message = getattr(current, "message", None)
                 if isinstance(message, str):
-                    current.message = self.redact(message)  # type: ignore[attr-defined]
+                    setattr(current, "message", self.redact(message))  # noqa: B010 (not every exception has one)
             except Exception:  # an exception type with read-only attributes: exc_text still covers it
                 pass
-            stack.extend([current.__cause__, current.__context__])  # type: ignore[list-item]
+            stack.extend([current.__cause__, current.__context__])
 
 
 redactor = Redactor()

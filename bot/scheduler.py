@@ -18,6 +18,7 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
+from bot.app import Paperboy
 from bot.delivery import deliver_due, ingest_if_due
 
 log = logging.getLogger(__name__)
@@ -37,7 +38,7 @@ class Job:
     first_after_s: float = 0.0
 
 
-def jobs(app, *, flush_outbox: bool = True) -> list[Job]:  # type: ignore[no-untyped-def]
+def jobs(app: Paperboy, *, flush_outbox: bool = True) -> list[Job]:
     """paperboy's periodic jobs, in the order they run when due at the same moment.
 
     Ingest first: at start-up and every minute it makes sure the latest announcement of every
@@ -55,7 +56,7 @@ def jobs(app, *, flush_outbox: bool = True) -> list[Job]:  # type: ignore[no-unt
     return periodic if flush_outbox else [job for job in periodic if job.id != "outbox"]
 
 
-def build_scheduler(app, *, flush_outbox: bool = True) -> AsyncIOScheduler:  # type: ignore[no-untyped-def]
+def build_scheduler(app: Paperboy, *, flush_outbox: bool = True) -> AsyncIOScheduler:
     """A scheduler with paperboy's jobs; start it only once the adapters are ready."""
     schedule = app.settings.schedule
     scheduler = AsyncIOScheduler(
@@ -69,11 +70,11 @@ def build_scheduler(app, *, flush_outbox: bool = True) -> AsyncIOScheduler:  # t
     return scheduler
 
 
-async def _flush(app) -> int:  # type: ignore[no-untyped-def]
+async def _flush(app: Paperboy) -> int:
     return await app.deliver_pending()
 
 
-async def run_job(job, app) -> None:  # type: ignore[no-untyped-def]
+async def run_job(job, app) -> None:
     """Run a job and log its failure; a failing job must never stop the scheduler."""
     try:
         await job(app)

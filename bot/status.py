@@ -16,6 +16,7 @@ import traceback
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.app import Paperboy
 from bot.lease import SCHEDULER_LEASE, lease_state
 from bot.schema import RecentErrorRow
 from digest.calendar import announcement_time, latest_announcement_day, next_announcement_day
@@ -74,7 +75,7 @@ class ErrorRecorder(logging.Handler):
                 pass
 
 
-def health(app) -> dict:  # type: ignore[no-untyped-def]
+def health(app: Paperboy) -> dict:
     """Ready when the database answers and the scheduler lease is fresh (some scheduler is alive)."""
     report: dict = {"ok": False, "database": False, "scheduler_lease": None}
     try:
@@ -89,7 +90,7 @@ def health(app) -> dict:  # type: ignore[no-untyped-def]
     return report
 
 
-def collect(app, errors: int = 10) -> dict:  # type: ignore[no-untyped-def]
+def collect(app: Paperboy, errors: int = 10) -> dict:
     """The whole status report as plain data (what `--json` prints)."""
     now = app.clock()
     return {

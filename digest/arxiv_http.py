@@ -63,10 +63,14 @@ _RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
 class HttpSettings(Protocol):
     """The keys `ArxivHttp` reads; `bot.config.ArxivSettings` satisfies it (digest never imports bot)."""
 
-    min_interval_s: float
-    user_agent: str
-    timeout_s: float
-    retries: int
+    @property
+    def min_interval_s(self) -> float: ...
+    @property
+    def user_agent(self) -> str: ...
+    @property
+    def timeout_s(self) -> float: ...
+    @property
+    def retries(self) -> int: ...
 
 
 class _Refused(Exception):

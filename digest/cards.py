@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from digest.ids import abs_url, html_url, pdf_url, submitted_month
 from digest.latex import to_unicode
-from digest.message import Button, Heading, Link, Message, Paragraph, Quote, Span, Text
+from digest.message import Block, Button, Heading, Link, Message, Paragraph, Quote, Span, Text
 from digest.models import Paper
 
 MAX_AUTHORS_SHOWN = 4
@@ -101,7 +101,7 @@ def paper_card(
         details.append(dates)
     if paper.comment and paper.comment.strip():
         details.append("💬 " + _clip(to_unicode(paper.comment), COMMENT_LIMIT))
-    blocks = [
+    blocks: list[Block] = [
         Heading(title),
         Paragraph((Text(short_authors(paper.authors) + "\n"), Text("\n".join(details), italic=True))),
     ]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import JSON, DateTime, Integer, String
 from sqlalchemy.exc import IntegrityError
@@ -94,4 +94,5 @@ class FullTextCache:
 
 def _from_row(row: FullTextRow) -> FullText:
     sections = [Section(s["title"], s["text"]) for s in row.sections or []]
-    return FullText(row.source, sections, row.title or "")  # type: ignore[arg-type]
+    source: Literal["html", "pdf"] = "pdf" if row.source == "pdf" else "html"
+    return FullText(source, sections, row.title or "")

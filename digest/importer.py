@@ -40,7 +40,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from sqlalchemy import func
+from sqlalchemy import ColumnElement, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -124,7 +124,7 @@ def _lines(path: Path, progress: Callable[[int], None] | None) -> Iterator[str]:
         meter = _Progress(raw, progress)
         is_gzip = raw.read(2) == b"\x1f\x8b"
         raw.seek(0)
-        stream: IO[bytes] = gzip.GzipFile(fileobj=raw) if is_gzip else raw  # type: ignore[assignment]
+        stream: Iterable[bytes] = gzip.GzipFile(fileobj=raw) if is_gzip else raw
         for number, line in enumerate(stream, 1):
             if number % 2000 == 0:
                 meter.tick()
@@ -410,7 +410,7 @@ def _paper_values(paper: Paper) -> dict:
     }
 
 
-def _insert(session: Session):  # type: ignore[no-untyped-def]
+def _insert(session: Session) -> Callable[..., postgresql.Insert | sqlite.Insert]:
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
         return postgresql.insert
@@ -431,7 +431,7 @@ def write_papers(session: Session, papers: dict[str, Paper], days: dict[str, dt.
     updatable = ["version", "title", "authors", "abstract", "categories", "primary_category", "comment",
                  "updated_at"]
     kept_unless_given = ["doi", "journal_ref", "license", "published"]
-    changes = {c: stmt.excluded[c] for c in updatable}
+    changes: dict[str, ColumnElement[Any]] = {c: stmt.excluded[c] for c in updatable}
     changes.update({c: func.coalesce(stmt.excluded[c], getattr(PaperRow, c)) for c in kept_unless_given})
     stmt = stmt.on_conflict_do_update(index_elements=["id"], set_=changes,
                                       where=PaperRow.version <= stmt.excluded.version)

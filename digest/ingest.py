@@ -19,7 +19,7 @@ from __future__ import annotations
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from digest.arxiv_http import ArxivHttp
@@ -79,7 +79,7 @@ async def ingest_day(
     for feed in feeds:
         try:
             result = await fetch_feed(http, rss_url, feed, day=expected_day,
-                                      skip_day=lambda dated, feed=feed: store.mailing_status(dated).get(feed) == "announced")
+                                      skip_day=_announced_in(store, feed))
         except FeedUnavailable as exc:
             log.warning("feed %s failed: %s", feed, exc)
             report.feeds[feed] = "failed"
@@ -99,14 +99,15 @@ async def ingest_day(
             continue
         taken = [a for a in result.announcements if a.day == feed_day]
         report.skipped["dated another day"] += len(result.announcements) - len(taken)
-        if feed_day != expected_day and store.announced_days(feed_day - dt.timedelta(days=1), feed_day):  # type: ignore[operator]
+        if feed_day is not None and feed_day != expected_day \
+                and store.announced_days(feed_day - dt.timedelta(days=1), feed_day):
             # Still the previous day's feed, which is stored already: not announced yet, and it may
             # not add to that day (a feed mislabelled with a stored day would, otherwise).
             report.skipped["earlier day, already stored"] += len(taken)
             taken = []
         report.new_listings += store.record_announcements(taken)
-        if feed_day != expected_day and taken:
-            store.record_mailing(feed_day, feed, "announced", items=len(taken))  # type: ignore[arg-type]
+        if feed_day is not None and feed_day != expected_day and taken:
+            store.record_mailing(feed_day, feed, "announced", items=len(taken))
         if result.announcements and feed_day == expected_day:
             report.feeds[feed] = "announced"
             report.by_type.update(a.announce_type.value for a in taken)
@@ -119,6 +120,11 @@ async def ingest_day(
         log.warning("ingest %s: items skipped: %s", expected_day, dict(report.skipped))
     report.skipped = +report.skipped  # drop zero counts
     return report
+
+
+def _announced_in(store: PaperStore, feed: str) -> Callable[[dt.date], bool]:
+    """Whether `feed` of a given day is stored as announced already (then its items need no parsing)."""
+    return lambda dated: store.mailing_status(dated).get(feed) == "announced"
 
 
 def _refusal(feed_day: dt.date | None, expected_day: dt.date) -> str | None:

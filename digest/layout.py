@@ -18,14 +18,14 @@ import datetime as dt
 
 from digest.cards import ArxivUrls, paper_card, paper_line
 from digest.matching import Digest, DigestEntry
-from digest.message import Button, Heading, Message, Paragraph, Text
+from digest.message import Block, Button, Heading, Message, Paragraph, Text
 
 NUMBERS_PER_ROW = 5
 STYLES = ("compact", "cards")
 COMPACT_OVER = 30  # `auto` chats get the compact style on days with more papers than this
 
 
-def format_day(day) -> str:  # type: ignore[no-untyped-def]
+def format_day(day: dt.date) -> str:
     return day.strftime("%a %-d %b %Y")
 
 
@@ -43,7 +43,7 @@ def header_message(digest: Digest, *, following: str = "", note: str | None = No
                    day_before: dt.date | None = None) -> Message:
     """The digest's first message: which day, how many papers arXiv had, how many are here."""
     c = digest.counts
-    blocks = [Heading((Text(f"📬 arXiv digest · {format_day(digest.day)}"),))]
+    blocks: list[Block] = [Heading((Text(f"📬 arXiv digest · {format_day(digest.day)}"),))]
     if len(digest.covers) > 1:
         days = ", ".join(format_day(d) for d in digest.covers[:-1]) + f" and {format_day(digest.covers[-1])}"
         blocks.append(Paragraph((Text(f"Covers the announcements of {days}: days without a delivery roll "
@@ -128,7 +128,7 @@ def list_page(
     start = first + page * page_size
     chunk = entries[start : start + page_size]
     title = "More papers" if first else "Papers"
-    blocks = [Heading((Text(f"{title} {start + 1}–{start + len(chunk)} of {len(entries)}"
+    blocks: list[Block] = [Heading((Text(f"{title} {start + 1}–{start + len(chunk)} of {len(entries)}"
                             + (f" · page {page + 1}/{pages}" if pages > 1 else "")),))]
     for offset, entry in enumerate(chunk):
         # In the compact list only a notable reason is worth a line; the kind says the rest.

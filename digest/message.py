@@ -118,7 +118,7 @@ _BLOCKS = {"heading": Heading, "paragraph": Paragraph, "quote": Quote, "markdown
 
 def _span_to_dict(span: Span) -> dict[str, Any]:
     kind = "link" if isinstance(span, Link) else "text"
-    data = {k: getattr(span, k) for k in span.__slots__}  # type: ignore[union-attr]
+    data = {k: getattr(span, k) for k in span.__slots__}
     return {"t": kind, **data}
 
 

@@ -102,8 +102,8 @@ class PaperStore:
         existing: dict[str, PaperRow] = {}
         for start in range(0, len(ids), _CHUNK):
             chunk = ids[start : start + _CHUNK]
-            for row in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk))):
-                existing[row.id] = row
+            for found in session.scalars(select(PaperRow).where(PaperRow.id.in_(chunk))):
+                existing[found.id] = found
         for paper_id, paper in by_id.items():
             row = existing.get(paper_id)
             if row is None:

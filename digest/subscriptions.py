@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clean import echo
+from digest.db import rows_matched
 from digest.errors import BadInput
 from digest.schema import DigestRow, SavedPaperRow, SentPaperRow, SubscriptionRow, as_stored, utcnow
 
@@ -141,7 +142,7 @@ class SubscriptionStore:
                         .where(SubscriptionRow.chat_id == sub.chat_id, SubscriptionRow.version == sub.version)
                         .values(**values, updated_at=now, version=SubscriptionRow.version + 1)
                     )
-                    if result.rowcount != 1:
+                    if rows_matched(result) != 1:
                         raise SubscriptionConflict(sub.chat_id)
         except IntegrityError:  # someone created the row first
             raise SubscriptionConflict(sub.chat_id) from None

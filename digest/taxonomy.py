@@ -197,7 +197,8 @@ class Taxonomy:
         """Same letters, other separators or case: `CS CL`, `cs_cl`, `cs-CL`, `cscl`."""
         lowered = text.lower()
         squashed = re.sub(r"[\s_.\-/]+", "", lowered)
-        hits = [self.canonical(lowered)] if self.canonical(lowered) else []
+        canonical = self.canonical(lowered)
+        hits = [canonical] if canonical else []
         if lowered in self.archive_map:
             hits.append(lowered)
         for cid in self.categories:

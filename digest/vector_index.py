@@ -31,9 +31,13 @@ from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import CountVectorizer
 
 __all__ = ["Segment", "VectorIndex", "Vocabulary"]
 
@@ -46,7 +50,7 @@ _K1 = 1.2
 _B = 0.75
 
 
-def _counter(ngrams: int, n_docs: int):  # type: ignore[no-untyped-def]
+def _counter(ngrams: int, n_docs: int) -> CountVectorizer:
     """scikit-learn's vectorizer, used to choose a vocabulary only (imported here: it costs a second)."""
     from sklearn.feature_extraction.text import CountVectorizer
 

@@ -68,7 +68,7 @@ def _split_last(current: str) -> tuple[str, str]:
 
 def _inside_id(text: str, dash: int) -> bool:
     before = re.search(r"[A-Za-z]+$", text[:dash])
-    return bool(before) and before.group(0).lower() in {"hep", "math", "nucl", "astro", "cond", "quant", "gr", "nlin", "q"}
+    return before is not None and before.group(0).lower() in {"hep", "math", "nucl", "astro", "cond", "quant", "gr", "nlin", "q"}
 
 
 @functools.lru_cache(maxsize=1)

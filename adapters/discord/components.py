@@ -59,7 +59,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"pb
         handler = interaction.client
         if not hasattr(handler, "on_paperboy_button"):  # a plain Client without paperboy attached
             return
-        await handler.on_paperboy_button(interaction, self.action)  # type: ignore[attr-defined]
+        await handler.on_paperboy_button(interaction, self.action)
 
 
 def build_view(rows: tuple[tuple[Button, ...], ...]) -> list[discord.ui.View]:

@@ -13,6 +13,7 @@ note to the user.
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping
 from typing import Any, Protocol
 
 import discord
@@ -159,7 +160,8 @@ class AskModal(discord.ui.Modal):
     async def on_submit(self, interaction: discord.Interaction[Any]) -> None:
         await self.handler.run_ask(interaction, self.paper_id, self.question.value.strip())
 
-    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:
+    # discord.py's own Modal.on_error signature, which drops BaseView.on_error's `item` (mypy flags the base).
+    async def on_error(self, interaction: discord.Interaction[Any], error: Exception, /) -> None:  # type: ignore[override]
         await self.handler.apologize(interaction, error)
 
 
@@ -169,6 +171,6 @@ def _log_failure(interaction: discord.Interaction[Any], error: BaseException) ->
 
 
 def _describe(interaction: discord.Interaction[Any]) -> str:
-    data = interaction.data or {}
+    data: Mapping[str, Any] = interaction.data or {}
     what = data.get("name") or data.get("custom_id") or interaction.type.name
     return f"{what!r} in channel {interaction.channel_id}"

@@ -21,6 +21,7 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
@@ -48,6 +49,9 @@ from bot.config import Settings
 from bot.ports import PlatformUnavailable
 from bot.redact import redactor
 from digest.errors import PaperboyError
+
+if TYPE_CHECKING:
+    from adapters.telegram.shared_limits import SharedRateLimiter
 
 __all__ = ["ChatOrderedProcessor", "build_telegram", "register_commands", "run_telegram", "start_telegram",
            "start_telegram_sender"]
@@ -86,7 +90,7 @@ class ChatOrderedProcessor(BaseUpdateProcessor):
         pass
 
 
-def make_limiter(paperboy: Paperboy, limits: RateLimits):  # type: ignore[no-untyped-def]
+def make_limiter(paperboy: Paperboy, limits: RateLimits) -> RateLimiter | SharedRateLimiter:
     """Flood limits for the whole fleet: in the database on PostgreSQL, in this process on SQLite."""
     if paperboy.engine.dialect.name == "postgresql":
         from adapters.telegram.shared_limits import SharedRateLimiter
@@ -152,21 +156,23 @@ async def start_telegram(paperboy: Paperboy, settings: Settings, *,
         raise PlatformUnavailable(f"{tg.base_url.split('/bot')[0]}: {type(exc).__name__}: {exc}") from None
     await register_commands(application)
     await application.start()
+    updater = application.updater
+    assert updater is not None  # the builder above makes one
     if tg.webhook_url:
         secret = tg.webhook_secret or secrets.token_urlsafe(32)
         redactor.add([secret])  # PTB logs setWebhook's parameters at DEBUG
-        await application.updater.start_webhook(
+        await updater.start_webhook(
             listen=tg.webhook_listen, port=tg.webhook_port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),
             webhook_url=tg.webhook_url, secret_token=secret, allowed_updates=Update.ALL_TYPES,
         )
         log.info("Telegram bot @%s receives updates by webhook", application.bot.username)
     else:
-        await application.updater.start_polling(timeout=POLL_TIMEOUT_S, allowed_updates=Update.ALL_TYPES)
+        await updater.start_polling(timeout=POLL_TIMEOUT_S, allowed_updates=Update.ALL_TYPES)
         log.info("Telegram bot @%s is polling for updates", application.bot.username)
 
     async def stop() -> None:
-        if application.updater.running:
-            await application.updater.stop()
+        if updater.running:
+            await updater.stop()
         if application.running:
             await application.stop()
         await application.shutdown()

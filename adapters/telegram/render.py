@@ -278,8 +278,10 @@ def _split(doc: _Doc, limit: int) -> list[tuple[int, int]]:
         if furthest >= n:
             end = n
         else:
-            end = _best_break(start, furthest, (doc.block_ends, lines, spaces))
-            if end is None:
+            best = _best_break(start, furthest, (doc.block_ends, lines, spaces))
+            if best is not None:
+                end = best
+            else:
                 end = furthest
                 while end > start + 1 and (_joins_previous(chars[end]) or chars[end - 1] == "\u200d"):
                     end -= 1

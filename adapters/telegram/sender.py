@@ -25,6 +25,7 @@ import re
 import warnings
 from collections import OrderedDict
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 from telegram import Bot, LinkPreviewOptions, ReplyParameters
 from telegram import Message as TgMessage
@@ -35,6 +36,9 @@ from adapters.telegram.render import TelegramPayload, render, render_plain
 from bot.metrics import FLOODS
 from bot.ports import AnswerStream, ChatMoved, ChatUnreachable, SendError, SendTurn, SentRef, TransientSendError
 from digest.message import Markdown, Message
+
+if TYPE_CHECKING:  # imported by make_limiter only on PostgreSQL
+    from adapters.telegram.shared_limits import SharedRateLimiter
 
 __all__ = ["TelegramSender", "chat_ref", "tg_chat_id"]
 
@@ -78,10 +82,10 @@ class TelegramSender:
 
     takes_turns = True  # no idempotency key on Telegram: the outbox gives one unrecorded send at a time
 
-    def __init__(self, bot: Bot, *, limiter: RateLimiter | None = None, max_attempts: int = 3,
+    def __init__(self, bot: Bot, *, limiter: RateLimiter | SharedRateLimiter | None = None, max_attempts: int = 3,
                  stream_interval_s: float = 1.0, group_stream_interval_s: float = 3.0) -> None:
         self.bot = bot
-        self.limiter = limiter or RateLimiter()
+        self.limiter: RateLimiter | SharedRateLimiter = limiter or RateLimiter()
         self.max_attempts = max_attempts
         self.stream_interval_s = stream_interval_s
         self.group_stream_interval_s = group_stream_interval_s

@@ -16,7 +16,7 @@ from typing import Any
 from bot.app import Paperboy
 from bot.assistant import render
 from bot.assistant.prompts import LANGUAGES, language_name, normalise_language
-from bot.ports import ActionReply, AnswerStream, ChatContext, Reply
+from bot.ports import ActionReply, AnswerStream, ChatContext, Reply, Sender
 from bot.registry import action, command
 from bot.untrusted import BUTTON_EXPIRED
 from digest.errors import BadArxivId, BadInput, PaperboyError
@@ -63,10 +63,15 @@ def _language(app: Paperboy, chat_id: str) -> str:
     return app.assistant.store.chat_language(chat_id)
 
 
-def _stream_factory(app: Paperboy, ctx: ChatContext, reply_to: str | None) -> Callable[[], Awaitable[AnswerStream]]:
+def _sender(app: Paperboy, ctx: ChatContext) -> Sender:
     sender = app.sender_for(ctx.chat_id)
     if sender is None:
         raise PaperboyError(f"no adapter is attached for {ctx.platform}")
+    return sender
+
+
+def _stream_factory(app: Paperboy, ctx: ChatContext, reply_to: str | None) -> Callable[[], Awaitable[AnswerStream]]:
+    sender = _sender(app, ctx)
     return lambda: sender.open_stream(ctx.chat_id, reply_to=reply_to)
 
 
@@ -88,10 +93,10 @@ async def _in_background(app: Paperboy, ctx: ChatContext, kind: str, paper_id: s
     elif kind in {"retry:faq", "retry:ask", "retry:tr"}:
         reply = await assistant.retry(ctx.chat_id, kind.split(":", 1)[1], paper, language, open_stream)
         if reply is not None:
-            await app.sender_for(ctx.chat_id).send(ctx.chat_id, reply)
+            await _sender(app, ctx).send(ctx.chat_id, reply)
     elif kind == "tr":
         message = await assistant.translate(ctx.chat_id, paper, language)
-        await app.sender_for(ctx.chat_id).send(ctx.chat_id, message)
+        await _sender(app, ctx).send(ctx.chat_id, message)
 
 
 def _start(app: Paperboy, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:

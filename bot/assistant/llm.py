@@ -32,10 +32,11 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import openai
+from openai.types.chat import ChatCompletionMessageParam
 from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt, wait_exponential
 
 from bot.assistant.errors import AnswerTimeout, LLMNotConfigured, LLMUnavailable
@@ -177,7 +178,7 @@ class LLMClient:
         try:
             if on_text is None:
                 response = await self._client.chat.completions.create(
-                    model=self.model, messages=messages, temperature=temperature, max_tokens=max_tokens,  # type: ignore[arg-type]
+                    model=self.model, messages=_wire(messages), temperature=temperature, max_tokens=max_tokens,
                 )
                 completion = _from_response(response, self.model, messages, max_tokens)
             else:
@@ -221,7 +222,7 @@ class LLMClient:
     ) -> Completion:
         stream = await self._client.chat.completions.create(
             model=self.model,
-            messages=messages,  # type: ignore[arg-type]
+            messages=_wire(messages),
             temperature=temperature,
             max_tokens=max_tokens,
             stream=True,
@@ -275,6 +276,11 @@ class _Progress:
     """How much text an attempt received before it ended, for charging failed attempts."""
 
     chars: int = 0
+
+
+def _wire(messages: list[dict[str, Any]]) -> list[ChatCompletionMessageParam]:
+    """Our prompts (`{"role": ..., "content": ...}` dicts) as the SDK types its `messages` parameter."""
+    return cast("list[ChatCompletionMessageParam]", messages)
 
 
 def _from_response(response: Any, model: str, messages: list[dict[str, Any]], max_tokens: int) -> Completion:

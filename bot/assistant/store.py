@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.assistant.llm import Completion
 from bot.metrics import LLM_TOKENS
 from bot.assistant.schema import AskTurnRow, FaqAnswerRow, LeaseRow, TldrRow, TranslationRow, UsageRow
+from digest.db import rows_matched
 from digest.schema import AnnouncementRow, SubscriptionRow, as_stored
 
 __all__ = ["AssistantStore"]
@@ -94,7 +95,7 @@ class AssistantStore:
                 .values(owner=owner, expires_at=expires)
             )
             session.commit()
-            return bool(taken.rowcount)
+            return bool(rows_matched(taken))
 
     def release_lease(self, key: str, owner: str) -> None:
         with self._sessions() as session:
@@ -270,8 +271,8 @@ class AssistantStore:
             latest = session.scalar(select(func.max(AnnouncementRow.day)))
             if latest is None:
                 return False
-            return session.scalar(
+            return (session.scalar(
                 select(func.count()).select_from(AnnouncementRow).where(
                     AnnouncementRow.paper_id == paper_id, AnnouncementRow.day == latest
                 )
-            ) > 0
+            ) or 0) > 0

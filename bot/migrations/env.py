@@ -12,11 +12,13 @@ from __future__ import annotations
 
 from alembic import context
 from sqlalchemy import Connection, create_engine
+from sqlalchemy.sql.schema import SchemaItem
 
 from bot.migrate import target_metadata
 
 
-def include_object(obj, name, type_, reflected, compare_to):  # type: ignore[no-untyped-def]
+def include_object(obj: SchemaItem, name: str | None, type_: str, reflected: bool,
+                   compare_to: SchemaItem | None) -> bool:
     """Leave out tables no model declares: the search index's (FTS5 shadow tables, search_docs)."""
     return not (type_ == "table" and reflected and compare_to is None)
 
