@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 
 from bot.app import Paperboy
 from bot.failpoints import failpoint
-from bot.feed_watch import announced_names, covers, fetch_day, missing_feeds, partly_covers
+from bot.feed_watch import FeedWatch, announced_names, covers, missing_feeds, partly_covers
 from bot.metrics import DIGEST_BUILD, FETCH_FAILURES
 from bot.outbox import Outgoing, enqueue
 from digest.calendar import RSS_DELAY, feed_time, latest_announcement_day
@@ -86,6 +86,37 @@ async def ingest_if_due(app: Paperboy) -> str | None:
     """Make sure the latest announcement of every followed category is in (start-up, catch-up, retries)."""
     due = ingest_is_due(app, app.clock())
     return await fetch_day(app, *due) if due else None
+
+
+async def fetch_day(app: Paperboy, day: dt.date, feeds: list[str], *, asked_by_user: bool = False) -> str | None:
+    """Fetch `feeds` for `day` if the backoff allows; returns the outcome, or None when it was not tried.
+
+    A person asking gets an answer within `arxiv.interactive_timeout_s`: a fetch that takes longer
+    is given up as "unreachable" and the scheduler tries again on its own.
+    """
+    watch: FeedWatch = app.feed_watch
+    now = app.clock()
+    statuses = app.store.mailing_status(day)
+    never_tried = any(feed not in statuses for feed in feeds)  # e.g. a category a chat just followed
+    if not never_tried and not watch.may_fetch(day, now, asked_by_user=asked_by_user):
+        return None
+    try:
+        if asked_by_user:
+            async with asyncio.timeout(app.settings.arxiv.interactive_timeout_s):
+                report = await ingest(app, day, feeds=feeds)
+        else:
+            report = await ingest(app, day, feeds=feeds)
+    except TimeoutError:
+        log.warning("fetching arXiv's feed for %s took longer than %.0f s; the scheduler retries",
+                    day, app.settings.arxiv.interactive_timeout_s)
+        outcome = "unreachable"
+    except Exception as exc:  # a bug or the database: logged in one line, retried like a failure
+        log.warning("fetching arXiv's feed for %s failed: %s: %s", day, type(exc).__name__, exc)
+        outcome = "failed"
+    else:
+        outcome = "announced" if report is None else "failed" if "failed" in report.feeds.values() else report.status
+    watch.record(day, outcome, app.clock())
+    return outcome
 
 
 # --- who is due --------------------------------------------------------------------------------

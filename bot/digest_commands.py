@@ -20,8 +20,8 @@ import logging
 from zoneinfo import ZoneInfo
 
 from bot.app import Paperboy
-from bot.delivery import cached_tldrs, card_tldrs, commit_digest, personal_scores
-from bot.feed_watch import day_is_in, expected_day, fetch_day, latest_day_in, local_time, uncovered_feeds
+from bot.delivery import cached_tldrs, card_tldrs, commit_digest, fetch_day, personal_scores
+from bot.feed_watch import day_is_in, expected_day, latest_day_in, local_time, uncovered_feeds
 from bot.ports import ActionReply, ChatContext, Reply
 from bot.registry import action, command
 from bot.untrusted import MAX_PAGE, MAX_ROW_ID, ExpiredButton, payload_ints

@@ -15,7 +15,8 @@ import argparse
 import json
 
 from bot.app import Paperboy
-from bot.feed_watch import day_is_in, expected_day, fetch_day, uncovered_feeds
+from bot.delivery import fetch_day
+from bot.feed_watch import day_is_in, expected_day, uncovered_feeds
 from digest.calendar import is_announcement_day, next_announcement_day
 from digest.categories import parse_expr
 from digest.day_index import DayIndex

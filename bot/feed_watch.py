@@ -13,7 +13,6 @@ The state lives in memory: after a restart every missing feed is simply fetched 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from dataclasses import dataclass
@@ -158,42 +157,6 @@ def latest_day_in(app: Paperboy, sub: Subscription, on_or_before: dt.date, lookb
 def expected_day(app: Paperboy) -> dt.date:
     """The newest announcement day whose RSS feed should be out by now."""
     return latest_announcement_day(app.clock(), delay=RSS_DELAY)
-
-
-# --- fetching -------------------------------------------------------------------------------------
-
-
-async def fetch_day(app: Paperboy, day: dt.date, feeds: list[str], *, asked_by_user: bool = False) -> str | None:
-    """Fetch `feeds` for `day` if the backoff allows; returns the outcome, or None when it was not tried.
-
-    A person asking gets an answer within `arxiv.interactive_timeout_s`: a fetch that takes longer
-    is given up as "unreachable" and the scheduler tries again on its own.
-    """
-    from bot.delivery import ingest
-
-    watch: FeedWatch = app.feed_watch
-    now = app.clock()
-    statuses = app.store.mailing_status(day)
-    never_tried = any(feed not in statuses for feed in feeds)  # e.g. a category a chat just followed
-    if not never_tried and not watch.may_fetch(day, now, asked_by_user=asked_by_user):
-        return None
-    try:
-        if asked_by_user:
-            async with asyncio.timeout(app.settings.arxiv.interactive_timeout_s):
-                report = await ingest(app, day, feeds=feeds)
-        else:
-            report = await ingest(app, day, feeds=feeds)
-    except TimeoutError:
-        log.warning("fetching arXiv's feed for %s took longer than %.0f s; the scheduler retries",
-                    day, app.settings.arxiv.interactive_timeout_s)
-        outcome = "unreachable"
-    except Exception as exc:  # a bug or the database: logged in one line, retried like a failure
-        log.warning("fetching arXiv's feed for %s failed: %s: %s", day, type(exc).__name__, exc)
-        outcome = "failed"
-    else:
-        outcome = "announced" if report is None else "failed" if "failed" in report.feeds.values() else report.status
-    watch.record(day, outcome, app.clock())
-    return outcome
 
 
 def local_time(moment: dt.datetime, zone: str) -> str:
