@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.assistant import Assistant
 from bot.command_specs import COMMANDS_BY_NAME
 from bot.config import Settings
+from bot.db_thread import in_db_thread
 from bot.feed_watch import FeedWatch
 from bot.finder import Finder
 from bot.outbox import Outbox
@@ -149,12 +150,12 @@ class Paperboy:
 
     async def fetch_papers(self, ids: list[str]) -> dict[str, Paper]:
         """Papers by id: the store first, the arXiv API for the rest (and they are kept)."""
-        found = self.store.get_papers(ids)
+        found = await in_db_thread(self.store.get_papers, ids)
         missing = [i for i in ids if i not in found]
         if missing:
             fetched = await self._ask_arxiv_for(missing)
             if fetched:
-                self.store.upsert_papers(fetched.values())
+                await in_db_thread(self.store.upsert_papers, fetched.values())
                 self.papers_stored(list(fetched))
             found.update(fetched)
         return found
@@ -258,11 +259,11 @@ class Paperboy:
 
     async def chat_moved(self, old_chat_id: str, new_chat_id: str) -> None:
         """A group changed id (Telegram supergroup migration): its subscription follows."""
-        self.subscriptions.move(old_chat_id, new_chat_id)
+        await in_db_thread(self.subscriptions.move, old_chat_id, new_chat_id)
 
     async def chat_unreachable(self, chat_id: str, reason: str) -> None:
         """The bot was blocked or removed: stop scheduled digests until someone talks to it again."""
-        self.subscriptions.pause(chat_id, reason)
+        await in_db_thread(self.subscriptions.pause, chat_id, reason)
 
     # --- scheduled work (implemented in bot.delivery) -----------------------------------------
 

@@ -14,12 +14,12 @@ same `show_day`.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 from zoneinfo import ZoneInfo
 
 from bot.app import Paperboy
+from bot.db_thread import in_db_thread
 from bot.delivery import cached_tldrs, card_tldrs, commit_digest, fetch_day, personal_scores
 from bot.feed_watch import day_is_in, expected_day, latest_day_in, local_time, uncovered_feeds
 from bot.ports import ActionReply, ChatContext, Reply
@@ -65,11 +65,10 @@ async def show_day(app: Paperboy, sub: Subscription, day: dt.date, note: str | N
 
     With `advance_schedule` the day counts as delivered, so the scheduler does not send it again.
     """
-    digest = await asyncio.to_thread(build_day, app, sub, day)
+    digest = await in_db_thread(build_day, app, sub, day)
     tldrs = await card_tldrs(app, [(sub, digest)])
-    _, messages = await asyncio.to_thread(
-        lambda: commit_digest(app, sub, digest, enqueue_messages=False, note=note, tldrs=tldrs, replace=True,
-                              advance_schedule=advance_schedule))
+    _, messages = await in_db_thread(commit_digest, app, sub, digest, enqueue_messages=False, note=note, tldrs=tldrs,
+                                     replace=True, advance_schedule=advance_schedule)
     return messages
 
 
@@ -83,9 +82,9 @@ async def _make_sure_ingested(app: Paperboy, sub: Subscription, due: dt.date) ->
     unless arXiv was asked a moment ago, it is asked again, within the interactive deadline.
     """
     expr = subscription_expr(sub.categories)
-    if expr is None or day_is_in(app, sub, due):
+    if expr is None or await in_db_thread(day_is_in, app, sub, due):
         return None
-    feeds = uncovered_feeds(app, due, expr)
+    feeds = await in_db_thread(uncovered_feeds, app, due, expr)
     if not feeds:
         return None
     return await fetch_day(app, due, feeds, asked_by_user=True)
@@ -114,14 +113,14 @@ def _note(app: Paperboy, sub: Subscription, due: dt.date, shown: dt.date, now: d
 
 @command("digest")
 async def digest_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
-    sub = app.subscriptions.get(ctx.chat_id)
+    sub = await in_db_thread(app.subscriptions.get, ctx.chat_id)
     if sub is None or not sub.categories:
         return [text(FOLLOWS_NOTHING)]
     if args.strip():
         return await earlier_digest(app, ctx, sub, args.strip())
     due = expected_day(app)
     await _make_sure_ingested(app, sub, due)
-    shown = await asyncio.to_thread(latest_day_in, app, sub, due)
+    shown = await in_db_thread(latest_day_in, app, sub, due)
     if shown is None:
         if app.feed_watch.failing(due):
             return [text(_unreachable(app, sub, due))]
@@ -154,18 +153,18 @@ async def earlier_digest(app: Paperboy, ctx: ChatContext, sub: Subscription, wor
     wanted = parse_day(words, now.astimezone(ZoneInfo(sub.timezone)).date())
     if wanted > now.astimezone(NEW_YORK).date():
         raise BadInput(f"{format_day(wanted)} is in the future. /digest shows the latest announcement.")
-    shown = await asyncio.to_thread(latest_day_in, app, sub, wanted)
+    shown = await in_db_thread(latest_day_in, app, sub, wanted)
     if shown is None:
         return [text(f"I have no arXiv announcement stored from {format_day(wanted)} or before. "
                      "/digest shows the latest one.")]
     note = None if shown == wanted else f"No arXiv announcement on {format_day(wanted)}; here is {format_day(shown)}, the one before."
-    return await show_day(app, sub, shown, note, advance_schedule=shown == app.store.latest_announced_day())
+    latest = await in_db_thread(app.store.latest_announced_day)
+    return await show_day(app, sub, shown, note, advance_schedule=shown == latest)
 
 
 @action("dg")
 async def digest_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """`dg:now` shows the latest digest, `dg:<YYYY-MM-DD>` an earlier day's (the header's "day before")."""
-
     day = "" if args in ("", "now") else args
     return ActionReply(replies=await digest_command(app, ctx, day, None))
 
@@ -173,11 +172,10 @@ async def digest_button(app: Paperboy, ctx: ChatContext, args: str, message_id: 
 @action("pg")
 async def page_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """`pg:<digest id>:<page>[:<first>]` turns the compact list's page in place (`first`: cards before it)."""
-
     numbers = payload_ints(args, MAX_ROW_ID, MAX_PAGE, *((MAX_PAGE,) if args.count(":") == 2 else ()))
     digest_id, page = numbers[:2]
     shown_first = numbers[2] if len(numbers) == 3 else None
-    found = load_digest(app.sessions, app.store, digest_id, ctx.chat_id)
+    found = await in_db_thread(load_digest, app.sessions, app.store, digest_id, ctx.chat_id)
     if found is None:
         raise ExpiredButton()
     digest, cards = found
@@ -185,7 +183,7 @@ async def page_button(app: Paperboy, ctx: ChatContext, args: str, message_id: st
     first = min(cards if shown_first is None else shown_first, len(digest.entries))
     size = app.settings.digest.page_size
     start = first + max(page, 0) * size
-    tldrs = cached_tldrs(app, [e.paper.id for e in digest.entries[start : start + size]])
+    tldrs = await in_db_thread(cached_tldrs, app, [e.paper.id for e in digest.entries[start : start + size]])
     page_message = list_page(digest.entries, urls=app.urls, digest_id=digest_id, first=first, page=page,
                              page_size=size, tldrs=tldrs)
     return ActionReply(edit=page_message)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 
 from bot.app import NOT_ALLOWED, Paperboy
+from bot.db_thread import in_db_thread
 from bot.handlers import paper_cards
 from bot.ports import ActionReply, ChatContext, Reply
 from bot.registry import action, command
@@ -70,13 +71,13 @@ def _paging(prefix: str, page: int, has_more: bool) -> tuple[Button, ...]:
 async def _search_page(app: Paperboy, ctx: ChatContext, query: SearchQuery, page: int) -> Message:
     finder = app.finder
     size = _page_size(app)
-    result: SearchPage = await asyncio.to_thread(finder.search.search, query, limit=size, offset=page * size)
-    papers = app.store.get_papers([h.id for h in result.hits])
+    result: SearchPage = await in_db_thread(finder.search.search, query, limit=size, offset=page * size)
+    papers = await in_db_thread(app.store.get_papers, [h.id for h in result.hits])
     found = [papers[h.id] for h in result.hits if h.id in papers]
     shown = echo(query.canonical())
     if not found:
         return text(f"No stored paper matches {shown}." if page == 0 else "No more results.")
-    key = remember_query(app.sessions, ctx.chat_id, query)
+    key = await in_db_thread(remember_query, app.sessions, ctx.chat_id, query)
     note = "No paper has all these words; showing papers with some of them." if result.relaxed else None
     first = page * size + 1
     return _list_message(app, f"🔎 {shown} — results {first}–{first + len(found) - 1}", found, start=first,
@@ -97,7 +98,7 @@ async def search_page(app: Paperboy, ctx: ChatContext, args: str, message_id: st
     """Another page of a search: `sp:<key>:<page>`; the list is edited in place."""
     key, _, page_text = args.partition(":")
     (page,) = payload_ints(page_text, MAX_PAGE)
-    query = recall_query(app.sessions, ctx.chat_id, key)
+    query = await in_db_thread(recall_query, app.sessions, ctx.chat_id, key)
     return ActionReply(edit=await _search_page(app, ctx, query, page))
 
 
@@ -107,8 +108,8 @@ async def search_page(app: Paperboy, ctx: ChatContext, args: str, message_id: st
 async def _related_message(app: Paperboy, paper_id: str) -> Message:
     paper = await app.fetch_paper(paper_id)
     finder = app.finder
-    hits = await asyncio.to_thread(finder.related.related, paper, RELATED_COUNT)
-    papers = app.store.get_papers([h.id for h in hits])
+    hits = await asyncio.to_thread(finder.related.related, paper, RELATED_COUNT)  # ranking: CPU work
+    papers = await in_db_thread(app.store.get_papers, [h.id for h in hits])
     found = [papers[h.id] for h in hits if h.id in papers]
     if not found:
         return text(f"I have no stored paper related to {paper_id} yet.")
@@ -136,6 +137,7 @@ async def related_button(app: Paperboy, ctx: ChatContext, args: str, message_id:
 
 
 def _saved_page(app: Paperboy, ctx: ChatContext, page: int) -> Message:
+    """One page of the chat's saved papers (reads the database: run it through `in_db_thread`)."""
     ids = saved_ids(app.sessions, ctx.chat_id)
     if not ids:
         return text("Nothing saved yet. Press ☆ Save under a paper to keep it here.")
@@ -153,13 +155,13 @@ def _saved_page(app: Paperboy, ctx: ChatContext, page: int) -> Message:
 @command("saved")
 async def saved(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """The chat's saved papers, newest first, paged."""
-    return [_saved_page(app, ctx, 0)]
+    return [await in_db_thread(_saved_page, app, ctx, 0)]
 
 
 @action("sv")
 async def saved_page(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     (page,) = payload_ints(args, MAX_PAGE)
-    return ActionReply(edit=_saved_page(app, ctx, page))
+    return ActionReply(edit=await in_db_thread(_saved_page, app, ctx, page))
 
 
 def _chunks(entries: list[str], limit: int = EXPORT_CHUNK, sep: str = "\n\n") -> list[str]:
@@ -184,10 +186,10 @@ async def export(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None
         kind = "bibtex"
     if kind not in {"bibtex", "links"}:
         raise BadInput("Usage: /export bibtex or /export links.")
-    ids = saved_ids(app.sessions, ctx.chat_id)
+    ids = await in_db_thread(saved_ids, app.sessions, ctx.chat_id)
     if not ids:
         return [text("Nothing saved yet. Press ☆ Save under a paper first.")]
-    papers = app.store.get_papers(ids)
+    papers = await in_db_thread(app.store.get_papers, ids)
     ordered = [papers[i] for i in ids if i in papers]
     base = app.settings.arxiv.abs_url
     if kind == "links":
@@ -204,12 +206,13 @@ async def export(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None
 async def save_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """Toggle Save; the card is re-rendered with the new ★/☆ state."""
     paper = await app.fetch_paper(args)
-    now_saved = toggle_saved(app.sessions, ctx.chat_id, paper.id)
-    found = latest_entry_for(app.sessions, ctx.chat_id, paper.id)  # keep the digest's number and reason
+    now_saved = await in_db_thread(toggle_saved, app.sessions, ctx.chat_id, paper.id)
+    found = await in_db_thread(latest_entry_for, app.sessions, ctx.chat_id, paper.id)  # keep the digest's number and reason
     number, entry = found if found else (None, {})
+    sub = await in_db_thread(app.subscriptions.get_or_default, ctx.chat_id)
+    announced = await in_db_thread(app.store.announced_days_of, [paper.id])
     card = paper_card(paper, urls=app.urls, saved=now_saved, index=number, reason=entry.get("reason"),
-                      kind=entry.get("kind"), translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation,
-                      announced=app.store.announced_days_of([paper.id]).get(paper.id))
+                      kind=entry.get("kind"), translate=sub.wants_translation, announced=announced.get(paper.id))
     return ActionReply(notice="Saved" if now_saved else "Removed", edit=card)
 
 
@@ -218,7 +221,7 @@ async def _feedback(app: Paperboy, ctx: ChatContext, paper_id: str, value: int) 
     if not ctx.can_manage:
         return ActionReply(notice=NOT_ALLOWED[:200], alert=True)
     paper = await app.fetch_paper(paper_id)  # stored, so the ranker can read it
-    now = toggle_feedback(app.sessions, ctx.chat_id, paper.id, value)
+    now = await in_db_thread(toggle_feedback, app.sessions, ctx.chat_id, paper.id, value)
     if now == 0:
         return ActionReply(notice="Feedback removed.")
     if now > 0:
@@ -237,7 +240,10 @@ async def thumbs_down(app: Paperboy, ctx: ChatContext, args: str, message_id: st
 
 
 def _ids_from_bibtex(app: Paperboy, bib: str) -> tuple[list[str], list[str]]:
-    """arXiv ids of a pasted .bib, entries without one looked up by exact title among stored papers."""
+    """arXiv ids of a pasted .bib, entries without one looked up by exact title among stored papers.
+
+    It searches the database: run it through `in_db_thread`.
+    """
     ids: list[str] = []
     unknown: list[str] = []
     search = app.finder.search
@@ -269,14 +275,14 @@ async def seed(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) 
     """Teach the ranking with papers you like: ids, links, or a pasted BibTeX file."""
     unknown: list[str] = []
     if "@" in args and "{" in args:
-        ids, unknown = _ids_from_bibtex(app, args)
+        ids, unknown = await in_db_thread(_ids_from_bibtex, app, args)
         source = "bib"
     else:
         ids, source = find_ids(args), "seed"
     if not ids:
         raise BadInput("Usage: /seed 2401.12345 https://arxiv.org/abs/2402.00001 … or paste a BibTeX file.")
     papers = await app.fetch_papers(ids)  # stored, so the ranker can read them
-    added = add_likes(app.sessions, ctx.chat_id, [i for i in ids if i in papers], source)
+    added = await in_db_thread(add_likes, app.sessions, ctx.chat_id, [i for i in ids if i in papers], source)
     lines = [f"🌱 Learned from {len(papers)} paper(s) ({added} new). Your digest will put similar papers first."]
     missing = [i for i in ids if i not in papers]
     if missing:

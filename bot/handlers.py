@@ -13,6 +13,7 @@ from dataclasses import replace
 
 from bot.app import NOT_ALLOWED, Paperboy
 from bot.command_specs import COMMANDS
+from bot.db_thread import in_db_thread
 from bot.ports import ActionReply, ChatContext, ChatKind, Reply
 from bot.registry import action, command
 from bot.state import get_state, set_state
@@ -44,14 +45,15 @@ LISTED_CHARS = 1_000  # a list of keywords or authors shown in a reply, at most
 OFF_WORDS = {"off", "none", "clear", "-"}
 
 
-def _sub(app: Paperboy, ctx: ChatContext) -> Subscription:
-    return app.subscriptions.get_or_default(ctx.chat_id, ctx.kind.value)
+async def _sub(app: Paperboy, ctx: ChatContext) -> Subscription:
+    """The chat's subscription (its defaults when it has none yet), read in a database thread."""
+    return await in_db_thread(app.subscriptions.get_or_default, ctx.chat_id, ctx.kind.value)
 
 
-def _save(app: Paperboy, sub: Subscription) -> Subscription:
+async def _save(app: Paperboy, sub: Subscription) -> Subscription:
     """Save a change within the size limits; any change from the chat also lifts a pause (they are clearly reachable)."""
     check_limits(sub, _category_count(sub.categories))
-    return app.subscriptions.save(replace(sub, paused=False, paused_reason=None))
+    return await in_db_thread(app.subscriptions.save, replace(sub, paused=False, paused_reason=None))
 
 
 def _listed(items: Iterable[str], limit: int = LISTED_CHARS) -> str:
@@ -81,7 +83,7 @@ async def start(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None)
     popular = [c.id for c in taxonomy.popular_categories()[:12]]
     buttons = [Button(cat, action=f"sub:{cat}") for cat in popular]
     rows = tuple(tuple(buttons[i : i + 3]) for i in range(0, len(buttons), 3))
-    sub = app.subscriptions.get(ctx.chat_id)
+    sub = await in_db_thread(app.subscriptions.get, ctx.chat_id)
     following = f"\nThis chat follows: {sub.categories}." if sub and sub.categories else ""
     return [Message(
         blocks=(
@@ -124,7 +126,7 @@ def _describe(expr_text: str) -> str:
 async def subscribe(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """Add categories (Cool Papers' algebra works: cs.AI+cs.LG-cs.CY, or a whole archive like cs)."""
     if not args.strip():
-        current = _sub(app, ctx).categories
+        current = (await _sub(app, ctx)).categories
         shown = _describe(current) if current else "nothing yet"
         return [text(f"This chat follows: {shown}.",
                      "Usage: /subscribe cs.CL cs.LG, or cs.AI+cs.LG-cs.CY, or a whole archive like cs. "
@@ -134,9 +136,9 @@ async def subscribe(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | N
         added = parse_expr(args, taxonomy)
     except UnknownCategory as exc:
         raise BadInput(f"{exc} /categories lists all categories, /categories <words> searches them.") from None
-    sub = _sub(app, ctx)
+    sub = await _sub(app, ctx)
     merged = parse_expr(sub.categories, taxonomy).union(added) if sub.categories.strip() else added
-    sub = _save(app, replace(sub, categories=str(merged)))
+    sub = await _save(app, replace(sub, categories=str(merged)))
     when = f"{sub.delivery_time} {sub.timezone}"
     return [Message(
         blocks=(
@@ -149,7 +151,7 @@ async def subscribe(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | N
 
 
 @action("sub")
-async def subscribe_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None):
+async def subscribe_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     if not ctx.can_manage:
         return ActionReply(notice=NOT_ALLOWED[:200], alert=True)
     replies = await subscribe(app, ctx, args, None)
@@ -159,11 +161,11 @@ async def subscribe_button(app: Paperboy, ctx: ChatContext, args: str, message_i
 @command("unsubscribe")
 async def unsubscribe(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """Drop categories, lift exclusions (`-cs.CY`, or `cs.CY` when only its exclusion is left), or stop."""
-    sub = app.subscriptions.get(ctx.chat_id)
+    sub = await in_db_thread(app.subscriptions.get, ctx.chat_id)
     if sub is None or not sub.categories:
         return [text("This chat doesn't follow any categories. /subscribe cs.CL starts a digest.")]
     if not args.strip():
-        _save(app, replace(sub, categories=""))
+        await _save(app, replace(sub, categories=""))
         return [text("Done: no more digests here. Your keywords, authors and saved papers are kept; "
                      "/subscribe brings the digest back.")]
     taxonomy = load_taxonomy()
@@ -184,7 +186,7 @@ async def unsubscribe(app: Paperboy, ctx: ChatContext, args: str, reply: Reply |
     if str(left) == str(current):
         return [text(f"This chat doesn't follow {' '.join(names)[:80]}, so nothing changed. "
                      f"It follows: {_describe(str(current))}.")]
-    _save(app, replace(sub, categories=str(left) if left.include else ""))
+    await _save(app, replace(sub, categories=str(left) if left.include else ""))
     if not left.include:
         return [text("Done: that was the last category, so no more digests here. /subscribe brings them back.")]
     return [text(f"Done. Still following: {_describe(str(left))}.")]
@@ -204,7 +206,7 @@ def _follows(expr, name: str, taxonomy) -> bool:
 
 def _terms_command(field_name: str, label: str, explain: str):
     async def handler(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
-        sub = _sub(app, ctx)
+        sub = await _sub(app, ctx)
         current = getattr(sub, field_name)
         if not args.strip():
             shown = _listed(f"“{t}”" for t in current)
@@ -220,12 +222,12 @@ def _terms_command(field_name: str, label: str, explain: str):
                 changes["keywords_only"] = first.lower() == "only"
                 words = rest if changes["keywords_only"] else words
             if field_name == "authors" and needs_split_confirmation(words):
-                return ask_author_split(app, ctx, words)
+                return await ask_author_split(app, ctx, words)
             parse = parse_authors if field_name == "authors" else parse_terms
             changes[field_name] = parse(words)
             if not changes[field_name]:
                 raise BadInput(explain)
-        sub = _save(app, replace(sub, **changes))
+        sub = await _save(app, replace(sub, **changes))
         shown = _listed(f"“{t}”" for t in getattr(sub, field_name))
         suffix = " (only these are shown)" if field_name == "keywords" and sub.keywords_only else ""
         return [text(f"{label}: {shown}{suffix}.")]
@@ -263,12 +265,13 @@ def split_names(words: str) -> list[str]:
 PENDING_AUTHORS = "authors-pending:{chat_id}"
 
 
-def ask_author_split(app: Paperboy, ctx: ChatContext, words: str) -> list[Message]:
+async def ask_author_split(app: Paperboy, ctx: ChatContext, words: str) -> list[Message]:
     """Show how the names were split and let the chat confirm; nothing changes until it does."""
     names = split_names(words)
     one = " ".join(words.split())
-    check_limits(replace(_sub(app, ctx), authors=tuple(names)), 0)  # refuse at once what could not be saved
-    set_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id), json.dumps({"split": names, "one": one}))
+    check_limits(replace(await _sub(app, ctx), authors=tuple(names)), 0)  # refuse at once what could not be saved
+    await in_db_thread(set_state, app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id),
+                       json.dumps({"split": names, "one": one}))
     listed = "; ".join(f"“{n}”" for n in names)
     return [Message(
         blocks=(Paragraph((Text(f"Separate names with commas. Did you mean {len(names)} authors: {listed}?"),)),
@@ -278,18 +281,18 @@ def ask_author_split(app: Paperboy, ctx: ChatContext, words: str) -> list[Messag
 
 
 @action("au")
-async def author_split_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None):
+async def author_split_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """`au:split` / `au:one`: the chat's answer to the /authors question."""
     if not ctx.can_manage:
         return ActionReply(notice=NOT_ALLOWED[:200], alert=True)
-    pending = get_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id))
+    pending = await in_db_thread(get_state, app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id))
     if not pending or args not in ("split", "one"):
         return ActionReply(notice="This question has expired. Send /authors again.")
     choice = json.loads(pending)
     names = tuple(choice["split"]) if args == "split" else (choice["one"],)
-    sub = _save(app, replace(_sub(app, ctx), authors=names))
+    sub = await _save(app, replace(await _sub(app, ctx), authors=names))
     shown = ", ".join(f"“{t}”" for t in sub.authors)
-    set_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id), "")
+    await in_db_thread(set_state, app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id), "")
     return ActionReply(notice="Authors saved", edit=text(f"Followed authors: {shown}."))
 
 
@@ -303,25 +306,25 @@ def _current(label: str, value: str, usage: str) -> list[Message]:
 async def set_time(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     parts = args.split()
     if not parts:
-        sub = _sub(app, ctx)
+        sub = await _sub(app, ctx)
         return _current("Delivery time", f"{sub.delivery_time} ({sub.timezone})",
                         "Usage: /time HH:MM [Area/City], e.g. /time 08:30 Europe/Berlin.")
     if len(parts) > 2:
         raise BadInput("Usage: /time HH:MM [Area/City], e.g. /time 08:30 Europe/Berlin.")
     when = parse_time(parts[0])
-    sub = _sub(app, ctx)
+    sub = await _sub(app, ctx)
     zone = parse_timezone(parts[1]) if len(parts) == 2 else sub.timezone
-    _save(app, replace(sub, delivery_time=when, timezone=zone))
+    await _save(app, replace(sub, delivery_time=when, timezone=zone))
     return [text(f"⏰ Your digest will arrive at {when} ({zone}) on each day with a new arXiv announcement.")]
 
 
 @command("days")
 async def set_days(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     if not args.strip():
-        return _current("Delivery days", _sub(app, ctx).weekdays.replace(",", ", "),
+        return _current("Delivery days", (await _sub(app, ctx)).weekdays.replace(",", ", "),
                         "Usage: /days mon-fri (or daily, weekends, mon,wed,fri).")
     days = parse_weekdays(args)
-    _save(app, replace(_sub(app, ctx), weekdays=days))
+    await _save(app, replace(await _sub(app, ctx), weekdays=days))
     return [text(f"Digests will arrive on: {days.replace(',', ', ')}. "
                  "A day without delivery rolls its papers into the next digest.")]
 
@@ -329,31 +332,31 @@ async def set_days(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | No
 @command("cross")
 async def set_cross(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     if not args.strip():
-        return _current("Cross-listed papers", "included" if _sub(app, ctx).include_cross else "left out",
+        return _current("Cross-listed papers", "included" if (await _sub(app, ctx)).include_cross else "left out",
                         "Usage: /cross on or /cross off.")
     on = parse_switch(args)
-    _save(app, replace(_sub(app, ctx), include_cross=on))
+    await _save(app, replace(await _sub(app, ctx), include_cross=on))
     return [text("Cross-listed papers are " + ("included." if on else "left out; only papers whose main category you follow."))]
 
 
 @command("replacements")
 async def set_replacements(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     if not args.strip():
-        return _current("New versions of older papers", "included" if _sub(app, ctx).include_replacements
+        return _current("New versions of older papers", "included" if (await _sub(app, ctx)).include_replacements
                         else "left out", "Usage: /replacements on or /replacements off.")
     on = parse_switch(args)
-    _save(app, replace(_sub(app, ctx), include_replacements=on))
+    await _save(app, replace(await _sub(app, ctx), include_replacements=on))
     return [text("New versions of older papers are " + ("included (once per paper)." if on else "left out."))]
 
 
 @command("max")
 async def set_max(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     if not args.strip():
-        return _current("Cards per digest", str(_sub(app, ctx).max_papers),
+        return _current("Cards per digest", str((await _sub(app, ctx)).max_papers),
                         "Usage: /max <0-50>: how many papers show as full cards before the paged list "
                         "(in the cards style; /style).")
     n = parse_max_papers(args)
-    _save(app, replace(_sub(app, ctx), max_papers=n))
+    await _save(app, replace(await _sub(app, ctx), max_papers=n))
     if n == 0:
         return [text("Digests will show a compact numbered list; tap a number for the full card.")]
     return [text(f"Digests will show the top {n} papers as cards; the rest come in a paged list.")]
@@ -375,17 +378,17 @@ async def set_style(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | N
     """/style compact|cards|auto: how this chat's digest is laid out."""
     word = args.strip().lower()
     if not word:
-        return _current("Digest style", describe_style(_sub(app, ctx).style),
+        return _current("Digest style", describe_style((await _sub(app, ctx)).style),
                         "Usage: /style compact, /style cards or /style auto.")
     if word not in (*STYLES, "auto"):
         raise BadInput(f"'{args.strip()[:30]}' is not a style. Use /style compact, /style cards or /style auto.")
-    _save(app, replace(_sub(app, ctx), style=word))
+    await _save(app, replace(await _sub(app, ctx), style=word))
     return [text(f"Digest style: {describe_style(word)}.")]
 
 
 @command("settings")
 async def settings_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
-    sub = _sub(app, ctx)
+    sub = await _sub(app, ctx)
     def line(label: str, value: str, how: str) -> Paragraph:
         return Paragraph((Text(f"{label}: ", bold=True), Text(value), Text(f"  {how}", italic=True)))
     keywords = _listed(sub.keywords)
@@ -424,10 +427,10 @@ async def categories_command(app: Paperboy, ctx: ChatContext, args: str, reply: 
         lines = [Paragraph((Text(a.id, code=True), Text(f" — {a.name}"))) for a in taxonomy.archives()]
         return [Message(blocks=(Heading((Text("arXiv archives"),)), *lines,
                                 Paragraph((Text("/categories cs lists an archive; /categories language searches."),))))]
-    return [categories_page(app, ctx, words, 0)]
+    return [await categories_page(app, ctx, words, 0)]
 
 
-def categories_page(app: Paperboy, ctx: ChatContext, words: str, page: int) -> Message:
+async def categories_page(app: Paperboy, ctx: ChatContext, words: str, page: int) -> Message:
     """One page of an archive's categories or of a search, ✓ on those the chat follows."""
     taxonomy = load_taxonomy()
     if taxonomy.is_archive(words):
@@ -438,7 +441,7 @@ def categories_page(app: Paperboy, ctx: ChatContext, words: str, page: int) -> M
         title = f"Categories matching “{echo(words)}”"
     if not found:
         return text(f"No category matches “{echo(words)}”. Try a broader word, or /categories for the archives.")
-    sub = app.subscriptions.get(ctx.chat_id)
+    sub = await in_db_thread(app.subscriptions.get, ctx.chat_id)
     followed = parse_expr(sub.categories, taxonomy) if sub and sub.categories else None
     pages = (len(found) + CATEGORIES_PER_PAGE - 1) // CATEGORIES_PER_PAGE
     page = min(max(page, 0), pages - 1)
@@ -463,22 +466,19 @@ def _clip_bytes(words: str, limit: int) -> str:
 
 
 @action("cats")
-async def categories_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None):
+async def categories_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """`cats:<words>:<page>` turns a /categories list's page in place."""
-
-
     words, _, page_text = args.rpartition(":")
     if not words.strip():
         raise ExpiredButton()
     (page,) = payload_ints(page_text, MAX_PAGE)
-    return ActionReply(edit=categories_page(app, ctx, words.strip(), page))
+    return ActionReply(edit=await categories_page(app, ctx, words.strip(), page))
 
 
 @command("paper")
 async def paper_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     ids = find_ids(args)
     if not ids:
-
         ids = [parse_id(args.strip())[0]] if args.strip() else []
     if not ids:
         raise BadInput("Usage: /paper <arXiv id or link>, e.g. /paper 2401.12345.")
@@ -487,12 +487,11 @@ async def paper_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply
 
 async def paper_cards(app: Paperboy, ctx: ChatContext, ids: list[str]) -> list[Message]:
     """Cards for papers named by id; unknown ids are said so, not silently dropped."""
-
     ids = ids[:MAX_CARDS_FOR_LINKS]
     papers = await app.fetch_papers(ids)
-    saved = saved_among(app.sessions, ctx.chat_id, list(papers))
-    translate = app.subscriptions.get_or_default(ctx.chat_id).wants_translation
-    announced = app.store.announced_days_of(list(papers))
+    saved = await in_db_thread(saved_among, app.sessions, ctx.chat_id, list(papers))
+    translate = (await in_db_thread(app.subscriptions.get_or_default, ctx.chat_id)).wants_translation
+    announced = await in_db_thread(app.store.announced_days_of, list(papers))
     out = [paper_card(papers[i], urls=app.urls, saved=i in saved, translate=translate, announced=announced.get(i))
            for i in ids if i in papers]
     missing = [i for i in ids if i not in papers]
@@ -513,16 +512,16 @@ async def links(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None)
 
 
 @action("card")
-async def card_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None):
+async def card_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """A number in a compact list: the paper's full card, with its number and why it is in the digest."""
-
-    found = latest_entry_for(app.sessions, ctx.chat_id, args)
+    found = await in_db_thread(latest_entry_for, app.sessions, ctx.chat_id, args)
     if found is None:
         return ActionReply(replies=await paper_cards(app, ctx, [args]))
     number, entry = found
     paper = await app.fetch_paper(args)
-    card = paper_card(paper, urls=app.urls, saved=bool(saved_among(app.sessions, ctx.chat_id, [paper.id])),
-                      index=number, reason=entry.get("reason"), kind=entry.get("kind"),
-                      translate=app.subscriptions.get_or_default(ctx.chat_id).wants_translation,
-                      announced=app.store.announced_days_of([paper.id]).get(paper.id))
+    saved = await in_db_thread(saved_among, app.sessions, ctx.chat_id, [paper.id])
+    sub = await in_db_thread(app.subscriptions.get_or_default, ctx.chat_id)
+    announced = await in_db_thread(app.store.announced_days_of, [paper.id])
+    card = paper_card(paper, urls=app.urls, saved=bool(saved), index=number, reason=entry.get("reason"),
+                      kind=entry.get("kind"), translate=sub.wants_translation, announced=announced.get(paper.id))
     return ActionReply(replies=[card])
