@@ -14,6 +14,7 @@ from dataclasses import replace
 from typing import Any
 
 from bot.app import Paperboy
+from bot.db_thread import in_db_thread
 from bot.assistant import render
 from bot.assistant.prompts import LANGUAGES, language_name, normalise_language
 from bot.ports import ActionReply, AnswerStream, ChatContext, Reply, Sender
@@ -59,8 +60,8 @@ def _unavailable(app: Paperboy) -> Message | None:
     return None
 
 
-def _language(app: Paperboy, chat_id: str) -> str:
-    return app.assistant.store.chat_language(chat_id)
+async def _language(app: Paperboy, chat_id: str) -> str:
+    return await in_db_thread(app.assistant.store.chat_language, chat_id)
 
 
 def _sender(app: Paperboy, ctx: ChatContext) -> Sender:
@@ -85,7 +86,7 @@ async def _in_background(app: Paperboy, ctx: ChatContext, kind: str, paper_id: s
         await stream.fail(text(str(exc) or "That paper could not be found."))
         return
     assistant = app.assistant
-    language = _language(app, ctx.chat_id)
+    language = await _language(app, ctx.chat_id)
     if kind == "faq":
         await assistant.faq(ctx.chat_id, paper, language, open_stream)
     elif kind == "ask":
@@ -142,7 +143,7 @@ async def ask_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply |
 @command("language")
 async def language_command(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:
     """/language <code>: the language FAQ and Ask answers are written in (English by default)."""
-    current = app.subscriptions.get_or_default(ctx.chat_id, ctx.kind.value)
+    current = await in_db_thread(app.subscriptions.get_or_default, ctx.chat_id, ctx.kind.value)
     if not args.strip():
         codes = ", ".join(LANGUAGES)
         return [text(f"Answers in this chat are written in {language_name(current.language)} ({current.language}).",
@@ -150,7 +151,7 @@ async def language_command(app: Paperboy, ctx: ChatContext, args: str, reply: Re
     code = normalise_language(args)
     if code is None:
         raise BadInput(f"'{args.strip()[:30]}' is not a language I know. Try one of: {', '.join(LANGUAGES)}.")
-    app.subscriptions.save(replace(current, language=code))
+    await in_db_thread(app.subscriptions.save, replace(current, language=code))
     return [text(f"FAQ and Ask answers in this chat will now be written in {language_name(code)}.")]
 
 
