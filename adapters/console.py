@@ -272,7 +272,7 @@ async def run_chat(app: Paperboy, *, stdin: TextIO | None = None, out: TextIO | 
 OVERTAKE_AFTER_S = 1.0
 
 
-async def _answer_after(previous: asyncio.Task | None, app, sender: ConsoleSender, line: str) -> None:
+async def _answer_after(previous: asyncio.Task[None] | None, app: Paperboy, sender: ConsoleSender, line: str) -> None:
     if previous is not None:
         await asyncio.wait({previous}, timeout=OVERTAKE_AFTER_S)
     await _answer(app, sender, line)

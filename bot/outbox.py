@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot import metrics
-from bot.ports import ChatMoved, ChatUnreachable, SendError, Sender, SendTurn, TransientSendError
+from bot.ports import ChatMoved, ChatUnreachable, SendError, Sender, SendTurn, TransientSendError, takes_turns
 from bot.schema import OutboxRow
 from digest.db import rows_matched
 from digest.message import Message, from_dict, to_dict
@@ -212,11 +212,11 @@ class Outbox:
         if sender is None:
             self._release([row_id], delay=dt.timedelta(minutes=1), error="no adapter running")
             return 0
-        turn = SendTurn(self._unrecorded) if getattr(sender, "takes_turns", False) else None
+        turn = SendTurn(self._unrecorded) if takes_turns(sender) else None
         try:
             try:
-                if turn is not None:
-                    ref = await sender.send(chat_id, from_dict(payload), idempotency_key=key, turn=turn)  # type: ignore[call-arg]
+                if turn is not None and takes_turns(sender):
+                    ref = await sender.send(chat_id, from_dict(payload), idempotency_key=key, turn=turn)
                 else:
                     ref = await sender.send(chat_id, from_dict(payload), idempotency_key=key)
             except ChatMoved as exc:

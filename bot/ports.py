@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import enum
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, TypeGuard
 
 from digest.message import Message
 
@@ -161,3 +161,18 @@ class SendTurn:
         if self.held:
             self.held = False
             self._lock.release()
+
+
+class TurnTakingSender(Sender, Protocol):
+    """A `Sender` that cannot drop a resend (Telegram): it takes the outbox's `SendTurn` before sending."""
+
+    takes_turns: bool
+
+    async def send(self, chat_id: str, message: Message, *, idempotency_key: str | None = None,
+                   turn: SendTurn | None = None) -> SentRef:
+        """Send as `Sender.send` does, taking `turn` (when given) just before the platform call."""
+
+
+def takes_turns(sender: Sender) -> TypeGuard[TurnTakingSender]:
+    """Whether the outbox must hand `sender` a `SendTurn` (its `takes_turns` says so)."""
+    return bool(getattr(sender, "takes_turns", False))

@@ -13,7 +13,6 @@ import datetime as dt
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
@@ -33,7 +32,7 @@ class Job:
 
     id: str
     name: str
-    run: Callable[[Any], Awaitable[Any]]
+    run: Callable[[Paperboy], Awaitable[object]]
     every_s: float
     first_after_s: float = 0.0
 
@@ -74,7 +73,7 @@ async def _flush(app: Paperboy) -> int:
     return await app.deliver_pending()
 
 
-async def run_job(job, app) -> None:
+async def run_job(job: Callable[[Paperboy], Awaitable[object]], app: Paperboy) -> None:
     """Run a job and log its failure; a failing job must never stop the scheduler."""
     try:
         await job(app)

@@ -32,6 +32,7 @@ from adapters.discord.components import ActionButton
 from adapters.discord.interactions import InteractionHandler, PaperboyCore
 from adapters.discord.sender import DiscordSender
 from bot.config import DiscordSettings, Settings
+from bot.flood import SharedBuckets
 from bot.ports import PlatformUnavailable
 
 __all__ = ["PaperboyClient", "DiscordBot", "build_discord", "run_discord", "start_discord", "start_discord_sender", "configure_endpoints"]
@@ -81,7 +82,7 @@ class PaperboyClient(discord.Client):
         log.exception("Discord event %s failed", event_method)
 
 
-def build_discord(paperboy: Any, settings: Settings, **options: Any) -> PaperboyClient:
+def build_discord(paperboy: PaperboyCore, settings: Settings, **options: Any) -> PaperboyClient:
     """A ready-to-start client for `settings.discord`, attached to `paperboy` as the "dc" sender."""
     configure_endpoints(settings.discord)
     if settings.discord.shard_count > 1:  # one bot process per gateway shard
@@ -92,17 +93,15 @@ def build_discord(paperboy: Any, settings: Settings, **options: Any) -> Paperboy
     return client
 
 
-def _fleet_buckets(paperboy: Any) -> Any:
+def _fleet_buckets(paperboy: PaperboyCore) -> SharedBuckets | None:
     """Discord's limits shared by every sender on PostgreSQL; on SQLite discord.py's own buckets suffice."""
     engine = getattr(paperboy, "engine", None)
     if engine is None or engine.dialect.name != "postgresql":
         return None
-    from bot.flood import SharedBuckets
-
     return SharedBuckets(engine)
 
 
-async def run_discord(paperboy: Any, settings: Settings) -> None:
+async def run_discord(paperboy: PaperboyCore, settings: Settings) -> None:
     """Run the Discord bot until cancelled (or until Discord refuses the token)."""
     if not settings.discord.token:
         raise ValueError("discord.token is empty: set it in paperboy.toml or PAPERBOY_DISCORD__TOKEN")
@@ -162,14 +161,14 @@ def _report_end(task: "asyncio.Task[None]") -> None:
     log.error("the Discord connection stopped", exc_info=task.exception())
 
 
-async def start_discord(paperboy: Any, settings: Settings) -> Callable[[], Awaitable[None]]:
+async def start_discord(paperboy: PaperboyCore, settings: Settings) -> Callable[[], Awaitable[None]]:
     """Start the Discord bot for `paperboy run`; returns the coroutine function that stops it."""
     bot = DiscordBot(paperboy, settings)
     await bot.start()
     return bot.stop
 
 
-async def start_discord_sender(paperboy: Any, settings: Settings) -> Callable[[], Awaitable[None]]:
+async def start_discord_sender(paperboy: PaperboyCore, settings: Settings) -> Callable[[], Awaitable[None]]:
     """Send-only Discord for `paperboy run --role sender`: REST after login, no gateway connection."""
     client = build_discord(paperboy, settings)
     try:

@@ -59,7 +59,7 @@ def build_command(spec: CommandSpec, handler: InteractionHandler) -> app_command
                 default=inspect.Parameter.empty if param.required else None,
             )
         )
-    callback.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
+    callback.__dict__["__signature__"] = inspect.Signature(parameters)  # what inspect.signature() reads
     described = app_commands.describe(**{p.name: p.description[:100] for p in spec.params})(callback)
     completing = {p.name: _autocomplete(p) for p in spec.params if p.complete}
     if completing:

@@ -20,8 +20,7 @@ import discord
 
 from adapters.discord.render import render
 from adapters.ordering import ChatTurns, Turn
-from bot.ports import ActionReply
-from bot.ports import ChatContext, ChatKind
+from bot.ports import ActionReply, ChatContext, ChatKind, Sender
 from digest.message import Message
 
 __all__ = ["InteractionHandler", "PaperboyCore", "AskModal", "context_of", "APOLOGY"]
@@ -38,6 +37,8 @@ class PaperboyCore(Protocol):
     async def handle_text(self, ctx: ChatContext, text: str, *, reply: Any = None) -> list[Message]: ...
 
     async def handle_action(self, ctx: ChatContext, action: str, *, message_id: str | None = None) -> ActionReply: ...
+
+    def attach_sender(self, platform: str, sender: Sender) -> None: ...
 
 
 def context_of(interaction: discord.Interaction[Any]) -> ChatContext:

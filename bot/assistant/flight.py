@@ -41,15 +41,19 @@ class Flight(Generic[T]):
         self.version += 1
         self._wake()
 
-    def settle(self, value: T | None = None, error: BaseException | None = None) -> None:
-        """End the flight with a value or an error; wakes every follower."""
+    def settle(self, value: T) -> None:
+        """End the flight with its value; wakes every follower."""
         if self.result.done():
             return
-        if error is not None:
-            self.result.set_exception(error)
-            self.result.exception()  # retrieved: followers re-raise it themselves
-        else:
-            self.result.set_result(value)  # type: ignore[arg-type]
+        self.result.set_result(value)
+        self._wake()
+
+    def fail(self, error: BaseException) -> None:
+        """End the flight with an error, which every follower raises; wakes them."""
+        if self.result.done():
+            return
+        self.result.set_exception(error)
+        self.result.exception()  # retrieved: followers re-raise it themselves
         self._wake()
 
     def _wake(self) -> None:

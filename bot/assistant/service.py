@@ -404,13 +404,13 @@ class Assistant:
             try:
                 flight.settle(await work(flight))
             except asyncio.CancelledError:
-                flight.settle(error=LLMUnavailable("the bot is shutting down"))
+                flight.fail(LLMUnavailable("the bot is shutting down"))
                 raise
             except AssistantError as exc:
-                flight.settle(error=exc)
+                flight.fail(exc)
             except Exception as exc:  # anything else is a bug, but followers must still get an answer
                 log.exception("generation %s failed", key)
-                flight.settle(error=LLMUnavailable(f"internal error: {type(exc).__name__}"))
+                flight.fail(LLMUnavailable(f"internal error: {type(exc).__name__}"))
             finally:
                 self._flights.pop(key, None)
 
