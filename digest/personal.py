@@ -35,6 +35,7 @@ import datetime as dt
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from scipy import sparse
@@ -46,6 +47,9 @@ from digest.models import Paper
 from digest.schema import SavedPaperRow, utcnow
 from digest.store import PaperStore
 from digest.vector_index import l2_normalize
+
+if TYPE_CHECKING:
+    from sklearn.feature_extraction.text import HashingVectorizer
 
 __all__ = [
     "FeedbackRow",
@@ -130,7 +134,7 @@ def chat_signal(sessions: sessionmaker[Session], chat_id: str) -> Signal:
     likes: dict[str, str] = {}
     dislikes: set[str] = set()
     with sessions() as session:
-        rows = session.execute(query).all()
+        rows = list(session.execute(query).all())
     rows.sort(key=lambda row: (row[3] is None, row[3]))
     for paper_id, value, source, _ in rows:
         if value < 0:
@@ -144,7 +148,7 @@ def chat_signal(sessions: sessionmaker[Session], chat_id: str) -> Signal:
 # --- scoring -------------------------------------------------------------------------------------
 
 
-def _hasher():  # type: ignore[no-untyped-def]
+def _hasher() -> HashingVectorizer:
     """scikit-learn's HashingVectorizer, imported on first use (the import costs a second of start-up)."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
@@ -165,18 +169,18 @@ class _Vectors:
     a day's papers is one concatenation rather than hundreds of sparse-matrix stacks."""
 
     def __init__(self, limit: int = _CACHE_LIMIT) -> None:
-        self._hasher_made = None
+        self._hasher_made: HashingVectorizer | None = None
         self._cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._limit = limit
         self._lock = threading.Lock()
 
     def counts(self, papers: Sequence[Paper]) -> sparse.csr_matrix:
         with self._lock:
-            rows = {p.id: self._cache.get(p.id) for p in papers}
-        missing = list({p.id: p for p in papers if rows[p.id] is None}.values())
+            rows = {p.id: self._cache[p.id] for p in papers if p.id in self._cache}
+        missing = list({p.id: p for p in papers if p.id not in rows}.values())
         if missing:
             fresh = self._hasher().transform([f"{p.title}. {p.title}. {p.abstract}" for p in missing]).tocsr()
-            new = {}
+            new: dict[str, tuple[np.ndarray, np.ndarray]] = {}
             for i, paper in enumerate(missing):
                 lo, hi = fresh.indptr[i], fresh.indptr[i + 1]
                 new[paper.id] = (fresh.indices[lo:hi].copy(), fresh.data[lo:hi].copy())
@@ -192,7 +196,7 @@ class _Vectors:
         data = np.concatenate([d for _, d in parts]) if parts else np.zeros(0, dtype=np.float32)
         return sparse.csr_matrix((data, indices, indptr), shape=(len(parts), _N_FEATURES))
 
-    def _hasher(self):  # type: ignore[no-untyped-def]
+    def _hasher(self) -> HashingVectorizer:
         if self._hasher_made is None:
             self._hasher_made = _hasher()
         return self._hasher_made
