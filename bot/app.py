@@ -47,7 +47,7 @@ Clock = Callable[[], dt.datetime]
 
 
 def utc_clock() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 CommandHandler = Callable[["Paperboy", ChatContext, str, Reply | None], Awaitable[list[Message]]]

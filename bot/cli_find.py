@@ -34,13 +34,13 @@ from digest.latex import to_unicode
 from digest.models import Paper
 from digest.search_query import parse_query
 
-
 AppFactory = Callable[[Settings], Paperboy]
 """`bot.cli.build_app`: passed in, so this module needs nothing from `bot.cli` (which imports it)."""
 
 
 def add_find_commands(subparsers: argparse._SubParsersAction[argparse.ArgumentParser], build_app: AppFactory) -> None:
-    """Register `search`, `related` and `rank` on the main parser's subcommands; each builds its app with `build_app`."""
+    """Register `search`, `related` and `rank` on the main parser's subcommands; each builds its app
+    with `build_app`."""
     search = subparsers.add_parser("search", help="search stored papers (the /search syntax)")
     search.add_argument("query", nargs="?", help='e.g. \'diffusion "video generation" au:ho cat:cs.CV\'')
     search.add_argument("--limit", type=int, default=10, help="results per query (default 10)")

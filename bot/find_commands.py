@@ -207,7 +207,8 @@ async def save_button(app: Paperboy, ctx: ChatContext, args: str, message_id: st
     """Toggle Save; the card is re-rendered with the new ★/☆ state."""
     paper = await app.fetch_paper(args)
     now_saved = await in_db_thread(toggle_saved, app.sessions, ctx.chat_id, paper.id)
-    found = await in_db_thread(latest_entry_for, app.sessions, ctx.chat_id, paper.id)  # keep the digest's number and reason
+    # keep the digest's number and reason
+    found = await in_db_thread(latest_entry_for, app.sessions, ctx.chat_id, paper.id)
     number, entry = found if found else (None, {})
     sub = await in_db_thread(app.subscriptions.get_or_default, ctx.chat_id)
     announced = await in_db_thread(app.store.announced_days_of, [paper.id])

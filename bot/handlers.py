@@ -21,8 +21,8 @@ from bot.untrusted import MAX_PAGE, ExpiredButton, payload_ints
 from digest.cards import paper_card
 from digest.categories import parse_expr
 from digest.clean import clip, echo
-from digest.errors import BadInput, UnknownCategory
 from digest.digest_store import latest_entry_for
+from digest.errors import BadInput, UnknownCategory
 from digest.ids import find_ids, parse_id
 from digest.layout import STYLES, page_rows
 from digest.message import Block, Button, Heading, Message, Paragraph, Text, text

@@ -11,7 +11,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 
-from sqlalchemy import DateTime, String, Text as SqlText, delete, select
+from sqlalchemy import DateTime, String, delete, select
+from sqlalchemy import Text as SqlText
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from digest.db import Base

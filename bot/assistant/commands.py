@@ -14,9 +14,9 @@ from dataclasses import replace
 from typing import Any
 
 from bot.app import Paperboy
-from bot.db_thread import in_db_thread
 from bot.assistant import render
 from bot.assistant.prompts import LANGUAGES, language_name, normalise_language
+from bot.db_thread import in_db_thread
 from bot.ports import ActionReply, AnswerStream, ChatContext, Reply, Sender
 from bot.registry import action, command
 from bot.untrusted import BUTTON_EXPIRED
@@ -76,7 +76,8 @@ def _stream_factory(app: Paperboy, ctx: ChatContext, reply_to: str | None) -> Ca
     return lambda: sender.open_stream(ctx.chat_id, reply_to=reply_to)
 
 
-async def _in_background(app: Paperboy, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
+async def _in_background(app: Paperboy, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None,
+                         **extra: Any) -> None:
     """Fetch the paper, then run the assistant; failures end as a message in the chat, never silence."""
     open_stream = _stream_factory(app, ctx, reply_to)
     try:
