@@ -80,6 +80,7 @@ class Paperboy:
         assistant: Assistant,
         personal: PersonalRanker,
         finder: Finder,
+        feed_watch: FeedWatch,
         commands: Mapping[str, CommandHandler],
         actions: Mapping[str, ActionHandler],
         on_papers_stored: Sequence[PapersStored] = (),
@@ -100,8 +101,9 @@ class Paperboy:
         self.on_papers_stored = list(on_papers_stored)
         self.urls = ArxivUrls(settings.arxiv.abs_url, settings.arxiv.pdf_url, settings.arxiv.html_url)
         self.senders: dict[str, Sender] = {}
-        self.feed_watch = FeedWatch(settings.schedule.ingest_retry_min)  # when to ask arXiv for a feed again
-        # The outbox sends through this app's senders, attached by adapters as they start.
+        self.feed_watch = feed_watch  # when to ask arXiv for a feed again
+        # The one part built here: the outbox delivers through the senders that adapters attach to
+        # this app as they start (`attach_sender`), and pauses or moves chats in its subscriptions.
         self.outbox = Outbox(
             sessions,
             sender_for=self.sender_for,

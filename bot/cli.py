@@ -33,6 +33,7 @@ from bot.app import Paperboy, utc_clock
 from bot.assistant import Assistant
 from bot.cli_find import add_find_commands
 from bot.config import ConfigError, Settings, load_settings
+from bot.feed_watch import FeedWatch
 from bot.finder import Finder
 from bot.migrate import init_db, wait_for_schema
 from digest.arxiv_http import ArxivHttp
@@ -75,6 +76,7 @@ def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = N
         assistant=Assistant(settings, sessions, http, clock),
         personal=PersonalRanker(sessions),
         finder=Finder.build(engine, sessions, settings.search.engine, settings.search.index_dir),
+        feed_watch=FeedWatch(settings.schedule.ingest_retry_min),
         commands=features.COMMAND_HANDLERS,
         actions=features.ACTION_HANDLERS,
         on_papers_stored=[lambda ids: index_papers(engine, ids)],
