@@ -60,12 +60,10 @@ def _attach_optional_parts(app: Paperboy) -> None:
     from bot.assistant import Assistant
     from bot.find_commands import Finder
     from digest.personal import PersonalRanker
-    from digest.search import index_papers
 
     app.assistant = Assistant(app.settings, app.sessions, app.http, app.clock)
     app.personal = PersonalRanker(app.sessions)
     Finder.attach(app)
-    app.on_papers_stored.append(lambda ids: index_papers(app.engine, ids))
     app.on_papers_stored.append(lambda ids: _keep_related_current(app))
 
 

@@ -226,10 +226,10 @@ class Outbox:
                 self.on_unreachable(chat_id, str(exc))
                 self._mark_dead(chat_id, str(exc))
                 return 0
-            except (TransientSendError, SendError) as exc:
+            except SendError as exc:  # a TransientSendError too
                 retry_after = exc.retry_after if isinstance(exc, TransientSendError) else None
-                metrics.SEND_FAILURES.labels(platform, "transient" if retry_after is not None or isinstance(
-                    exc, TransientSendError) else "refused").inc()
+                metrics.SEND_FAILURES.labels(platform, "transient" if isinstance(exc, TransientSendError)
+                                             else "refused").inc()
                 self._retry_later([row_id], str(exc), retry_after)
                 return 0
             except Exception as exc:  # an adapter bug must not lose the message
