@@ -21,18 +21,17 @@ text, removes control characters and caps titles and abstracts; renderers escape
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 from xml.sax import SAXException
-from zoneinfo import ZoneInfo
 
 import feedparser
 
 from digest.arxiv_http import ArxivHttp
+from digest.calendar import NEW_YORK, parse_rfc822
 from digest.clean import clean_paper
 from digest.errors import AnswerTooLarge, BadArxivId, FeedUnavailable
 from digest.ids import parse_id, submitted_month
@@ -42,7 +41,6 @@ __all__ = ["feed_url", "fetch_feed", "parse_feed", "peek_feed_date", "split_auth
 
 log = logging.getLogger(__name__)
 
-ARXIV_TZ = ZoneInfo("America/New_York")
 MAX_FEED_BYTES = 50_000_000  # the largest daily feed (all of physics) is a few MB
 
 _GUID_PREFIX = re.compile(r"^oai:arxiv\.org:", re.IGNORECASE)
@@ -251,15 +249,8 @@ def _abstract(description: str) -> str:
 
 def _et_date(value: str | None) -> dt.date | None:
     """An RFC 822 date as the calendar day in New York, where arXiv's schedule lives."""
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(ARXIV_TZ).date()
+    when = parse_rfc822(value)
+    return when.astimezone(NEW_YORK).date() if when else None
 
 
 def _collapse(text: str) -> str:
