@@ -27,7 +27,7 @@ from xml.sax import SAXException
 import feedparser
 
 from digest.arxiv_http import ArxivHttp
-from digest.clean import clean_paper
+from digest.clean import clean_paper, collapse_whitespace
 from digest.errors import AnswerTooLarge, ApiUnavailable, BadArxivId
 from digest.ids import parse_id
 from digest.models import Paper
@@ -127,7 +127,7 @@ async def _query(http: ArxivHttp, api_url: str, params: Mapping[str, str | int])
 
 def _api_error(message: str) -> Exception:
     """The API's error entry as our exception: a bad id is the user's, anything else is arXiv's."""
-    message = " ".join(message.split())
+    message = collapse_whitespace(message)
     bad = _BAD_ID.search(message)
     if bad:
         return BadArxivId(f"arXiv says '{bad.group(1)}' is not an arXiv id.")
@@ -172,7 +172,7 @@ def _date(parsed: Any) -> dt.date | None:
 
 
 def _collapse(text: str | None) -> str:
-    return " ".join((text or "").split())
+    return collapse_whitespace(text or "")
 
 
 def _int(value: Any, *, default: int) -> int:

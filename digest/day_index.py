@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from digest.clean import collapse_whitespace
 from digest.latex import to_unicode
 from digest.models import AnnounceType, Paper
 from digest.taxonomy import load_taxonomy
@@ -28,7 +29,7 @@ def fold(text: str) -> str:
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(text.lower().translate(_SPACES).split())
+    return collapse_whitespace(text.lower().translate(_SPACES))
 
 
 def bits(mask: int) -> list[int]:

@@ -32,7 +32,7 @@ import feedparser
 
 from digest.arxiv_http import ArxivHttp
 from digest.calendar import NEW_YORK, parse_rfc822
-from digest.clean import clean_paper
+from digest.clean import clean_paper, collapse_whitespace
 from digest.errors import AnswerTooLarge, BadArxivId, FeedUnavailable
 from digest.ids import parse_id, submitted_month
 from digest.models import Announcement, AnnounceType, FeedResult, Paper
@@ -147,7 +147,7 @@ def split_authors(creator: str) -> tuple[str, ...]:
     names: list[str] = []
     for part in creator.split(","):
         for name in _AND.split(part):
-            name = " ".join(name.split())
+            name = collapse_whitespace(name)
             if not name:
                 continue
             if names and name.lower() in _SUFFIXES:
@@ -244,7 +244,7 @@ def _categories(entry: Any) -> tuple[str, ...]:
 def _abstract(description: str) -> str:
     """The text after "Abstract:"; the whole description when arXiv left the marker out."""
     parts = _ABSTRACT.split(description, maxsplit=1)
-    return _collapse(parts[1] if len(parts) == 2 else description)
+    return collapse_whitespace(parts[1] if len(parts) == 2 else description)
 
 
 def _et_date(value: str | None) -> dt.date | None:
@@ -253,10 +253,6 @@ def _et_date(value: str | None) -> dt.date | None:
     return when.astimezone(NEW_YORK).date() if when else None
 
 
-def _collapse(text: str) -> str:
-    return " ".join(text.split())
-
-
 def _clean(value: str | None) -> str | None:
     """Collapsed text, or None for a missing or blank field."""
-    return _collapse(value or "") or None
+    return collapse_whitespace(value or "") or None

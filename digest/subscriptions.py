@@ -18,9 +18,10 @@ from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.clean import echo
+from digest.clean import collapse_whitespace, echo
 from digest.errors import BadInput
 from digest.schema import DigestRow, SavedPaperRow, SentPaperRow, SubscriptionRow, as_stored, utcnow
+
 
 class SubscriptionConflict(Exception):
     """The subscription changed since it was read (another process or task wrote it): read it again and redo."""
@@ -290,7 +291,7 @@ def parse_terms(text: str) -> tuple[str, ...]:
         parts = text.replace('"', " ").split()
     seen: dict[str, str] = {}
     for part in parts:
-        term = " ".join(part.replace(",", " ").split()) if " " in part else part.strip(",;")
+        term = collapse_whitespace(part.replace(",", " ")) if " " in part else part.strip(",;")
         if term and term.lower() not in seen:
             seen[term.lower()] = term
     return tuple(seen.values())
@@ -298,7 +299,7 @@ def parse_terms(text: str) -> tuple[str, ...]:
 
 def parse_authors(text: str) -> tuple[str, ...]:
     """Author names separated by commas or semicolons (a name has spaces, so no space splitting)."""
-    names = [" ".join(n.split()) for n in re.split(r"[;,\n]", text)]
+    names = [collapse_whitespace(n) for n in re.split(r"[;,\n]", text)]
     seen: dict[str, str] = {}
     for name in names:
         if name and name.lower() not in seen:
