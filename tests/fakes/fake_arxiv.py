@@ -21,17 +21,18 @@ on a random port, and:
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
+
+from tests.fakes.servers import ThreadedHttpFake
 
 if TYPE_CHECKING:
     from bot.config import ArxivSettings
@@ -98,17 +99,10 @@ class Seen:
 Handler = Callable[[Seen], "Reply | bytes"]
 
 
-class _QuietServer(ThreadingHTTPServer):
-    """A client that hangs up mid-answer (a download stopped at its size limit) is not an error here."""
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            return
-        super().handle_error(request, client_address)
-
-
-class FakeArxiv:
+class FakeArxiv(ThreadedHttpFake):
     """The fake server; use as a context manager or call `start()`/`stop()`."""
+
+    thread_name = "fake-arxiv"
 
     def __init__(self) -> None:
         self.rss: dict[str, bytes | Reply | Handler] = {}
@@ -122,38 +116,15 @@ class FakeArxiv:
         self._in_flight = 0
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> FakeArxiv:
-        server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-arxiv", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeArxiv:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "FakeArxiv is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     def settings(self, **overrides: Any) -> ArxivSettings:
         """`ArxivSettings` pointing every arXiv URL here, with a tiny `min_interval_s`."""
