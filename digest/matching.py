@@ -22,7 +22,7 @@ from functools import lru_cache
 from digest.categories import CategoryExpr, parse_expr
 from digest.day_index import DayIndex, bits
 from digest.models import AnnounceType, Paper
-from digest.subscriptions import Subscription
+from digest.subscriptions.subscription import Subscription
 from digest.taxonomy import load_taxonomy
 
 # chat_id, papers -> {paper_id: (score, reason or None)}; the personal ranker plugs in here.
