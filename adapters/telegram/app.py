@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
+from telegram.constants import BotCommandLimit
 from telegram.error import InvalidToken, NetworkError, RetryAfter
 from telegram.ext import (
     Application,
@@ -129,7 +130,7 @@ def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits
 
 async def register_commands(application: Application) -> None:
     """Tell Telegram the command list (the "/" menu) from `bot.command_specs.COMMANDS`."""
-    await application.bot.set_my_commands([BotCommand(c.name, c.description[:256]) for c in COMMANDS])
+    await application.bot.set_my_commands([BotCommand(c.name, c.description[:BotCommandLimit.MAX_DESCRIPTION]) for c in COMMANDS])
 
 
 async def start_telegram(paperboy: Paperboy, settings: Settings, *,

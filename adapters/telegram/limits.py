@@ -30,6 +30,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from telegram.constants import FloodLimit
+
 __all__ = ["Permit", "RateLimiter", "RateLimits"]
 
 _POLL_S = 0.005  # how often to look again while a window is full of requests still in flight
@@ -39,10 +41,10 @@ _POLL_S = 0.005  # how often to look again while a window is full of requests st
 class RateLimits:
     """Telegram's flood limits (defaults are the documented ones); scale them in benchmarks."""
 
-    overall_per_s: float = 30.0
-    chat_per_s: float = 1.0
-    group_per_min: float = 20.0
-    group_edits_per_min: float = 20.0
+    overall_per_s: float = float(FloodLimit.MESSAGES_PER_SECOND)  # 30
+    chat_per_s: float = float(FloodLimit.MESSAGES_PER_SECOND_PER_CHAT)  # 1
+    group_per_min: float = float(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP)  # 20
+    group_edits_per_min: float = 20.0  # not in telegram.constants; Telegram's 429s show the same 20
     safety: float = 0.95
 
 
