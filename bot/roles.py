@@ -28,8 +28,6 @@ from digest.errors import PaperboyError
 
 log = logging.getLogger("paperboy")
 
-ROLES = ("scheduler", "sender", "bot", "all")
-
 Stopper = Callable[[], object]
 
 

@@ -109,15 +109,6 @@ def load_digest(
         return _digest_from_row(row, store), int((row.counts or {}).get("cards", 0))
 
 
-def find_digest(sessions: sessionmaker[Session], store: PaperStore, chat_id: str, day: dt.date) -> tuple[int, Digest] | None:
-    """The chat's stored digest for `day`, with its id."""
-    with sessions() as session:
-        row = session.scalar(select(DigestRow).where(DigestRow.chat_id == chat_id, DigestRow.day == day))
-        if row is None:
-            return None
-        return row.id, _digest_from_row(row, store)
-
-
 def _digest_from_row(row: DigestRow, store: PaperStore) -> Digest:
     papers = store.get_papers([e["id"] for e in row.entries])
     entries = tuple(

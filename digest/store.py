@@ -236,7 +236,3 @@ class PaperStore:
             rows = session.scalars(select(MailingRow).where(MailingRow.day == day))
             return {row.feed: row.status for row in rows}
 
-    def last_mailing_attempt(self, day: dt.date) -> dt.datetime | None:
-        """When any feed for `day` was last fetched (naive UTC), to avoid hammering arXiv."""
-        with self.sessions() as session:
-            return session.scalar(select(func.max(MailingRow.fetched_at)).where(MailingRow.day == day))
