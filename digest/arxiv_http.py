@@ -40,7 +40,7 @@ from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, sto
 from digest.calendar import parse_rfc822
 from digest.errors import AnswerTooLarge, SourceError
 
-__all__ = ["ArxivHttp", "HttpSettings", "MAX_REDIRECTS", "arxiv_hosts"]
+__all__ = ["MAX_REDIRECTS", "ArxivHttp", "HttpSettings", "arxiv_hosts"]
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +288,7 @@ def _retry_after_seconds(value: str | None) -> float | None:
     except ValueError:
         pass
     when = parse_rfc822(value)
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds()) if when else None
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds()) if when else None
 
 
 def _log_retry(state: RetryCallState) -> None:

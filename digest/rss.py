@@ -89,7 +89,8 @@ async def fetch_feed(
         raise FeedUnavailable(str(exc)) from None
     if response.status_code != 200:
         raise FeedUnavailable(f"arXiv answered HTTP {response.status_code} for {url}")
-    if skip_day is not None and (dated := peek_feed_date(response.content)) is not None and dated != day and skip_day(dated):
+    dated = peek_feed_date(response.content) if skip_day is not None else None
+    if skip_day is not None and dated is not None and dated != day and skip_day(dated):
         cats = tuple(categories.split("+")) if isinstance(categories, str) else tuple(categories)
         unread = response.content.count(b"<item>") + response.content.count(b"<item ")
         return FeedResult(announcements=(), feed_date=dated, categories=cats,

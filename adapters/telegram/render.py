@@ -247,7 +247,8 @@ def _normalize(tags: list[Tag]) -> Style:
 # --- splitting and HTML ----------------------------------------------------------------------
 
 
-def _payloads(doc: _Doc, parse_mode: str | None, markup: InlineKeyboardMarkup | None, limit: int) -> list[TelegramPayload]:
+def _payloads(doc: _Doc, parse_mode: str | None, markup: InlineKeyboardMarkup | None,
+              limit: int) -> list[TelegramPayload]:
     parts = [_html(doc, a, b) if parse_mode else "".join(doc.chars[a:b]) for a, b in _split(doc, limit)]
     parts = [p for p in parts if p] or [EMPTY_TEXT]
     payloads = [TelegramPayload(p, parse_mode) for p in parts]
