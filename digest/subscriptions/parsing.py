@@ -14,16 +14,6 @@ from digest.clean import collapse_whitespace, echo
 from digest.errors import BadInput
 from digest.subscriptions.subscription import MAX_PAPERS_LIMIT, WEEKDAYS
 
-__all__ = [
-    "parse_authors",
-    "parse_max_papers",
-    "parse_switch",
-    "parse_terms",
-    "parse_time",
-    "parse_timezone",
-    "parse_weekdays",
-]
-
 _TIME = re.compile(r"^(\d{1,2})(?::|h|\.)?(\d{2})?\s*(am|pm)?$", re.IGNORECASE)
 
 

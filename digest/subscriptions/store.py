@@ -13,8 +13,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from digest.schema import DigestRow, SavedPaperRow, SentPaperRow, SubscriptionRow, as_stored
 from digest.subscriptions.subscription import Subscription
 
-__all__ = ["SubscriptionConflict", "SubscriptionStore"]
-
 
 class SubscriptionConflict(Exception):
     """The subscription changed since it was read (another process or task wrote it): read it again and redo."""

@@ -14,18 +14,6 @@ from digest.clean import echo
 from digest.errors import BadInput
 from digest.schema import utcnow
 
-__all__ = [
-    "ALL_DAYS",
-    "MAX_AUTHORS",
-    "MAX_CATEGORIES",
-    "MAX_KEYWORDS",
-    "MAX_PAPERS_LIMIT",
-    "MAX_TERM_CHARS",
-    "WEEKDAYS",
-    "Subscription",
-    "check_limits",
-]
-
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 ALL_DAYS = ",".join(WEEKDAYS)
 MAX_PAPERS_LIMIT = 50
