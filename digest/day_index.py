@@ -25,7 +25,10 @@ _SPACES = str.maketrans({"-": " ", "_": " "})
 
 
 def fold(text: str) -> str:
-    """Lowercase, strip accents and treat hyphens like spaces: 'Self-Supervised Régression' -> 'self supervised regression'."""
+    """Lowercase, strip accents and treat hyphens like spaces.
+
+    'Self-Supervised Régression' -> 'self supervised regression'.
+    """
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
@@ -50,7 +53,7 @@ class AuthorName:
     given: tuple[str, ...]
 
     @classmethod
-    def parse(cls, name: str) -> "AuthorName":
+    def parse(cls, name: str) -> AuthorName:
         folded = fold(name).replace(".", " ")
         if "," in folded:  # "LeCun, Yann"
             last, _, rest = folded.partition(",")
@@ -61,7 +64,7 @@ class AuthorName:
             return cls("", ())
         return cls(words[-1].replace(",", ""), tuple(w.replace(",", "") for w in words[:-1]))
 
-    def compatible(self, other: "AuthorName") -> bool:
+    def compatible(self, other: AuthorName) -> bool:
         """Same last name, and first names agree as far as both are known ('Y.' fits 'Yann')."""
         if self.last != other.last:
             return False
@@ -81,7 +84,7 @@ class DayIndex:
     _author_cache: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, announced: list[tuple[Paper, AnnounceType]]) -> "DayIndex":
+    def build(cls, announced: list[tuple[Paper, AnnounceType]]) -> DayIndex:
         return cls(papers=[p for p, _ in announced], types=[t for _, t in announced])
 
     @cached_property

@@ -122,7 +122,8 @@ def _digest_from_row(row: DigestRow, store: PaperStore) -> Digest:
     return Digest(chat_id=row.chat_id, day=row.day, entries=entries, counts=counts, covers=covers)
 
 
-def latest_entry_for(sessions: sessionmaker[Session], chat_id: str, paper_id: str, recent: int = 14) -> tuple[int, dict] | None:
+def latest_entry_for(sessions: sessionmaker[Session], chat_id: str, paper_id: str,
+                     recent: int = 14) -> tuple[int, dict] | None:
     """(number in its digest, stored entry) of a paper in one of the chat's recent digests.
 
     A card redrawn after a button press (Save's new state) keeps its number and its reason.

@@ -207,7 +207,8 @@ def _parse_date(value: str, name: str, *, end: bool) -> dt.date:
     """`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a year or month means its first day, or its last when `end`."""
     match = _DATE.match(value)
     if not match:
-        raise BadQuery(f"{echo(name + ':' + value)} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD, e.g. {name}:2025-03-01.")
+        raise BadQuery(f"{echo(name + ':' + value)} is not a date; "
+                       f"use YYYY, YYYY-MM or YYYY-MM-DD, e.g. {name}:2025-03-01.")
     year = int(match.group(1))
     month = int(match.group(2) or (12 if end else 1))
     try:
