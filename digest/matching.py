@@ -59,7 +59,7 @@ class Digest:
     their reason strings, the first time someone reads `entries`.
     """
 
-    __slots__ = ("chat_id", "day", "counts", "covers", "_entries", "_make_entries")
+    __slots__ = ("_entries", "_make_entries", "chat_id", "counts", "covers", "day")
 
     def __init__(
         self,
