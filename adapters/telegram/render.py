@@ -281,9 +281,9 @@ def _split(doc: _Doc, limit: int) -> list[tuple[int, int]]:
         if furthest >= n:
             end = n
         else:
-            end = _best_break(start, furthest, (doc.block_ends, lines, spaces))
-            if end is None:
-                end = furthest
+            best = _best_break(start, furthest, (doc.block_ends, lines, spaces))
+            end = furthest if best is None else best
+            if best is None:
                 while end > start + 1 and (_joins_previous(chars[end]) or chars[end - 1] == "\u200d"):
                     end -= 1
         stop = end

@@ -5,8 +5,9 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import replace
+from typing import Any, cast
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import CursorResult, or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -73,11 +74,11 @@ class SubscriptionStore:
                                                 version=1, **values))
                     session.flush()
                 else:
-                    result = session.execute(
+                    result = cast("CursorResult[Any]", session.execute(  # an UPDATE's result has a rowcount
                         update(SubscriptionRow)
                         .where(SubscriptionRow.chat_id == sub.chat_id, SubscriptionRow.version == sub.version)
                         .values(**values, updated_at=now, version=SubscriptionRow.version + 1)
-                    )
+                    ))
                     if result.rowcount != 1:
                         raise SubscriptionConflict(sub.chat_id)
         except IntegrityError:  # someone created the row first
