@@ -7,8 +7,8 @@ on a random port, and:
 - serves `/rss/<cats>` from `rss` (cats string such as `cs.AI+cs.CL` -> bytes, a `Reply`, or a
   callable taking the `Seen` request); unknown cats get an empty feed, like arXiv on a weekend;
 - answers `/api/query?id_list=...` from `api_entries` (id, versioned or not -> one `<entry>` XML)
-  with a proper Atom feed, a 400 error feed for ids arXiv would reject, and `search_query`
-  from `api_search` (query string -> bytes, or a callable);
+  with a proper Atom feed, and a 400 error feed for ids arXiv would reject (any other query gets
+  an empty feed: paperboy asks the API for papers by id only);
 - serves `/html/<id>`, `/pdf/<id>`, `/abs/<id>` from `html`, `pdf`, `abs`, 404 when absent;
 - lets a test script faults per path: `script("/rss/cs.AI", Reply(503), Reply(503))` makes the
   first two requests fail and the third one be served normally; `Reply` can carry a
@@ -107,7 +107,6 @@ class FakeArxiv(ThreadedHttpFake):
     def __init__(self) -> None:
         self.rss: dict[str, bytes | Reply | Handler] = {}
         self.api_entries: dict[str, bytes] = {}
-        self.api_search: dict[str, bytes] | Handler = {}
         self.html: dict[str, bytes] = {}
         self.pdf: dict[str, bytes] = {}
         self.abs: dict[str, bytes] = {}
@@ -199,11 +198,7 @@ class FakeArxiv(ThreadedHttpFake):
     def _serve_api(self, seen: Seen) -> Reply:
         if seen.query.get("id_list"):
             return self._serve_id_list(seen.query["id_list"].split(","), seen)
-        query = seen.query.get("search_query", "")
-        if callable(self.api_search):
-            return _as_reply(self.api_search(seen), ATOM)
-        body = self.api_search.get(query)
-        return Reply(200, body if body is not None else atom_feed([]), content_type=ATOM)
+        return Reply(200, atom_feed([]), content_type=ATOM)
 
     def _serve_id_list(self, ids: list[str], seen: Seen) -> Reply:
         for paper_id in ids:
