@@ -230,6 +230,18 @@ def test_postgres_full_text_answers_the_same_kinds_of_queries(pg_engine):
     assert {h.id for h in narrow.search(parse_query("diffusion"), limit=50).hits} == titled
 
 
+def test_postgres_suspended_and_dropped_indexes_are_rebuilt_at_set_up_and_a_current_one_is_left_alone(pg_engine):
+    _load(pg_engine)
+    assert ensure_search_index(pg_engine) == 0
+    with pg_engine.begin() as conn:
+        suspend_search_index(conn)
+    assert ensure_search_index(pg_engine) == len(topical_papers())
+    with pg_engine.begin() as conn:
+        drop_search_index(conn)
+    assert ensure_search_index(pg_engine) == len(topical_papers())
+    assert ensure_search_index(pg_engine) == 0
+
+
 def test_filters_are_index_terms_so_broad_filtered_searches_rank_only_what_passes(engine, store):
     """With tiny broad thresholds every query is "broad": results must still pass every filter."""
     import datetime as dt
