@@ -16,7 +16,7 @@ from bot.ports import ChatContext, ChatKind, Reply
 from bot.registry import action, command
 from bot.state import get_state, set_state
 from digest.categories import parse_expr
-from digest.clean import clip, echo
+from digest.clean import clip, collapse_whitespace, echo
 from digest.errors import BadInput, UnknownCategory
 from digest.ids import find_ids
 from digest.layout import STYLES, page_rows
@@ -263,7 +263,7 @@ PENDING_AUTHORS = "authors-pending:{chat_id}"
 def ask_author_split(app, ctx: ChatContext, words: str) -> list[Message]:  # type: ignore[no-untyped-def]
     """Show how the names were split and let the chat confirm; nothing changes until it does."""
     names = split_names(words)
-    one = " ".join(words.split())
+    one = collapse_whitespace(words)
     check_limits(replace(_sub(app, ctx), authors=tuple(names)), 0)  # refuse at once what could not be saved
     set_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id), json.dumps({"split": names, "one": one}))
     listed = "; ".join(f"“{n}”" for n in names)
@@ -465,7 +465,6 @@ def _clip_bytes(words: str, limit: int) -> str:
 async def categories_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
     """`cats:<words>:<page>` turns a /categories list's page in place."""
     from bot.app import ActionReply
-
     from bot.untrusted import MAX_PAGE, ExpiredButton, payload_ints
 
     words, _, page_text = args.rpartition(":")

@@ -25,6 +25,7 @@ import re
 import unicodedata
 from typing import Any
 
+from digest.clean import collapse_whitespace
 from digest.models import Paper
 
 __all__ = [
@@ -133,7 +134,7 @@ def paper_block(paper: Paper, body: str) -> str:
     """
     names = [name[:_MAX_AUTHOR_CHARS] for name in paper.authors[:12]]
     authors = ", ".join(names) + (" et al." if len(paper.authors) > 12 else "")
-    title = " ".join(paper.title.split())[:_MAX_TITLE_CHARS]
+    title = collapse_whitespace(paper.title)[:_MAX_TITLE_CHARS]
     title, authors, body = defuse(title), defuse(authors), defuse(body)
     code = hashlib.sha256(f"{paper.id}\n{title}\n{authors}\n{body}".encode("utf-8", "replace")).hexdigest()[:16]
     return _DATA_NOTE.format(code=code, id=paper.id, title=title, authors=authors, body=body)

@@ -52,6 +52,7 @@ from bot.assistant.queue import LLMQueue, ordinal
 from bot.assistant.store import AssistantStore
 from bot.config import Settings
 from bot.ports import AnswerStream
+from digest.clean import collapse_whitespace
 from digest.errors import FullTextUnavailable
 from digest.fulltext import CHARS_PER_TOKEN, NoFullText, fit_to_budget
 from digest.fulltext_cache import FullTextCache
@@ -385,7 +386,7 @@ class Assistant:
             ok = True
         finally:
             self._settle(usage, meter, ok=ok)
-        text = " ".join(completion.text.split()).strip('"')
+        text = collapse_whitespace(completion.text).strip('"')
         self.store.save_tldr(paper.id, text, completion.model)
         return text
 
