@@ -43,7 +43,7 @@ Clock = Callable[[], dt.datetime]
 
 
 def utc_clock() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass

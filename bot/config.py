@@ -12,9 +12,10 @@ import dataclasses
 import logging
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, get_type_hints
+from typing import Any, get_type_hints
 
 ENV_PREFIX = "PAPERBOY_"
 
@@ -150,7 +151,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
-    def replace(self, section: str, **changes: Any) -> "Settings":
+    def replace(self, section: str, **changes: Any) -> Settings:
         """A copy with some keys of one section changed (handy in tests and the CLI)."""
         return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
 

@@ -37,7 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot import metrics
-from bot.ports import ChatMoved, ChatUnreachable, SendError, Sender, SendTurn, TransientSendError
+from bot.ports import ChatMoved, ChatUnreachable, Sender, SendError, SendTurn, TransientSendError
 from bot.schema import OutboxRow
 from digest.message import Message, from_dict, to_dict
 from digest.schema import as_stored

@@ -154,7 +154,7 @@ class TelegramHandlers:
         work = asyncio.ensure_future(self.paperboy.handle_action(ctx, query.data, message_id=str(message.message_id)))
         try:
             reply = await asyncio.wait_for(asyncio.shield(work), ANSWER_WITHIN_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await query.answer()  # stop the spinner; the result follows as messages
             reply = await work
         else:

@@ -61,7 +61,7 @@ class _Entry:
 class _Window:
     """At most `count` requests in any `seconds`; a request counts until `seconds` after its answer."""
 
-    __slots__ = ("count", "seconds", "entries")
+    __slots__ = ("count", "entries", "seconds")
 
     def __init__(self, count: float, seconds: float) -> None:
         self.count = max(1, int(count))
@@ -94,7 +94,7 @@ class _Window:
 class Permit:
     """Leave to send one request; `release()` it when the answer (or an error) came back."""
 
-    __slots__ = ("_entries", "_clock")
+    __slots__ = ("_clock", "_entries")
 
     def __init__(self, entries: list[_Entry], clock: Callable[[], float]) -> None:
         self._entries = entries

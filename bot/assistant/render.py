@@ -7,11 +7,10 @@ thread; every failure that can be retried carries "retry:<kind>:<id>".
 
 from __future__ import annotations
 
+from bot.assistant.prompts import FAQ_QUESTIONS, language_name
 from digest.latex import to_unicode
 from digest.message import Button, Heading, Link, Markdown, Message, Paragraph, Quote, Text
 from digest.models import Paper
-
-from bot.assistant.prompts import FAQ_QUESTIONS, language_name
 
 __all__ = [
     "ask_message",

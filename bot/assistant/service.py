@@ -444,7 +444,7 @@ class Assistant:
         return 0 if self.store.announced_latest(paper.id) else 1
 
     def _today(self) -> dt.date:
-        return self._clock().astimezone(dt.timezone.utc).date()
+        return self._clock().astimezone(dt.UTC).date()
 
     def _reserve(self, chat_id: str | None, paper_id: str, kind: str, max_tokens: int) -> int | Message:
         """Reserve a call and its likely tokens before calling the LLM: the usage row, or the refusal to show.

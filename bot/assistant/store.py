@@ -16,8 +16,8 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant.llm import Completion
-from bot.metrics import LLM_TOKENS
 from bot.assistant.schema import AskTurnRow, FaqAnswerRow, LeaseRow, TldrRow, TranslationRow, UsageRow
+from bot.metrics import LLM_TOKENS
 from digest.schema import AnnouncementRow, SubscriptionRow, as_stored
 
 __all__ = ["AssistantStore"]
