@@ -155,7 +155,8 @@ async def earlier_digest(app, ctx: ChatContext, sub: Subscription, words: str) -
     if shown is None:
         return [text(f"I have no arXiv announcement stored from {format_day(wanted)} or before. "
                      "/digest shows the latest one.")]
-    note = None if shown == wanted else f"No arXiv announcement on {format_day(wanted)}; here is {format_day(shown)}, the one before."
+    note = None if shown == wanted else (f"No arXiv announcement on {format_day(wanted)}; "
+                                         f"here is {format_day(shown)}, the one before.")
     return await show_day(app, sub, shown, note, advance_schedule=shown == app.store.latest_announced_day())
 
 

@@ -34,7 +34,15 @@ from adapters.discord.sender import DiscordSender
 from bot.config import DiscordSettings, Settings
 from bot.ports import PlatformUnavailable
 
-__all__ = ["DiscordBot", "PaperboyClient", "build_discord", "configure_endpoints", "run_discord", "start_discord", "start_discord_sender"]
+__all__ = [
+    "DiscordBot",
+    "PaperboyClient",
+    "build_discord",
+    "configure_endpoints",
+    "run_discord",
+    "start_discord",
+    "start_discord_sender",
+]
 
 log = logging.getLogger(__name__)
 

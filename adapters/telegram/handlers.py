@@ -48,7 +48,8 @@ _PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatM
 class TelegramHandlers:
     """The update callbacks, sharing the core, the sender and the admin cache."""
 
-    def __init__(self, paperboy: Paperboy, sender: TelegramSender, admins: AdminCache, *, webhook: bool = False) -> None:
+    def __init__(self, paperboy: Paperboy, sender: TelegramSender, admins: AdminCache, *,
+                 webhook: bool = False) -> None:
         self.paperboy = paperboy
         self.sender = sender
         self.admins = admins

@@ -75,7 +75,8 @@ def _stream_factory(app: Any, ctx: ChatContext, reply_to: str | None):  # type: 
     return lambda: sender.open_stream(ctx.chat_id, reply_to=reply_to)
 
 
-async def _in_background(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
+async def _in_background(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None,
+                         **extra: Any) -> None:
     """Fetch the paper, then run the assistant; failures end as a message in the chat, never silence."""
     open_stream = _stream_factory(app, ctx, reply_to)
     try:

@@ -57,7 +57,8 @@ def faq_message(paper: Paper, answers: list[str], *, abs_url: str, source: str =
     """The finished FAQ of a paper; `cut`: it reached the length limit (shown, not cached, Retry offered)."""
     blocks: list = [_title(paper, abs_url), Markdown(faq_markdown(answers))]
     if source == "abstract":
-        blocks.append(Paragraph((Text("(arXiv has no readable full text for this paper: answers rest on the abstract.)", italic=True),)))
+        note = "(arXiv has no readable full text for this paper: answers rest on the abstract.)"
+        blocks.append(Paragraph((Text(note, italic=True),)))
     buttons: tuple = (_ask_button(paper.id),)
     if cut:
         blocks.append(Paragraph((Text(CUT_NOTE, italic=True),)))
