@@ -16,7 +16,7 @@ import datetime as dt
 import difflib
 import logging
 import random
-from collections.abc import Awaitable, Callable, Coroutine, Mapping, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine
@@ -56,9 +56,6 @@ CommandHandler = Callable[["Paperboy", ChatContext, str, Reply | None], Awaitabl
 ActionHandler = Callable[["Paperboy", ChatContext, str, str | None], Awaitable[ActionReply]]
 """`async def f(app, ctx, args, message_id) -> ActionReply`: the handler of button payloads `verb:<args>`."""
 
-PapersStored = Callable[[list[str]], object]
-"""A listener told the ids of papers that were just added or changed (e.g. the search index)."""
-
 R = TypeVar("R")
 
 APOLOGY = "Sorry, something went wrong on my side. Please try again in a minute."
@@ -83,7 +80,6 @@ class Paperboy:
         feed_watch: FeedWatch,
         commands: Mapping[str, CommandHandler],
         actions: Mapping[str, ActionHandler],
-        on_papers_stored: Sequence[PapersStored] = (),
         clock: Clock = utc_clock,
     ) -> None:
         self.settings = settings
@@ -98,7 +94,6 @@ class Paperboy:
         self.finder = finder
         self.commands = commands
         self.actions = actions
-        self.on_papers_stored = list(on_papers_stored)
         self.urls = ArxivUrls(settings.arxiv.abs_url, settings.arxiv.pdf_url, settings.arxiv.html_url)
         self.senders: dict[str, Sender] = {}
         self.feed_watch = feed_watch  # when to ask arXiv for a feed again
@@ -179,24 +174,18 @@ class Paperboy:
         return paper
 
     def papers_stored(self, ids: list[str]) -> None:
-        """Tell listeners (the search index) that papers were added or changed, then refresh Related."""
-        for listener in [*self.on_papers_stored, self._keep_related_current]:
-            try:
-                listener(ids)
-            except Exception:
-                log.exception("a papers-stored listener failed")
-
-    def _keep_related_current(self, ids: list[str]) -> None:
-        """New papers go into the persisted Related index as they arrive, in a worker thread (never in
-        the way of an answer); before the index exists, the first Related call or start-up builds it."""
-        vectors = self.finder.vectors
-        if not vectors.ready:
-            return
+        """Papers were added or changed: they go into the persisted Related index, in a worker thread
+        (never in the way of an answer); before the index exists, the first Related call or start-up builds it."""
         try:
+            if not self.finder.vectors.ready:
+                return
             asyncio.get_running_loop()
         except RuntimeError:
             return  # a one-shot command: the next Related call catches up
-        self.spawn(asyncio.to_thread(vectors.refresh))
+        except Exception:
+            log.exception("keeping the Related index current failed")
+            return
+        self.spawn(asyncio.to_thread(self.finder.vectors.refresh))
 
     # --- incoming ----------------------------------------------------------------------------
 

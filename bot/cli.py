@@ -40,7 +40,6 @@ from digest.arxiv_http import ArxivHttp
 from digest.db import make_engine, make_sessionmaker
 from digest.errors import PaperboyError
 from digest.personal import PersonalRanker
-from digest.search import index_papers
 from digest.store import PaperStore
 from digest.subscriptions import Subscription, SubscriptionStore
 
@@ -79,7 +78,6 @@ def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = N
         feed_watch=FeedWatch(settings.schedule.ingest_retry_min),
         commands=features.COMMAND_HANDLERS,
         actions=features.ACTION_HANDLERS,
-        on_papers_stored=[lambda ids: index_papers(engine, ids)],
         clock=clock,
     )
 

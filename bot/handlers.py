@@ -20,7 +20,7 @@ from bot.state import get_state, set_state
 from bot.untrusted import MAX_PAGE, ExpiredButton, payload_ints
 from digest.cards import paper_card
 from digest.categories import parse_expr
-from digest.clean import clip, echo
+from digest.clean import clip, collapse_whitespace, echo
 from digest.digest_store import latest_entry_for
 from digest.errors import BadInput, UnknownCategory
 from digest.ids import find_ids, parse_id
@@ -51,7 +51,7 @@ async def _sub(app: Paperboy, ctx: ChatContext) -> Subscription:
 
 
 async def _save(app: Paperboy, sub: Subscription) -> Subscription:
-    """Save a change within the size limits; any change from the chat also lifts a pause (they are clearly reachable)."""
+    """Save a change within the size limits; any change from the chat also lifts a pause (it is clearly reachable)."""
     check_limits(sub, _category_count(sub.categories))
     return await in_db_thread(app.subscriptions.save, replace(sub, paused=False, paused_reason=None))
 
@@ -92,7 +92,8 @@ async def start(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | None)
                 "Every morning I bring you the new arXiv papers in the fields you follow, each with "
                 "buttons to get an AI-read FAQ, ask questions, save it or find related work." + following),)),
             Paragraph((Text("Tap a category to follow it, or type e.g. /subscribe cs.CL cs.LG. "
-                            "/categories browses all of arXiv, /digest shows today's papers, /help lists everything."),)),
+                            "/categories browses all of arXiv, /digest shows today's papers, "
+                            "/help lists everything."),)),
         ),
         buttons=rows,
     )]
@@ -268,7 +269,7 @@ PENDING_AUTHORS = "authors-pending:{chat_id}"
 async def ask_author_split(app: Paperboy, ctx: ChatContext, words: str) -> list[Message]:
     """Show how the names were split and let the chat confirm; nothing changes until it does."""
     names = split_names(words)
-    one = " ".join(words.split())
+    one = collapse_whitespace(words)
     check_limits(replace(await _sub(app, ctx), authors=tuple(names)), 0)  # refuse at once what could not be saved
     await in_db_thread(set_state, app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id),
                        json.dumps({"split": names, "one": one}))
@@ -336,7 +337,8 @@ async def set_cross(app: Paperboy, ctx: ChatContext, args: str, reply: Reply | N
                         "Usage: /cross on or /cross off.")
     on = parse_switch(args)
     await _save(app, replace(await _sub(app, ctx), include_cross=on))
-    return [text("Cross-listed papers are " + ("included." if on else "left out; only papers whose main category you follow."))]
+    state = "included." if on else "left out; only papers whose main category you follow."
+    return [text("Cross-listed papers are " + state)]
 
 
 @command("replacements")
@@ -408,7 +410,8 @@ async def settings_command(app: Paperboy, ctx: ChatContext, args: str, reply: Re
         line("Answer language", sub.language, "/language"),
     ]
     if sub.paused:
-        blocks.append(Paragraph((Text(f"⏸ Paused: {sub.paused_reason or 'unreachable'}. Any change here resumes it."),)))
+        paused = f"⏸ Paused: {sub.paused_reason or 'unreachable'}. Any change here resumes it."
+        blocks.append(Paragraph((Text(paused),)))
     return [Message(blocks=tuple(blocks))]
 
 

@@ -62,7 +62,8 @@ class IngestReport:
 
     def summary(self) -> str:
         types = ", ".join(f"{n} {kind}" for kind, n in sorted(self.by_type.items())) or "no items"
-        line = f"{self.expected_day}: {self.status} ({len(self.feeds)} feeds; {types}; {self.new_listings} new listings)"
+        counts = f"{len(self.feeds)} feeds; {types}; {self.new_listings} new listings"
+        line = f"{self.expected_day}: {self.status} ({counts})"
         if self.skipped:
             reasons = ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
             line += f"; {sum(self.skipped.values())} items skipped ({reasons})"

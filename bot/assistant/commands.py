@@ -60,6 +60,12 @@ def _unavailable(app: Paperboy) -> Message | None:
     return None
 
 
+def _refused_press(app: Paperboy) -> ActionReply | None:
+    """The answer to an assistant button pressed while the assistant cannot answer, or None."""
+    problem = _unavailable(app)
+    return None if problem is None else ActionReply(notice="The assistant is not configured.", replies=[problem])
+
+
 async def _language(app: Paperboy, chat_id: str) -> str:
     return await in_db_thread(app.assistant.store.chat_language, chat_id)
 
@@ -162,9 +168,8 @@ async def language_command(app: Paperboy, ctx: ChatContext, args: str, reply: Re
 @action("faq")
 async def faq_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """The FAQ button on a card: answer the press now, stream the FAQ under the card."""
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     _start(app, ctx, "faq", args, message_id)
     return ActionReply(notice="📖 Reading the paper…")
 
@@ -172,9 +177,8 @@ async def faq_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str
 @action("ask")
 async def ask_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """The Ask button: a message to reply to with the question (its buttons name the paper)."""
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     paper = await app.fetch_paper(args)
     return ActionReply(replies=[render.ask_prompt_message(paper, abs_url=app.settings.arxiv.abs_url)])
 
@@ -185,9 +189,8 @@ async def retry_button(app: Paperboy, ctx: ChatContext, args: str, message_id: s
     kind, _, paper_id = args.partition(":")
     if kind not in {"faq", "ask", "tr"} or not paper_id:
         return ActionReply(notice=BUTTON_EXPIRED)
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     _start(app, ctx, f"retry:{kind}", paper_id, message_id)
     return ActionReply(notice="🔁 Trying again…")
 
@@ -195,8 +198,7 @@ async def retry_button(app: Paperboy, ctx: ChatContext, args: str, message_id: s
 @action("tr")
 async def translate_button(app: Paperboy, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:
     """Translate a paper's title and abstract into the chat's language (cached for everyone)."""
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     _start(app, ctx, "tr", args, message_id)
     return ActionReply(notice="🌐 Translating…")
