@@ -11,7 +11,7 @@ The API's quirks, handled here so no caller has to (REFERENCE.md):
 - an empty page can be a glitch: an empty answer is asked again once before it is believed;
 - an answer is trusted only for what was asked: entries for ids nobody asked for are dropped (they
   would overwrite stored papers), and every entry is cleaned, capped and checked against the
-  taxonomy like an RSS item (`digest.clean.clean_paper`).
+  taxonomy like an RSS item (`digest.paper_cleaning.clean_paper`).
 """
 
 from __future__ import annotations
@@ -27,10 +27,11 @@ from xml.sax import SAXException
 import feedparser
 
 from digest.arxiv_http import ArxivHttp
-from digest.clean import clean_paper, collapse_whitespace
+from digest.clean import collapse_whitespace
 from digest.errors import AnswerTooLarge, ApiUnavailable, BadArxivId
 from digest.ids import parse_id
 from digest.models import Paper
+from digest.paper_cleaning import clean_paper
 
 __all__ = ["MAX_IDS_PER_REQUEST", "ApiPage", "fetch_by_ids", "parse_api_feed"]
 

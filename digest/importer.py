@@ -21,7 +21,7 @@ Rows are written with one multi-row upsert per chunk (SQLite and PostgreSQL both
 `ON CONFLICT`), which is what makes a million-paper import take minutes, not hours. The file is read
 as a stream (gzip included), so memory stays flat whatever its size.
 
-Every record is cleaned like a feed item (`digest.clean.clean_paper`: control characters out, HTML
+Every record is cleaned like a feed item (`digest.paper_cleaning.clean_paper`: control characters out, HTML
 to text, titles and abstracts capped, categories unknown to the taxonomy dropped); a record left
 without a title is refused, one left without a category arXiv's taxonomy knows is skipped.
 """
@@ -44,10 +44,11 @@ from sqlalchemy import ColumnElement, func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.clean import clean_paper, collapse_whitespace
+from digest.clean import collapse_whitespace
 from digest.errors import BadInput
 from digest.ids import parse_id
 from digest.models import AnnounceType, Paper
+from digest.paper_cleaning import clean_paper
 from digest.schema import AnnouncementRow, PaperRow, utcnow
 
 log = logging.getLogger(__name__)

@@ -14,7 +14,7 @@ Each item is taken or refused on its own: one malformed item, one of an unknown 
 or one whose categories are all unknown to arXiv's taxonomy is skipped with a warning and counted
 in `FeedResult.skipped` (the ingest summary reports it); it never costs the rest of the feed.
 feedparser runs with `sanitize_html=False`: titles and abstracts are LaTeX-bearing plain text,
-and its HTML sanitizer would eat `$a<b$`. `digest.clean.clean_paper` turns real HTML tags into
+and its HTML sanitizer would eat `$a<b$`. `digest.paper_cleaning.clean_paper` turns real HTML tags into
 text, removes control characters and caps titles and abstracts; renderers escape the rest.
 """
 
@@ -32,10 +32,11 @@ import feedparser
 
 from digest.arxiv_http import ArxivHttp
 from digest.calendar import NEW_YORK, parse_rfc822
-from digest.clean import clean_paper, collapse_whitespace
+from digest.clean import collapse_whitespace
 from digest.errors import AnswerTooLarge, BadArxivId, FeedUnavailable
 from digest.ids import parse_id, submitted_month
 from digest.models import Announcement, AnnounceType, FeedResult, Paper
+from digest.paper_cleaning import clean_paper
 
 __all__ = ["feed_url", "fetch_feed", "parse_feed", "peek_feed_date", "split_authors"]
 
