@@ -33,6 +33,7 @@ from bot.app import Paperboy, utc_clock
 from bot.assistant import Assistant
 from bot.cli_find import add_find_commands
 from bot.config import ConfigError, Settings, load_settings
+from bot.db_thread import in_db_thread
 from bot.feed_watch import FeedWatch
 from bot.finder import Finder
 from bot.migrate import init_db, wait_for_schema
@@ -253,7 +254,7 @@ async def cmd_status(settings: Settings, args: argparse.Namespace) -> int:
 
     app = build_app(settings)
     try:
-        report = await asyncio.to_thread(collect, app)
+        report = await in_db_thread(collect, app)
     finally:
         await app.aclose()
     print(json.dumps(report, indent=2, default=str) if args.json else render_text(report))

@@ -15,6 +15,7 @@ import argparse
 import json
 
 from bot.app import Paperboy
+from bot.db_thread import in_db_thread
 from bot.delivery import fetch_day
 from bot.feed_watch import day_is_in, expected_day, uncovered_feeds
 from digest.calendar import is_announcement_day, next_announcement_day
@@ -60,11 +61,11 @@ async def print_digest(app: Paperboy, args: argparse.Namespace) -> int:
     day = args.date or due
     status, note = "announced", None
     outcome = None
-    if not day_is_in(app, sub, day):
-        feeds = uncovered_feeds(app, day, parse_expr(sub.categories, load_taxonomy()))
+    if not await in_db_thread(day_is_in, app, sub, day):
+        feeds = await in_db_thread(uncovered_feeds, app, day, parse_expr(sub.categories, load_taxonomy()))
         outcome = await fetch_day(app, day, feeds, asked_by_user=True) if feeds else None
-    papers = app.store.announced_on(day)
-    if outcome in ("failed", "unreachable") and not day_is_in(app, sub, day):
+    papers = await in_db_thread(app.store.announced_on, day)
+    if outcome in ("failed", "unreachable") and not await in_db_thread(day_is_in, app, sub, day):
         status = "unreachable"
         note = (f"arXiv can't be reached right now, so {day:%a %Y-%m-%d} could not be fetched; "
                 "try again in a few minutes.")

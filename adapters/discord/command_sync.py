@@ -8,7 +8,6 @@ synced only when it differs.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
@@ -18,6 +17,7 @@ import discord
 from discord import app_commands
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.db_thread import in_db_thread
 from bot.state import get_state, set_state
 
 __all__ = ["commands_fingerprint", "sync_if_changed"]
@@ -36,7 +36,7 @@ async def sync_if_changed(tree: app_commands.CommandTree[Any], sessions: session
     """Sync the global commands if they differ from the last sync; True when a sync happened."""
     key = f"discord:commands:{application_id}"
     fingerprint = commands_fingerprint(tree)
-    if await asyncio.to_thread(get_state, sessions, key) == fingerprint:
+    if await in_db_thread(get_state, sessions, key) == fingerprint:
         log.debug("Discord slash commands unchanged; not syncing")
         return False
     try:
@@ -44,6 +44,6 @@ async def sync_if_changed(tree: app_commands.CommandTree[Any], sessions: session
     except discord.HTTPException:
         log.error("could not sync the Discord slash commands; will retry at the next start", exc_info=True)
         return False
-    await asyncio.to_thread(set_state, sessions, key, fingerprint)
+    await in_db_thread(set_state, sessions, key, fingerprint)
     log.info("synced %d Discord slash commands", len(synced))
     return True

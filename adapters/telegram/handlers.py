@@ -30,6 +30,7 @@ from telegram.ext import ApplicationHandlerStop, ContextTypes
 from adapters.telegram.context import AdminCache, chat_kind, reply_of
 from adapters.telegram.sender import TelegramSender, chat_ref
 from bot.app import APOLOGY, Paperboy
+from bot.db_thread import in_db_thread
 from bot.ports import ChatContext, ChatKind, ChatMoved, ChatUnreachable, SendError, SentRef
 from bot.updates import first_delivery
 from digest.ids import find_ids
@@ -71,7 +72,7 @@ class TelegramHandlers:
             if update.update_id in self._seen_updates:
                 raise ApplicationHandlerStop
             self._seen_updates.append(update.update_id)
-            if self.webhook and not await asyncio.to_thread(
+            if self.webhook and not await in_db_thread(
                     first_delivery, self.paperboy.sessions, f"tg:{update.update_id}", self.paperboy.clock()):
                 raise ApplicationHandlerStop
 
