@@ -8,6 +8,7 @@ the LLM) runs in `app.spawn(...)` and streams into the chat through the adapter'
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
@@ -82,18 +83,53 @@ def _stream_factory(app: Paperboy, ctx: ChatContext, reply_to: str | None) -> Ca
     return lambda: sender.open_stream(ctx.chat_id, reply_to=reply_to)
 
 
+class _Turn:
+    """A press's place in its chat's line to the assistant: presses reach it in the order they came.
+
+    Fetching the paper and the chat's language (database calls, in threads) may finish in any
+    order; a quick follow-up question must still reach the assistant after the question before it.
+    """
+
+    def __init__(self, app: Paperboy, chat_id: str) -> None:
+        self.previous = app.assistant_turns.get(chat_id)
+        self.mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        app.assistant_turns[chat_id] = self.mine
+        self.mine.add_done_callback(
+            lambda done: app.assistant_turns.pop(chat_id, None) if app.assistant_turns.get(chat_id) is done else None)
+
+    async def wait(self) -> None:
+        """Until every earlier press of the chat has reached the assistant (or given up)."""
+        if self.previous is not None:
+            await asyncio.shield(self.previous)
+
+    def done(self) -> None:
+        """This press has reached the assistant or given up; the next may go once the earlier ones did."""
+        if self.previous is None or self.previous.done():
+            self._release()
+        else:
+            self.previous.add_done_callback(lambda _: self._release())
+
+    def _release(self) -> None:
+        if not self.mine.done():
+            self.mine.set_result(None)
+
+
 async def _in_background(app: Paperboy, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None,
-                         **extra: Any) -> None:
+                         turn: _Turn, **extra: Any) -> None:
     """Fetch the paper, then run the assistant; failures end as a message in the chat, never silence."""
     open_stream = _stream_factory(app, ctx, reply_to)
     try:
-        paper = await app.fetch_paper(paper_id)
-    except PaperboyError as exc:
-        stream = await open_stream()
-        await stream.fail(text(str(exc) or "That paper could not be found."))
-        return
+        try:
+            paper = await app.fetch_paper(paper_id)
+        except PaperboyError as exc:
+            stream = await open_stream()
+            await stream.fail(text(str(exc) or "That paper could not be found."))
+            return
+        language = await _language(app, ctx.chat_id)
+        await turn.wait()
+    finally:
+        turn.done()
     assistant = app.assistant
-    language = await _language(app, ctx.chat_id)
     if kind == "faq":
         await assistant.faq(ctx.chat_id, paper, language, open_stream)
     elif kind == "ask":
@@ -109,7 +145,7 @@ async def _in_background(app: Paperboy, ctx: ChatContext, kind: str, paper_id: s
 
 def _start(app: Paperboy, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
     _stream_factory(app, ctx, reply_to)  # fail now, not in the background, when no adapter is attached
-    app.spawn(_in_background(app, ctx, kind, paper_id, reply_to, **extra))
+    app.spawn(_in_background(app, ctx, kind, paper_id, reply_to, _Turn(app, ctx.chat_id), **extra))
 
 
 # --- commands -------------------------------------------------------------------------------
