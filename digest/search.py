@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -151,6 +152,54 @@ _PG_DDL = (
     "CREATE OR REPLACE TRIGGER papers_search_sync AFTER INSERT OR UPDATE OF title, abstract, authors, "
     "categories, published ON papers FOR EACH ROW EXECUTE FUNCTION paper_search_sync()",
 )
+
+
+# The insert trigger alone, so a bulk import can swap it for its own set-based indexing inside the
+# same transaction (see `sqlite_bulk_index`): other connections never see it missing.
+_SQLITE_INSERT_TRIGGER = _SQLITE_DDL[2]
+
+
+def sqlite_fts_values(paper_id: str, title: str, abstract: str, authors: Iterable[str],
+                      categories: Iterable[str], published: dt.date | None) -> tuple[str, str, str, str, str]:
+    """(paper id, title, abstract, authors, facets) as the SQLite insert trigger indexes a paper,
+    computed in Python for a bulk import (the trigger's json_each and string functions are the
+    costly half of indexing a row). `tests/digest/test_import_speed.py` checks both give one index."""
+    facets = []
+    for category in categories:
+        archive = category.split(".", 1)[0]
+        facets.append(f"cat{category.replace('.', '').replace('-', '').lower()} arc{archive.replace('-', '').lower()}")
+    text_of_facets = " ".join(facets)
+    if published is not None:
+        year = f"{published.year:04d}"
+        text_of_facets += f" y{year} m{year}{published.month:02d}"
+    return paper_id, title, abstract, " ".join(authors), text_of_facets
+
+
+def sqlite_bulk_index(cursor: Any, rows: list[tuple[str, str, str, str, str]]) -> None:
+    """Index papers just inserted into `papers` by a bulk import, in the caller's transaction.
+
+    `rows` come from `sqlite_fts_values`, for papers that were *not* stored before this
+    transaction (a stored paper's update is indexed by the update trigger). The insert trigger is
+    dropped for the import's upsert and re-created here before the transaction commits, so a crash
+    at any moment leaves either the old store or the new one, index and trigger included.
+    """
+    cursor.executemany("INSERT OR IGNORE INTO search_docs(paper_id) VALUES (?)", [(row[0],) for row in rows])
+    # one VALUES row a statement: an INSERT ... SELECT (or a trigger) into FTS5 runs in a statement
+    # savepoint, and FTS5 flushes its pending index at every savepoint, i.e. writes one tiny
+    # segment a paper; with VALUES the pending index grows to FTS_HASH_BYTES before it is written
+    cursor.executemany(
+        "INSERT INTO papers_fts(rowid, title, abstract, authors, facets) "
+        "VALUES ((SELECT docid FROM search_docs WHERE paper_id = ?), ?, ?, ?, ?)", rows)
+
+
+def sqlite_suspend_insert_trigger(cursor: Any) -> None:
+    """Drop the insert trigger inside the caller's transaction (`sqlite_restore_insert_trigger` must
+    run in the same transaction; see `sqlite_bulk_index`)."""
+    cursor.execute("DROP TRIGGER IF EXISTS papers_fts_insert")
+
+
+def sqlite_restore_insert_trigger(cursor: Any) -> None:
+    cursor.execute(_SQLITE_INSERT_TRIGGER)
 
 
 def create_search_index(connection: Connection) -> None:
