@@ -133,7 +133,9 @@ class _SqliteChunks:
 
     def __init__(self, engine: Engine) -> None:
         self.pooled = engine.raw_connection()
-        self.connection: Any = self.pooled.driver_connection
+        connection = self.pooled.driver_connection
+        assert connection is not None, "a pooled connection that is open has its driver connection"
+        self.connection: Any = connection
         self.isolation = self.connection.isolation_level
         self.connection.isolation_level = None  # transactions below are explicit
         cursor = self.connection.cursor()
