@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -75,6 +76,11 @@ _WINDOW_MATCHES = 800  # a broad query ranks only this many of its newest matche
 _WINDOW_MATCHES_PG = 200
 _BROAD_MATCHES_PG = 200  # ranking costs about 0.1 ms a match on PostgreSQL at 1M papers (see below)
 _TITLE_MATCHES = 100
+# PostgreSQL cannot read a GIN index in date order, so finding a broad query's newest matches read
+# the row of every match (11,000-31,000 rows, 50 ms-1 s, for one common word at 1M papers). Its
+# broad queries look first among the papers of the months holding the newest _RECENT_PAPERS.
+_RECENT_PAPERS = 20_000
+_RECENT_TTL_S = 600.0
 
 # Words that BM25 gives no weight but that cost a scan of nearly every paper; dropped when the query
 # has anything else to match.
@@ -313,6 +319,7 @@ class PaperSearch:
         self.broad_matches = broad_matches or (_BROAD_MATCHES if dialect == "sqlite" else _BROAD_MATCHES_PG)
         self.window_matches = window_matches or (_WINDOW_MATCHES if dialect == "sqlite" else _WINDOW_MATCHES_PG)
         self.title_matches = title_matches
+        self._recent: tuple[float, dt.date | None] | None = None  # (when looked up, floor date)
 
     def search(self, query: SearchQuery, *, limit: int = 10, offset: int = 0) -> SearchPage:
         """The papers matching `query`, best first; words are relaxed to OR when AND finds nothing."""
@@ -343,7 +350,8 @@ class PaperSearch:
                 conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
                 broad, title_only = self._broad_pg(conn, query, relaxed) if narrow_broad else (False, False)
                 sql, params = _postgres_sql(query, relaxed, title_only=title_only,
-                                            window=self.window_matches if broad else None)
+                                            window=self.window_matches if broad else None,
+                                            recent=self._recent_months(conn, query) if broad else None)
             params.update(limit=limit + 1, offset=offset)
             rows = conn.execute(text(sql), params).all()
         hits = tuple(Hit(row[0], float(row[1])) for row in rows[:limit])
@@ -366,6 +374,22 @@ class PaperSearch:
         params = {"m": _fts_match(query, relaxed, title_only=True), "cap": self.title_matches, "w": window}
         titled = conn.execute(text(count.format(w="AND rowid >= :w " if window else "")), params).scalar_one()
         return titled >= self.title_matches, window
+
+    def _recent_months(self, conn: Connection, query: SearchQuery) -> list[str] | None:
+        """Month terms (`m202606`, `y2026`) from the first-version date of the store's
+        `_RECENT_PAPERS`-th newest paper onwards; None when the store is smaller than that, or the
+        query's `before:` ends earlier (its matches are all older). Looked up every ten minutes."""
+        now = time.monotonic()
+        if self._recent is None or now - self._recent[0] > _RECENT_TTL_S:
+            floor = conn.execute(text("SELECT published FROM papers WHERE published IS NOT NULL "
+                                      "ORDER BY published DESC OFFSET :n LIMIT 1"), {"n": _RECENT_PAPERS}).scalar()
+            if isinstance(floor, str):
+                floor = dt.date.fromisoformat(floor)
+            self._recent = (now, floor)
+        floor = self._recent[1]
+        if floor is None or (query.before is not None and query.before < floor):
+            return None
+        return _month_terms(floor, dt.date(dt.date.today().year + 1, 12, 31))
 
     def _broad_pg(self, conn: Connection, query: SearchQuery, relaxed: bool) -> tuple[bool, bool]:
         """PostgreSQL's `_broad`: (broad, rank only title matches), counted on the GIN indexes alone."""
@@ -569,7 +593,7 @@ def _pg_facets(query: SearchQuery, params: dict[str, Any]) -> list[str]:
 
 
 def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False,
-                  window: int | None = None) -> tuple[str, dict[str, Any]]:
+                  window: int | None = None, recent: list[str] | None = None) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {}
     filters = _filters(query, params, sqlite=False)
     tsquery = _pg_tsquery(query, relaxed, params)
@@ -585,7 +609,7 @@ def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False
         tsquery = f"({tsquery}) && !!{exclusion}"
     join = "JOIN papers p ON p.id = s.paper_id " if filters else ""
     if window is not None:
-        return _postgres_window_sql(query, relaxed, tsquery, join, filters, params, title_only, window)
+        return _postgres_window_sql(query, relaxed, tsquery, join, filters, params, title_only, window, recent)
     filters[:0] = _pg_facets(query, params)
     if title_only:
         filters.insert(0, f"s.title_doc @@ ({_pg_tsquery(query, relaxed, params, text_only=True)})")
@@ -596,9 +620,12 @@ def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False
 
 
 def _postgres_window_sql(query: SearchQuery, relaxed: bool, tsquery: str, join: str, filters: list[str],
-                         params: dict[str, Any], title_only: bool, window: int) -> tuple[str, dict[str, Any]]:
+                         params: dict[str, Any], title_only: bool, window: int,
+                         recent: list[str] | None) -> tuple[str, dict[str, Any]]:
     """A broad query on PostgreSQL: the `window` newest papers the GIN indexes alone say match
-    (ids only: no document is read), then the exact match and ts_rank on those few.
+    (ids only: no document is read), then the exact match and ts_rank on those few. With `recent`
+    (month terms of the store's newest papers), matches from those months are taken first, so that
+    finding the newest matches does not read the row of every match in the store.
 
     ts_rank and a phrase's or author's recheck read the whole document of every row (TOASTed,
     decompressed each time), which is what made broad queries cost 100-500 ms at 100k papers.
@@ -612,10 +639,20 @@ def _postgres_window_sql(query: SearchQuery, relaxed: bool, tsquery: str, join: 
         # alone decides, and the document index's long posting lists are not read at all)
         inner.append(f"w.document @@ ({loose})")
     params["window"] = window
+    candidates = (f"SELECT w.paper_id FROM paper_search w WHERE {' AND '.join(inner)} "
+                  "ORDER BY w.paper_id DESC LIMIT :window")
+    if recent:
+        # the matches published in the recent months first, the older ones only if those are too
+        # few: PostgreSQL runs the second branch only when the first gave fewer than `window` rows,
+        # and the first reads just the rows both GIN indexes agree on (the months' and the words')
+        params["recent"] = " | ".join(recent)
+        months = "w.facets @@ to_tsquery('simple', :recent)"
+        newer = candidates.replace("ORDER BY", f"AND {months} ORDER BY")
+        older = candidates.replace("ORDER BY", f"AND NOT ({months}) ORDER BY")
+        candidates = f"SELECT paper_id FROM (({newer}) UNION ALL ({older})) c LIMIT :window"
     where = " AND ".join(["s.document @@ q.q", *filters])
     return (f"SELECT s.paper_id, ts_rank(s.document, q.q, 1) AS score FROM (SELECT {tsquery} AS q) q "
-            f"CROSS JOIN (SELECT w.paper_id FROM paper_search w WHERE {' AND '.join(inner)} "
-            f"ORDER BY w.paper_id DESC LIMIT :window) newest "
+            f"CROSS JOIN ({candidates}) newest "
             f"JOIN paper_search s ON s.paper_id = newest.paper_id {join}"
             f"WHERE {where} ORDER BY score DESC, s.paper_id LIMIT :limit OFFSET :offset", params)
 
