@@ -82,6 +82,17 @@ _TITLE_MATCHES = 100
 _RECENT_PAPERS = 20_000
 _RECENT_TTL_S = 600.0
 
+# Settings for the transaction of one PostgreSQL search, measured at 1M papers:
+# - custom plans: psycopg prepares a statement run five times, and PostgreSQL may then switch to a
+#   generic plan that ignores the words' frequencies (2-7 s where a plan made for the query takes
+#   10-90 ms);
+# - no synchronized scans: a count that stops at its 201st match must start at the table's first
+#   page, not wherever another scan of the table got to (one took 4 s from the wrong place);
+# - enough memory that the bitmap of a common word's 150,000 matches stays exact: a lossy one
+#   makes PostgreSQL re-check every row of its pages, reading each document.
+_PG_SEARCH_SETTINGS = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                       "set_config('synchronize_seqscans', 'off', true), set_config('work_mem', '32MB', true)")
+
 # Words that BM25 gives no weight but that cost a scan of nearly every paper; dropped when the query
 # has anything else to match.
 STOPWORDS = frozenset(
@@ -344,10 +355,7 @@ class PaperSearch:
                 title_only, window = self._broad(conn, query, relaxed) if narrow_broad else (False, None)
                 sql, params = _sqlite_sql(query, relaxed, title_only=title_only, window=window)
             else:
-                # psycopg prepares a statement run five times, and PostgreSQL may then switch to a
-                # generic plan that ignores the words' frequencies: at 1M papers such a plan took
-                # 2-7 s where the planned-per-query one takes 10-90 ms
-                conn.execute(text("SET LOCAL plan_cache_mode = force_custom_plan"))
+                conn.execute(text(_PG_SEARCH_SETTINGS))
                 broad, title_only = self._broad_pg(conn, query, relaxed) if narrow_broad else (False, False)
                 sql, params = _postgres_sql(query, relaxed, title_only=title_only,
                                             window=self.window_matches if broad else None,
