@@ -15,7 +15,8 @@ On SQLite the chunk goes through the DB-API directly (`executemany` of one prepa
 layer per row), and the papers that are new to the store are indexed by one set-based insert into
 FTS5 instead of one trigger run each (see `digest.search.sqlite_bulk_index`), which halves the
 cost of indexing. On PostgreSQL the rows go through SQLAlchemy (`write_papers`, the same upsert
-the OAI-PMH backfill uses) and the search trigger indexes them in the server.
+the OAI-PMH backfill uses) with the per-row search trigger switched off for the transaction, and
+one set-based insert indexes the chunk in the server (`digest.search.postgres_bulk_index`).
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ from digest.errors import BadInput
 from digest.models import AnnounceType, Paper
 from digest.schema import AnnouncementRow, PaperRow, utcnow
 from digest.search import (
+    postgres_bulk_index,
+    postgres_bulk_index_off,
     sqlite_bulk_index,
     sqlite_fts_values,
     sqlite_restore_insert_trigger,
@@ -198,7 +201,11 @@ class _SessionChunks:
 
     def write(self, papers: dict[str, Paper], days: dict[str, dt.date]) -> int:
         with self.sessions.begin() as session:
-            return write_papers(session, papers, days)
+            connection = session.connection()
+            postgres_bulk_index_off(connection)
+            added = write_papers(session, papers, days)
+            postgres_bulk_index(connection, list(papers))
+            return added
 
     def finish(self, written: int) -> None:
         pass

@@ -162,6 +162,9 @@ _PG_DDL = (
     $$""",
     """CREATE OR REPLACE FUNCTION paper_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+        IF current_setting('paperboy.bulk_index', true) = 'on' THEN
+            RETURN NULL;  -- a bulk import indexes its chunk itself, in the same transaction
+        END IF;
         INSERT INTO paper_search(paper_id, document, title_doc, facets)
         VALUES (NEW.id, paper_search_document(NEW.title, NEW.abstract, NEW.authors),
                 to_tsvector('english', coalesce(NEW.title, '')), paper_search_facets(NEW.categories, NEW.published))
@@ -210,6 +213,28 @@ def sqlite_bulk_index(cursor: Any, rows: list[tuple[str, str, str, str, str]]) -
     cursor.executemany(
         "INSERT INTO papers_fts(rowid, title, abstract, authors, facets) "
         "VALUES ((SELECT docid FROM search_docs WHERE paper_id = ?), ?, ?, ?, ?)", rows)
+
+
+PG_SYNC_FUNCTION = _PG_DDL[6]  # the trigger function, as the migration that added the bulk switch installs it
+_PG_BULK_INDEX = (
+    "INSERT INTO paper_search(paper_id, document, title_doc, facets) "
+    "SELECT id, paper_search_document(title, abstract, authors), to_tsvector('english', coalesce(title, '')), "
+    "paper_search_facets(categories, published) FROM papers WHERE id = ANY(:ids) "
+    "ON CONFLICT (paper_id) DO UPDATE SET document = EXCLUDED.document, title_doc = EXCLUDED.title_doc, "
+    "facets = EXCLUDED.facets"
+)
+
+
+def postgres_bulk_index_off(connection: Connection) -> None:
+    """Switch the per-row search trigger off for the rest of this transaction only (a bulk import
+    then indexes its rows with `postgres_bulk_index` in the same transaction: one set-based insert
+    instead of a PL/pgSQL call and an upsert per paper, about 3x faster)."""
+    connection.execute(text("SELECT set_config('paperboy.bulk_index', 'on', true)"))
+
+
+def postgres_bulk_index(connection: Connection, ids: list[str]) -> None:
+    """Index (again) the stored papers `ids`, in the caller's transaction."""
+    connection.execute(text(_PG_BULK_INDEX), {"ids": ids})
 
 
 def sqlite_suspend_insert_trigger(cursor: Any) -> None:

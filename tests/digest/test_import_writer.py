@@ -148,3 +148,27 @@ def test_an_import_killed_midway_leaves_a_valid_store_and_a_rerun_completes_it(e
     assert report.papers == 6000
     assert_consistent(again, papers=6000)
     again.dispose()
+
+
+def test_on_postgres_the_imports_index_is_the_triggers_and_the_trigger_still_indexes_other_writes(pg_url, tmp_path):
+    import dataclasses
+
+    from bot.migrate import init_db
+    from digest.store import PaperStore
+
+    engine = make_engine(pg_url)
+    init_db(engine)
+    path = tmp_path / "snap.json"
+    path.write_text("\n".join(snapshot_lines(40)) + "\n", encoding="utf-8")
+    sessions = make_sessionmaker(engine)
+    import_jsonl([path, FIXTURES / "arxiv-metadata-oai-snapshot.json"], sessions)
+    documents = "SELECT paper_id, document::text, title_doc::text, facets::text FROM paper_search ORDER BY paper_id"
+    with engine.begin() as conn:
+        imported = conn.execute(text(documents)).all()
+        assert len(imported) == conn.execute(text("SELECT count(*) FROM papers")).scalar_one() == 43
+        rebuild_search_index(conn)  # the trigger's functions, row by row from the stored papers
+        assert conn.execute(text(documents)).all() == imported
+    store = PaperStore(sessions)
+    store.upsert_papers([dataclasses.replace(store.get_paper("1501.00003"), title="Origami folding")])
+    assert [h.id for h in PaperSearch(engine).search(parse_query("origami")).hits] == ["1501.00003"]
+    engine.dispose()
