@@ -273,7 +273,7 @@ class ChunkWriter:
                 self.written(len(papers), target.write(papers, days))
                 written += len(papers)
             target.finish(written)
-        except BaseException as exc:  # noqa: BLE001 (handed to the reading thread, which raises it)
+        except BaseException as exc:  # handed to the reading thread, which raises it
             self.error = exc
             while self.queue.get() is not None:  # let the reader finish submitting, then stop
                 pass
