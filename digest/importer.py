@@ -17,9 +17,10 @@ Every line is validated before anything is stored: a line that fits none of thes
 *refused* with its line number and the field at fault (`Refusal`), and never half-stored. Blank
 lines and repeats of a paper already read from the same file are *skipped*; the rest are *taken*.
 
-Rows are written with one multi-row upsert per chunk (SQLite and PostgreSQL both support
-`ON CONFLICT`), which is what makes a million-paper import take minutes, not hours. The file is read
-as a stream (gzip included), so memory stays flat whatever its size.
+Validated papers are stored in chunks by a writer thread (`digest.import_writer`) while the next
+chunk is read: one upsert per chunk, search index included, in one transaction, so an import
+stopped at any moment leaves a consistent store. The file is read as a stream (gzip included), so
+memory stays flat whatever its size.
 
 Every record is cleaned like a feed item (`digest.clean.clean_paper`: control characters out, HTML
 to text, titles and abstracts capped, categories unknown to the taxonomy dropped); a record left
