@@ -139,6 +139,16 @@ def measure(size: int, db_url: str, index_dir: Path, snapshot: Path, args: argpa
         result["import_s"] = seconds
         result["import_rate"] = size / seconds
         print(f"  import: {seconds:.1f} s, {size / seconds:,.0f} papers/s ({out.strip()})", flush=True)
+    if args.search_only:
+        probe = subprocess.run([PY, str(Path(__file__).resolve()), "--probe", "--search-only", "--queries",
+                                str(args.queries), "--related", str(args.related)],
+                               check=False, env=env, capture_output=True, text=True, cwd=ROOT)
+        if probe.returncode != 0:
+            raise SystemExit(f"probe failed:\n{probe.stderr}")
+        figures = json.loads(probe.stdout.strip().splitlines()[-1])
+        print(f"  search p50 {figures['search_p50']:.2f} / p95 {figures['search_p95']:.2f} ms; slowest "
+              f"{figures['slowest'][:3]}", flush=True)
+        return {**result, **figures}
     sample_id = json.loads(snapshot.open(encoding="utf-8").readline())["id"]
     seconds, _ = run([PY, "-m", "bot.cli", "related", sample_id, "--json"], env)
     result["related_first_s"] = seconds
@@ -349,7 +359,8 @@ def main() -> None:
             row = measure(size, url, index_dir, snapshot, args)
             row["engine"] = name
             rows.append(row)
-    table(rows)
+    if not args.search_only:
+        table(rows)
 
 
 if __name__ == "__main__":
