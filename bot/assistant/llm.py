@@ -57,7 +57,7 @@ _UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 def is_configured(llm: LLMSettings) -> bool:
     """True when there is a key, or the server is local (keyless Ollama/vLLM/llama.cpp)."""
-    if llm.api_key.strip():
+    if llm.api_key.get_secret_value().strip():
         return True
     host = (urlsplit(llm.base_url).hostname or "").lower()
     return host in _LOCAL_HOSTS or host.endswith(".localhost")
@@ -123,7 +123,7 @@ class LLMClient:
         self._retry_wait_s = retry_wait_s
         self._client = openai.AsyncOpenAI(
             base_url=llm.base_url,
-            api_key=llm.api_key.strip() or "unused",
+            api_key=llm.api_key.get_secret_value().strip() or "unused",
             timeout=llm.timeout_s,
             max_retries=0,  # tenacity retries instead; never both
         )
