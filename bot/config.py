@@ -21,9 +21,22 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    model_validator,
+)
 from pydantic_core import PydanticCustomError
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 ENV_PREFIX = "PAPERBOY_"
 
@@ -63,18 +76,18 @@ def _to_bool(raw: Any) -> bool:
 
 
 def _to_int(raw: Any) -> int:
+    if isinstance(raw, bool):
+        raise _not_a("a whole number", raw)
     try:
-        if isinstance(raw, bool):
-            raise ValueError
         return int(raw)
     except (TypeError, ValueError):
         raise _not_a("a whole number", raw) from None
 
 
 def _to_float(raw: Any) -> float:
+    if isinstance(raw, bool):
+        raise _not_a("a number", raw)
     try:
-        if isinstance(raw, bool):
-            raise ValueError
         return float(raw)
     except (TypeError, ValueError):
         raise _not_a("a number", raw) from None
