@@ -90,7 +90,7 @@ class Assistant:
         self.settings = settings
         self.store = AssistantStore(sessions)
         self.texts = FullTextCache(sessions, http, html_url=settings.arxiv.html_url, pdf_url=settings.arxiv.pdf_url,
-                                   max_bytes=settings.fulltext.max_bytes)
+                                   max_bytes=settings.fulltext.max_bytes, in_db=in_db_thread)
         self.llm = llm or LLMClient(settings.llm, retry_wait_s=retry_wait_s)
         self.queue = LLMQueue(settings.llm.max_concurrency)
         self._clock = clock
