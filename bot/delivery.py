@@ -67,7 +67,7 @@ log = logging.getLogger(__name__)
 def feeds_to_ingest(app) -> list[str]:  # type: ignore[no-untyped-def]
     """The `+`-joined feed paths covering every active subscription and `arxiv.categories`."""
     texts = app.subscriptions.followed_categories() + list(app.settings.arxiv.categories)
-    return merge_exprs(subscription_expr(t) for t in set(texts))
+    return merge_exprs(expr for t in set(texts) if (expr := subscription_expr(t)) is not None)
 
 
 async def ingest(app, day: dt.date | None = None, categories: str = "", *,  # type: ignore[no-untyped-def]
@@ -77,7 +77,8 @@ async def ingest(app, day: dt.date | None = None, categories: str = "", *,  # ty
     `feeds` (paths) or `categories` (an expression) narrow it; by default every followed category.
     """
     if feeds is None:
-        feeds = merge_exprs([subscription_expr(categories)]) if categories else await in_db_thread(feeds_to_ingest, app)
+        expr = subscription_expr(categories) if categories else None
+        feeds = merge_exprs([expr] if expr is not None else []) if categories else await in_db_thread(feeds_to_ingest, app)
     if not feeds:
         log.info("nothing to ingest: no chat follows any category and arxiv.categories is empty")
         return None

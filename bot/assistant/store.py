@@ -11,14 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import threading
 from collections.abc import Sequence
+from typing import Any, cast
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant.llm import Completion
+from bot.assistant.schema import (
+    AskTurnRow,
+    FaqAnswerRow,
+    LeaseRow,
+    TldrRow,
+    TranslationRow,
+    UsageRow,
+)
 from bot.metrics import LLM_TOKENS
-from bot.assistant.schema import AskTurnRow, FaqAnswerRow, LeaseRow, TldrRow, TranslationRow, UsageRow
 from digest.schema import AnnouncementRow, SubscriptionRow, as_stored
 
 __all__ = ["AssistantStore"]
@@ -96,7 +105,7 @@ class AssistantStore:
                 .values(owner=owner, expires_at=expires)
             )
             session.commit()
-            return bool(taken.rowcount)
+            return bool(cast(CursorResult[Any], taken).rowcount)
 
     def release_lease(self, key: str, owner: str) -> None:
         with self._sessions() as session:
@@ -272,8 +281,8 @@ class AssistantStore:
             latest = session.scalar(select(func.max(AnnouncementRow.day)))
             if latest is None:
                 return False
-            return session.scalar(
+            return (session.scalar(
                 select(func.count()).select_from(AnnouncementRow).where(
                     AnnouncementRow.paper_id == paper_id, AnnouncementRow.day == latest
                 )
-            ) > 0
+            ) or 0) > 0
