@@ -267,12 +267,15 @@ class OutboxSettings(_Section):
 
 
 class Settings(BaseSettings):
-    """Every setting, one section per TOML table; frozen. Build it with `load_settings`."""
+    """Every setting, one section per TOML table; frozen. Build it with `load_settings`.
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False,
-        frozen=True, extra="forbid", hide_input_in_errors=True,
-    )
+    `Settings()` alone is the built-in defaults: its only source is the values it is given
+    (`settings_customise_sources`), because `load_settings` reads the file and the environment
+    mapping it is passed (`PAPERBOY_<SECTION>__<KEY>`, lower-cased into `[section] key`), so no
+    test and no library call ever picks up the process's environment by surprise.
+    """
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", hide_input_in_errors=True)
 
     database: DatabaseSettings = Field(default_factory=DatabaseSettings)
     arxiv: ArxivSettings = Field(default_factory=ArxivSettings)
@@ -296,7 +299,7 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Only the values given: `load_settings` reads the file and the environment passed to it."""
+        """Only the values given (see the class docstring)."""
         return (init_settings,)
 
     def replace(self, section: str, **changes: Any) -> Settings:
