@@ -203,7 +203,8 @@ class TelegramSettings(_Section):
     webhook_secret: Secret = _NO_SECRET
     webhook_listen: Text = "0.0.0.0"
     webhook_port: Whole = 8443
-    broadcast_per_s: Number = 30.0  # messages/s for the whole fleet; 30 is Telegram's free limit (paid broadcasts: up to 1000)
+    # messages/s for the whole fleet; 30 is Telegram's free limit (paid broadcasts: up to 1000)
+    broadcast_per_s: Number = 30.0
 
 
 class DiscordSettings(_Section):
@@ -254,12 +255,14 @@ class LoggingSettings(_Section):
     level: Annotated[Text, _rule(lambda v: v.upper() in {"DEBUG", "INFO", "WARNING", "ERROR"},
                                  lambda v: f"has value {v!r}; use DEBUG, INFO, WARNING or ERROR")] = "INFO"
     # text | json (one JSON object a line, for log collectors)
-    format: Annotated[Text, _rule(lambda v: v in {"text", "json"}, lambda v: f"has value {v!r}; use text or json")] = "text"
+    format: Annotated[Text, _rule(lambda v: v in {"text", "json"},
+                                  lambda v: f"has value {v!r}; use text or json")] = "text"
 
 
 class MetricsSettings(_Section):
     # /metrics and /healthz of `paperboy run`; 0 = off
-    port: Annotated[Whole, _rule(lambda v: 0 <= v <= 65535, lambda v: f"has value {v}; use a port number, or 0 for off")] = 0
+    port: Annotated[Whole, _rule(lambda v: 0 <= v <= 65535,
+                                 lambda v: f"has value {v}; use a port number, or 0 for off")] = 0
 
 
 class OutboxSettings(_Section):

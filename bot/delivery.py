@@ -77,8 +77,11 @@ async def ingest(app, day: dt.date | None = None, categories: str = "", *,  # ty
     `feeds` (paths) or `categories` (an expression) narrow it; by default every followed category.
     """
     if feeds is None:
-        expr = subscription_expr(categories) if categories else None
-        feeds = merge_exprs([expr] if expr is not None else []) if categories else await in_db_thread(feeds_to_ingest, app)
+        if categories:
+            expr = subscription_expr(categories)
+            feeds = merge_exprs([expr] if expr is not None else [])
+        else:
+            feeds = await in_db_thread(feeds_to_ingest, app)
     if not feeds:
         log.info("nothing to ingest: no chat follows any category and arxiv.categories is empty")
         return None

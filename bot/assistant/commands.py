@@ -59,6 +59,12 @@ def _unavailable(app: Any) -> Message | None:
     return None
 
 
+def _refused_press(app: Any) -> ActionReply | None:
+    """The answer to an assistant button pressed while the assistant cannot answer, or None."""
+    problem = _unavailable(app)
+    return None if problem is None else ActionReply(notice="The assistant is not configured.", replies=[problem])
+
+
 async def _language(app: Any, chat_id: str) -> str:
     return await in_db_thread(app.assistant.store.chat_language, chat_id)
 
@@ -70,7 +76,8 @@ def _stream_factory(app: Any, ctx: ChatContext, reply_to: str | None):  # type: 
     return lambda: sender.open_stream(ctx.chat_id, reply_to=reply_to)
 
 
-async def _in_background(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
+async def _in_background(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None,
+                         **extra: Any) -> None:
     """Run the assistant; a thread's questions are answered in the order they came (database calls may not be)."""
     if kind in {"ask", "retry:ask"}:
         async with app.assistant.thread_turn(ctx.chat_id, paper_id):  # taken before the first await
@@ -164,9 +171,8 @@ async def language_command(app, ctx: ChatContext, args: str, reply: Reply | None
 @action("faq")
 async def faq_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
     """The FAQ button on a card: answer the press now, stream the FAQ under the card."""
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     _start(app, ctx, "faq", args, message_id)
     return ActionReply(notice="📖 Reading the paper…")
 
@@ -174,9 +180,8 @@ async def faq_button(app, ctx: ChatContext, args: str, message_id: str | None) -
 @action("ask")
 async def ask_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
     """The Ask button: a message to reply to with the question (its buttons name the paper)."""
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     paper = await app.fetch_paper(args)
     return ActionReply(replies=[render.ask_prompt_message(paper, abs_url=app.settings.arxiv.abs_url)])
 
@@ -187,9 +192,8 @@ async def retry_button(app, ctx: ChatContext, args: str, message_id: str | None)
     kind, _, paper_id = args.partition(":")
     if kind not in {"faq", "ask", "tr"} or not paper_id:
         return ActionReply(notice=BUTTON_EXPIRED)
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     _start(app, ctx, f"retry:{kind}", paper_id, message_id)
     return ActionReply(notice="🔁 Trying again…")
 
@@ -197,8 +201,7 @@ async def retry_button(app, ctx: ChatContext, args: str, message_id: str | None)
 @action("tr")
 async def translate_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
     """Translate a paper's title and abstract into the chat's language (cached for everyone)."""
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     _start(app, ctx, "tr", args, message_id)
     return ActionReply(notice="🌐 Translating…")

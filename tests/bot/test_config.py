@@ -16,7 +16,7 @@ def _write(tmp_path, text: str):
 
 
 def test_an_unknown_key_is_an_error_that_names_it(tmp_path):
-    with pytest.raises(ConfigError, match="telegram.tokn"):
+    with pytest.raises(ConfigError, match=r"telegram\.tokn"):
         load_settings(_write(tmp_path, '[telegram]\ntokn = "x"\n'), environ={})
 
 
@@ -104,7 +104,7 @@ def test_an_error_about_another_key_shows_no_secret(bad):
 
 def test_a_bad_secret_names_its_key_but_not_its_value(tmp_path):
     path = _write(tmp_path, '[llm]\napi_key = ["sk-SECRET-in-a-list"]\n')
-    with pytest.raises(ConfigError, match="llm.api_key") as raised:
+    with pytest.raises(ConfigError, match=r"llm\.api_key") as raised:
         load_settings(path, environ={})
     assert not _shows_a_secret(str(raised.value))
 
@@ -117,7 +117,7 @@ def test_a_validation_error_of_a_section_built_in_code_shows_no_secret():
     with pytest.raises(ValidationError) as raised:
         LLMSettings(api_key="sk-SECRET-key", max_concurrency="many")
     assert "max_concurrency" in str(raised.value) and not _shows_a_secret(str(raised.value))
-    with pytest.raises(ConfigError, match="llm.max_concurrency") as replaced:
+    with pytest.raises(ConfigError, match=r"llm\.max_concurrency") as replaced:
         Settings().replace("llm", api_key="sk-SECRET-key", max_concurrency=0)
     assert not _shows_a_secret(str(replaced.value))
 

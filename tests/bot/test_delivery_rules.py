@@ -24,7 +24,7 @@ from bot.delivery_rules import (
 from digest.calendar import feed_time
 from digest.subscriptions import Subscription
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 TUE = dt.date(2026, 6, 16)  # its feed is out at midnight New York time: 04:00 UTC
 LONG_AGO = dt.datetime(2026, 1, 1, tzinfo=UTC)
 
