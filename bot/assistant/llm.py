@@ -32,7 +32,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import openai
@@ -41,6 +41,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from bot.assistant.errors import AnswerTimeout, LLMNotConfigured, LLMUnavailable
 from bot.config import LLMSettings
 from bot.metrics import LLM_LATENCY
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 __all__ = ["Completion", "LLMClient", "Meter", "clean_model_text", "estimate_tokens", "is_configured"]
 
@@ -222,7 +225,7 @@ class LLMClient:
     ) -> Completion:
         stream = await self._client.chat.completions.create(
             model=self.model,
-            messages=messages,  # type: ignore[arg-type]
+            messages=cast("list[ChatCompletionMessageParam]", messages),
             temperature=temperature,
             max_tokens=max_tokens,
             stream=True,
