@@ -108,7 +108,7 @@ class Paperboy:
             platforms=lambda: list(self.senders),
         )
         self._tasks: set[asyncio.Task[Any]] = set()
-        # per chat: when its latest assistant press reaches the assistant (bot.assistant.commands keeps order)
+        # per chat and paper: when its latest assistant press is answered (bot.assistant.commands keeps order)
         self.assistant_turns: dict[str, asyncio.Future[None]] = {}
 
     # --- wiring ----------------------------------------------------------------------------

@@ -84,26 +84,27 @@ def _stream_factory(app: Paperboy, ctx: ChatContext, reply_to: str | None) -> Ca
 
 
 class _Turn:
-    """A press's place in its chat's line to the assistant: presses reach it in the order they came.
+    """A press's place in its chat's line for one paper: the presses are answered in the order they came.
 
     Fetching the paper and the chat's language (database calls, in threads) may finish in any
-    order; a quick follow-up question must still reach the assistant after the question before it.
+    order; a quick follow-up question must still be answered after the question before it, with
+    that answer in its thread. Presses about other papers do not wait.
     """
 
-    def __init__(self, app: Paperboy, chat_id: str) -> None:
-        self.previous = app.assistant_turns.get(chat_id)
+    def __init__(self, app: Paperboy, key: str) -> None:
+        self.previous = app.assistant_turns.get(key)
         self.mine: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        app.assistant_turns[chat_id] = self.mine
+        app.assistant_turns[key] = self.mine
         self.mine.add_done_callback(
-            lambda done: app.assistant_turns.pop(chat_id, None) if app.assistant_turns.get(chat_id) is done else None)
+            lambda done: app.assistant_turns.pop(key, None) if app.assistant_turns.get(key) is done else None)
 
     async def wait(self) -> None:
-        """Until every earlier press of the chat has reached the assistant (or given up)."""
+        """Until every earlier press of the chat about this paper is answered (or given up)."""
         if self.previous is not None:
             await asyncio.shield(self.previous)
 
     def done(self) -> None:
-        """This press has reached the assistant or given up; the next may go once the earlier ones did."""
+        """This press is answered or given up; the next may go once the earlier ones are."""
         if self.previous is None or self.previous.done():
             self._release()
         else:
@@ -127,25 +128,25 @@ async def _in_background(app: Paperboy, ctx: ChatContext, kind: str, paper_id: s
             return
         language = await _language(app, ctx.chat_id)
         await turn.wait()
+        assistant = app.assistant
+        if kind == "faq":
+            await assistant.faq(ctx.chat_id, paper, language, open_stream)
+        elif kind == "ask":
+            await assistant.ask(ctx.chat_id, paper, extra["question"], language, open_stream)
+        elif kind in {"retry:faq", "retry:ask", "retry:tr"}:
+            reply = await assistant.retry(ctx.chat_id, kind.split(":", 1)[1], paper, language, open_stream)
+            if reply is not None:
+                await _sender(app, ctx).send(ctx.chat_id, reply)
+        elif kind == "tr":
+            message = await assistant.translate(ctx.chat_id, paper, language)
+            await _sender(app, ctx).send(ctx.chat_id, message)
     finally:
         turn.done()
-    assistant = app.assistant
-    if kind == "faq":
-        await assistant.faq(ctx.chat_id, paper, language, open_stream)
-    elif kind == "ask":
-        await assistant.ask(ctx.chat_id, paper, extra["question"], language, open_stream)
-    elif kind in {"retry:faq", "retry:ask", "retry:tr"}:
-        reply = await assistant.retry(ctx.chat_id, kind.split(":", 1)[1], paper, language, open_stream)
-        if reply is not None:
-            await _sender(app, ctx).send(ctx.chat_id, reply)
-    elif kind == "tr":
-        message = await assistant.translate(ctx.chat_id, paper, language)
-        await _sender(app, ctx).send(ctx.chat_id, message)
 
 
 def _start(app: Paperboy, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
     _stream_factory(app, ctx, reply_to)  # fail now, not in the background, when no adapter is attached
-    app.spawn(_in_background(app, ctx, kind, paper_id, reply_to, _Turn(app, ctx.chat_id), **extra))
+    app.spawn(_in_background(app, ctx, kind, paper_id, reply_to, _Turn(app, f"{ctx.chat_id} {paper_id}"), **extra))
 
 
 # --- commands -------------------------------------------------------------------------------
