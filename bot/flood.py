@@ -10,15 +10,37 @@ several machines agree.
 Only PostgreSQL needs this: on SQLite there is one machine, and each adapter's in-memory limiter
 (`adapters/telegram/limits.py`, discord.py's own buckets) holds the limits. These rows are
 throw-away state, so their transactions skip the wait for a durable commit.
+
+`take_with` runs once per Telegram message, inside the sender's one-send-at-a-time turn, so it is
+a single network round trip: its statements go out together in a psycopg pipeline on a pooled
+connection (no ping, no separate BEGIN and COMMIT trips), and the chat check, the overall slot and
+the chat's anchor are one conditional statement.
 """
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, exc, text
 
 Bucket = tuple[str, float]  # key, seconds between requests
+T = TypeVar("T")
+
+_NOW = "extract(epoch FROM clock_timestamp())"
+# take_with, as raw psycopg statements sent together (see SharedBuckets.take_with).
+_PG_ENSURE = "INSERT INTO flood_buckets (key, next_at) SELECT unnest(%(all)s::text[]), 0 ON CONFLICT (key) DO NOTHING"
+_PG_LOCK = "SELECT key FROM flood_buckets WHERE key = ANY(%(own)s::text[]) ORDER BY key FOR UPDATE"
+_PG_TAKE = (
+    f"WITH slot AS (UPDATE flood_buckets SET next_at = greatest(next_at, {_NOW}) + %(iv)s "
+    f"  WHERE key = %(shared)s AND NOT EXISTS "
+    f"  (SELECT 1 FROM flood_buckets WHERE key = ANY(%(own)s::text[]) AND next_at > {_NOW}) "
+    f"  RETURNING next_at - %(iv)s AS start), "
+    f"anchor AS (UPDATE flood_buckets AS b SET next_at = greatest(slot.start, {_NOW}) + v.iv "
+    f"  FROM slot, unnest(%(own)s::text[], %(ivs)s::float8[]) AS v(key, iv) WHERE b.key = v.key) "
+    f"SELECT start - {_NOW} FROM slot"
+)
 
 _RESERVE = text(
     "INSERT INTO flood_buckets (key, next_at) VALUES (:key, extract(epoch FROM clock_timestamp()) + :iv) "
@@ -30,15 +52,9 @@ _TAKE_NOW = text(
     "ON CONFLICT (key) DO UPDATE SET next_at = extract(epoch FROM clock_timestamp()) + :iv "
     "WHERE flood_buckets.next_at <= extract(epoch FROM clock_timestamp()) RETURNING 1"
 )
-_ENSURE = text("INSERT INTO flood_buckets (key, next_at) VALUES (:key, 0) ON CONFLICT (key) DO NOTHING")
-_LOCK_BUSY = text(
-    "SELECT max(next_at) - extract(epoch FROM clock_timestamp()) FROM "
-    "(SELECT next_at FROM flood_buckets WHERE key = ANY(:keys) ORDER BY key FOR UPDATE) AS locked"
-)
 _BUSY = text("SELECT max(next_at) - extract(epoch FROM clock_timestamp()) FROM flood_buckets WHERE key = ANY(:keys)")
 PRUNE_EVERY = 5000
 _PRUNE = text("DELETE FROM flood_buckets WHERE next_at < extract(epoch FROM clock_timestamp()) - 3600")
-_ANCHOR = text("UPDATE flood_buckets SET next_at = extract(epoch FROM clock_timestamp()) + :at WHERE key = :key")
 
 
 class SharedBuckets:
@@ -46,7 +62,8 @@ class SharedBuckets:
 
     def __init__(self, engine: Engine) -> None:
         # A small pool of its own, with asynchronous commit: losing a bucket's last moment in a crash is harmless.
-        self.engine = create_engine(engine.url, pool_size=4, max_overflow=8, pool_pre_ping=True,
+        # No ping before each use (a round trip per message): a dropped connection is replaced on failure.
+        self.engine = create_engine(engine.url, pool_size=4, max_overflow=8,
                                     connect_args={"options": "-c synchronous_commit=off"})
         self._calls = 0
 
@@ -64,23 +81,48 @@ class SharedBuckets:
         Returns the seconds to wait for the shared slot, or None when an own bucket is busy (then
         nothing is taken). The own buckets are anchored at the shared slot, `slot + interval`, so
         two requests to one chat are spaced from when they really go out, whoever sends them.
+        One round trip: ensure the rows, lock the chat's (in key order, so two senders never
+        deadlock; the shared row is always taken last), then the conditional take, and commit.
         """
-        with self.engine.connect() as conn:
-            for key, _ in sorted(own):
-                conn.execute(_ENSURE, {"key": key})
-            busy = conn.execute(_LOCK_BUSY, {"keys": [k for k, _ in own]}).scalar_one()
-            if busy is not None and busy > 0:
-                conn.rollback()
-                return None
-            wait = float(conn.execute(_RESERVE, {"key": shared[0], "iv": shared[1]}).scalar_one())
-            for key, interval in sorted(own):
-                conn.execute(_ANCHOR, {"key": key, "at": max(wait, 0.0) + interval})
-            conn.commit()
+        own = sorted(own)
+        params = {"all": sorted({k for k, _ in own} | {shared[0]}), "own": [k for k, _ in own],
+                  "ivs": [iv for _, iv in own], "shared": shared[0], "iv": shared[1]}
+
+        def take(pg: Any) -> float | None:
+            with pg.pipeline():
+                pg.execute(_PG_ENSURE, params)
+                pg.execute(_PG_LOCK, params)
+                cur = pg.execute(_PG_TAKE, params)
+                pg.commit()
+            row = cur.fetchone()
+            return None if row is None else float(row[0])
+
+        wait = self._on_raw_connection(take)
         self._calls += 1
         if self._calls % PRUNE_EVERY == 0:  # a row per chat ever sent to: forget the long-idle ones
             with self.engine.begin() as conn:
                 conn.execute(_PRUNE)
         return wait
+
+    def _on_raw_connection(self, work: Callable[[Any], T]) -> T:
+        """Run `work(psycopg_connection)`; a connection the server dropped is replaced once."""
+        for attempt in (1, 2):
+            raw = self.engine.raw_connection()
+            try:
+                result = work(raw.driver_connection)
+            except Exception as error:
+                pg = raw.driver_connection
+                if pg is not None and not pg.closed:
+                    pg.rollback()
+                    raw.close()
+                    raise
+                raw.invalidate()  # the connection is gone (server restart): a fresh one, once
+                if attempt == 2:
+                    raise exc.OperationalError("flood buckets", {}, error) from error
+                continue
+            raw.close()
+            return result
+        raise AssertionError("unreachable")
 
     def busy_for(self, own: list[Bucket]) -> float:
         """Seconds until every own bucket is free (0 when free now)."""
