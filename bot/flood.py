@@ -21,12 +21,20 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import Engine, create_engine, exc, text
 
 Bucket = tuple[str, float]  # key, seconds between requests
 T = TypeVar("T")
+
+
+class Taken(NamedTuple):
+    """A slot taken by `take_with`: seconds until it starts, and the anchors set on the own buckets."""
+
+    wait: float
+    anchors: tuple[float, ...]
+
 
 _NOW = "extract(epoch FROM clock_timestamp())"
 # take_with, as raw psycopg statements sent together (see SharedBuckets.take_with).
@@ -35,11 +43,13 @@ _PG_LOCK = "SELECT key FROM flood_buckets WHERE key = ANY(%(own)s::text[]) ORDER
 _PG_TAKE = (
     f"WITH slot AS (UPDATE flood_buckets SET next_at = greatest(next_at, {_NOW}) + %(iv)s "
     f"  WHERE key = %(shared)s AND NOT EXISTS "
-    f"  (SELECT 1 FROM flood_buckets WHERE key = ANY(%(own)s::text[]) AND next_at > {_NOW}) "
+    f"  (SELECT 1 FROM flood_buckets WHERE key = ANY(%(own)s::text[]) AND next_at > {_NOW} "
+    f"   AND NOT next_at = ANY(%(mine)s::float8[])) "
     f"  RETURNING next_at - %(iv)s AS start), "
     f"anchor AS (UPDATE flood_buckets AS b SET next_at = greatest(slot.start, {_NOW}) + v.iv "
-    f"  FROM slot, unnest(%(own)s::text[], %(ivs)s::float8[]) AS v(key, iv) WHERE b.key = v.key) "
-    f"SELECT start - {_NOW} FROM slot"
+    f"  FROM slot, unnest(%(own)s::text[], %(ivs)s::float8[]) AS v(key, iv) WHERE b.key = v.key "
+    f"  RETURNING b.next_at) "
+    f"SELECT start - {_NOW}, (SELECT array_agg(next_at) FROM anchor) FROM slot"
 )
 
 _RESERVE = text(
@@ -75,27 +85,29 @@ class SharedBuckets:
                 wait = max(wait, float(conn.execute(_RESERVE, {"key": key, "iv": interval}).scalar_one()))
         return wait
 
-    def take_with(self, own: list[Bucket], shared: Bucket) -> float | None:
+    def take_with(self, own: list[Bucket], shared: Bucket, mine: tuple[float, ...] = ()) -> Taken | None:
         """Take `own` buckets (a chat's) only if all are free now, plus the next `shared` slot.
 
-        Returns the seconds to wait for the shared slot, or None when an own bucket is busy (then
-        nothing is taken). The own buckets are anchored at the shared slot, `slot + interval`, so
-        two requests to one chat are spaced from when they really go out, whoever sends them.
+        Returns the seconds to wait for the shared slot and the own buckets' new anchors, or None
+        when an own bucket is busy (then nothing is taken). The own buckets are anchored at the
+        shared slot, `slot + interval`, so two requests to one chat are spaced from when they really
+        go out, whoever sends them. `mine` are anchors this caller set and never used (a slot it
+        let pass): a bucket still at one of them counts as free for it.
         One round trip: ensure the rows, lock the chat's (in key order, so two senders never
         deadlock; the shared row is always taken last), then the conditional take, and commit.
         """
         own = sorted(own)
         params = {"all": sorted({k for k, _ in own} | {shared[0]}), "own": [k for k, _ in own],
-                  "ivs": [iv for _, iv in own], "shared": shared[0], "iv": shared[1]}
+                  "ivs": [iv for _, iv in own], "shared": shared[0], "iv": shared[1], "mine": list(mine)}
 
-        def take(pg: Any) -> float | None:
+        def take(pg: Any) -> Taken | None:
             with pg.pipeline():
                 pg.execute(_PG_ENSURE, params)
                 pg.execute(_PG_LOCK, params)
                 cur = pg.execute(_PG_TAKE, params)
                 pg.commit()
             row = cur.fetchone()
-            return None if row is None else float(row[0])
+            return None if row is None else Taken(float(row[0]), tuple(row[1] or ()))
 
         wait = self._on_raw_connection(take)
         self._calls += 1

@@ -37,6 +37,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot import metrics
+from bot.db_thread import in_db_thread
 from bot.ports import ChatMoved, ChatUnreachable, SendError, Sender, SendTurn, TransientSendError
 from bot.schema import OutboxRow
 from digest.message import Message, from_dict, to_dict
@@ -127,13 +128,13 @@ class Outbox:
         """Send every due row (each chat's in order); returns how many were sent."""
         async with self._lock:
             if not self._took_back:
-                await asyncio.to_thread(self.take_back_own_claims)
+                await in_db_thread(self.take_back_own_claims)
                 self._took_back = True
             heartbeat = asyncio.get_running_loop().create_task(self._heartbeat())
             try:
                 total = 0
                 for _ in range(max_rounds):
-                    rows = await asyncio.to_thread(self._claim, CLAIM_BATCH)
+                    rows = await in_db_thread(self._claim, CLAIM_BATCH)
                     if not rows:
                         break
                     gate = asyncio.Semaphore(self.concurrency)
@@ -165,7 +166,7 @@ class Outbox:
         while True:
             await asyncio.sleep(HEARTBEAT_S)
             try:
-                await asyncio.to_thread(self._renew_claims)
+                await in_db_thread(self._renew_claims)
             except Exception:
                 log.warning("outbox heartbeat failed", exc_info=True)
 
@@ -206,7 +207,7 @@ class Outbox:
         platform = chat_id.split(":", 1)[0]
         sender = self.sender_for(chat_id)
         if sender is None:
-            self._release([row_id], delay=dt.timedelta(minutes=1), error="no adapter running")
+            await in_db_thread(self._release, [row_id], delay=dt.timedelta(minutes=1), error="no adapter running")
             return 0
         turn = SendTurn(self._unrecorded) if getattr(sender, "takes_turns", False) else None
         try:
@@ -216,33 +217,39 @@ class Outbox:
                 else:
                     ref = await sender.send(chat_id, from_dict(payload), idempotency_key=key)
             except ChatMoved as exc:
-                self.on_moved(chat_id, exc.new_chat_id)
-                self._move_rows(chat_id, exc.new_chat_id)
-                self._release([row_id], delay=dt.timedelta(0), error=str(exc))
+                await in_db_thread(self._chat_moved, row_id, chat_id, exc.new_chat_id, str(exc))
                 return 0
             except ChatUnreachable as exc:
                 log.warning("chat %s is unreachable: %s", chat_id, exc)
                 metrics.SEND_FAILURES.labels(platform, "unreachable").inc()
-                self.on_unreachable(chat_id, str(exc))
-                self._mark_dead(chat_id, str(exc))
+                await in_db_thread(self._chat_unreachable, chat_id, str(exc))
                 return 0
             except (TransientSendError, SendError) as exc:
                 retry_after = exc.retry_after if isinstance(exc, TransientSendError) else None
                 metrics.SEND_FAILURES.labels(platform, "transient" if retry_after is not None or isinstance(
                     exc, TransientSendError) else "refused").inc()
-                self._retry_later([row_id], str(exc), retry_after)
+                await in_db_thread(self._retry_later, [row_id], str(exc), retry_after)
                 return 0
             except Exception as exc:  # an adapter bug must not lose the message
                 log.exception("sending outbox row %s failed", row_id)
                 metrics.SEND_FAILURES.labels(platform, "bug").inc()
-                self._retry_later([row_id], f"{type(exc).__name__}: {exc}", None)
+                await in_db_thread(self._retry_later, [row_id], f"{type(exc).__name__}: {exc}", None)
                 return 0
-            await asyncio.to_thread(self._mark_sent, row_id, ref.message_id)  # keep the event loop free
+            await in_db_thread(self._mark_sent, row_id, ref.message_id)
         finally:
             if turn is not None:
                 turn.give_back()
         metrics.MESSAGES_SENT.labels(platform).inc()
         return 1
+
+    def _chat_moved(self, row_id: int, old: str, new: str, error: str) -> None:
+        self.on_moved(old, new)
+        self._move_rows(old, new)
+        self._release([row_id], delay=dt.timedelta(0), error=error)
+
+    def _chat_unreachable(self, chat_id: str, error: str) -> None:
+        self.on_unreachable(chat_id, error)
+        self._mark_dead(chat_id, error)
 
     def _mark_sent(self, row_id: int, message_id: str) -> None:
         with self.sessions.begin() as session:
