@@ -11,22 +11,21 @@ Only PostgreSQL needs this: on SQLite there is one machine, and each adapter's i
 (`adapters/telegram/limits.py`, discord.py's own buckets) holds the limits. These rows are
 throw-away state, so their transactions skip the wait for a durable commit.
 
-`take_with` runs once per Telegram message, inside the sender's one-send-at-a-time turn, so it is
-a single network round trip: its statements go out together in a psycopg pipeline on a pooled
-connection (no ping, no separate BEGIN and COMMIT trips), and the chat check, the overall slot and
+`take_with` runs once per Telegram message, so it is a single network round trip: its statements go
+out together in a psycopg pipeline (`bot.pg_pipeline`), and the chat check, the overall slot and
 the chat's anchor are one conditional statement.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
-from typing import Any, NamedTuple, TypeVar
+from typing import Any, NamedTuple
 
-from sqlalchemy import Engine, create_engine, exc, text
+from sqlalchemy import Engine, create_engine, text
+
+from bot.pg_pipeline import Pipelined
 
 Bucket = tuple[str, float]  # key, seconds between requests
-T = TypeVar("T")
 
 
 class Taken(NamedTuple):
@@ -72,9 +71,9 @@ class SharedBuckets:
 
     def __init__(self, engine: Engine) -> None:
         # A small pool of its own, with asynchronous commit: losing a bucket's last moment in a crash is harmless.
-        # No ping before each use (a round trip per message): a dropped connection is replaced on failure.
-        self.engine = create_engine(engine.url, pool_size=4, max_overflow=8,
+        self.engine = create_engine(engine.url, pool_size=4, max_overflow=8, pool_pre_ping=True,
                                     connect_args={"options": "-c synchronous_commit=off"})
+        self._pipelined = Pipelined(engine, options="-c synchronous_commit=off")
         self._calls = 0
 
     def reserve(self, buckets: list[Bucket]) -> float:
@@ -109,32 +108,12 @@ class SharedBuckets:
             row = cur.fetchone()
             return None if row is None else Taken(float(row[0]), tuple(row[1] or ()))
 
-        wait = self._on_raw_connection(take)
+        wait = self._pipelined.run(take)
         self._calls += 1
         if self._calls % PRUNE_EVERY == 0:  # a row per chat ever sent to: forget the long-idle ones
             with self.engine.begin() as conn:
                 conn.execute(_PRUNE)
         return wait
-
-    def _on_raw_connection(self, work: Callable[[Any], T]) -> T:
-        """Run `work(psycopg_connection)`; a connection the server dropped is replaced once."""
-        for attempt in (1, 2):
-            raw = self.engine.raw_connection()
-            try:
-                result = work(raw.driver_connection)
-            except Exception as error:
-                pg = raw.driver_connection
-                if pg is not None and not pg.closed:
-                    pg.rollback()
-                    raw.close()
-                    raise
-                raw.invalidate()  # the connection is gone (server restart): a fresh one, once
-                if attempt == 2:
-                    raise exc.OperationalError("flood buckets", {}, error) from error
-                continue
-            raw.close()
-            return result
-        raise AssertionError("unreachable")
 
     def busy_for(self, own: list[Bucket]) -> float:
         """Seconds until every own bucket is free (0 when free now)."""
@@ -160,3 +139,4 @@ class SharedBuckets:
 
     def dispose(self) -> None:
         self.engine.dispose()
+        self._pipelined.dispose()

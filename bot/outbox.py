@@ -38,6 +38,7 @@ from sqlalchemy.orm import Session, aliased, sessionmaker
 
 from bot import metrics
 from bot.db_thread import in_db_thread
+from bot.pg_pipeline import Pipelined
 from bot.ports import ChatMoved, ChatUnreachable, SendError, Sender, SendTurn, TransientSendError
 from bot.schema import OutboxRow
 from digest.message import Message, from_dict, to_dict
@@ -91,6 +92,9 @@ def default_sender_id(role: str = "sender") -> str:
     return f"{socket.gethostname()}:{role}"
 
 
+_PG_MARK_SENT = (f"UPDATE {OutboxRow.__tablename__} SET status = 'sent', message_ref = %(ref)s, sent_at = %(at)s, "
+                 "error = NULL WHERE id = %(id)s")
+
 Claimed = tuple[int, str, str, dict]  # row id, chat id, key, payload
 
 
@@ -120,6 +124,8 @@ class Outbox:
         self._lock = asyncio.Lock()
         self._unrecorded = asyncio.Lock()  # SendTurn: one unrecorded Telegram send at a time
         self._took_back = False
+        bind = sessions.kw.get("bind")
+        self._pipelined = Pipelined(bind, pool_size=2, options="-c synchronous_commit=off") if bind is not None and bind.dialect.name == "postgresql" else None
 
     def _now(self) -> dt.datetime:
         return as_stored(self.clock())
@@ -252,6 +258,10 @@ class Outbox:
         self._mark_dead(chat_id, error)
 
     def _mark_sent(self, row_id: int, message_id: str) -> None:
+        """Record a send: on PostgreSQL in one round trip, as this runs inside the send turn."""
+        if self._pipelined is not None:
+            self._pipelined.execute(_PG_MARK_SENT, {"id": row_id, "ref": message_id, "at": self._now()})
+            return
         with self.sessions.begin() as session:
             session.execute(update(OutboxRow).where(OutboxRow.id == row_id).values(
                 status="sent", message_ref=message_id, sent_at=self._now(), error=None))
