@@ -23,6 +23,7 @@ from typing import Any, NamedTuple
 
 from sqlalchemy import Engine, create_engine, text
 
+from bot.db_thread import in_db_thread
 from bot.pg_pipeline import Pipelined
 
 Bucket = tuple[str, float]  # key, seconds between requests
@@ -133,7 +134,7 @@ class SharedBuckets:
 
     async def wait_for(self, buckets: list[Bucket]) -> None:
         """Reserve slots and sleep until they start."""
-        delay = await asyncio.to_thread(self.reserve, buckets)
+        delay = await in_db_thread(self.reserve, buckets)
         if delay > 0:
             await asyncio.sleep(delay)
 
