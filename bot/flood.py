@@ -76,6 +76,7 @@ class SharedBuckets:
                                     connect_args={"options": "-c synchronous_commit=off"})
         self._pipelined = Pipelined(engine, options="-c synchronous_commit=off")
         self._calls = 0
+        self._ensure_shared = True
 
     def reserve(self, buckets: list[Bucket]) -> float:
         """Take the next slot of every bucket; returns the seconds to wait for the latest of them."""
@@ -97,7 +98,10 @@ class SharedBuckets:
         deadlock; the shared row is always taken last), then the conditional take, and commit.
         """
         own = sorted(own)
-        params = {"all": sorted({k for k, _ in own} | {shared[0]}), "own": [k for k, _ in own],
+        # The shared row is hot (every sender updates it): inserting it again would queue behind
+        # each update in flight, so it is ensured only at first and after a take found nothing.
+        ensure = {k for k, _ in own} | ({shared[0]} if self._ensure_shared else set())
+        params = {"all": sorted(ensure), "own": [k for k, _ in own],
                   "ivs": [iv for _, iv in own], "shared": shared[0], "iv": shared[1], "mine": list(mine)}
 
         def take(pg: Any) -> Taken | None:
@@ -110,6 +114,7 @@ class SharedBuckets:
             return None if row is None else Taken(float(row[0]), tuple(row[1] or ()))
 
         wait = self._pipelined.run(take)
+        self._ensure_shared = wait is None  # a busy chat, or the shared row was pruned while idle
         self._calls += 1
         if self._calls % PRUNE_EVERY == 0:  # a row per chat ever sent to: forget the long-idle ones
             with self.engine.begin() as conn:
