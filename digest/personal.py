@@ -41,6 +41,7 @@ from scipy import sparse
 from sqlalchemy import DateTime, Integer, String, bindparam, exists, literal, or_, select, union_all
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
+from digest.clean import collapse_whitespace
 from digest.db import Base
 from digest.models import Paper
 from digest.schema import SavedPaperRow, utcnow
@@ -279,7 +280,7 @@ def rank_papers(
 
 
 def _norm_name(name: str) -> str:
-    return " ".join(name.lower().replace(".", " ").split())
+    return collapse_whitespace(name.lower().replace(".", " "))
 
 
 def _author_index(likes: Sequence[Paper]) -> dict[str, str]:
