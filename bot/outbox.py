@@ -38,7 +38,7 @@ import socket
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import and_, exists, func, or_, select, true, update
+from sqlalchemy import Engine, and_, exists, func, or_, select, true, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, aliased, sessionmaker
 
@@ -131,9 +131,9 @@ class Outbox:
         self._unrecorded = asyncio.Lock()  # SendTurn: one unrecorded Telegram send at a time
         self._took_back = False
         bind = sessions.kw.get("bind")
-        on_postgres = bind is not None and bind.dialect.name == "postgresql"
         # Sent marks: one round trip, committed without waiting for the disk flush (see "Speed" above).
-        self._pipelined = Pipelined(bind, pool_size=2, options="-c synchronous_commit=off") if on_postgres else None
+        self._pipelined = (Pipelined(bind, pool_size=2, options="-c synchronous_commit=off")
+                           if isinstance(bind, Engine) and bind.dialect.name == "postgresql" else None)
 
     def _now(self) -> dt.datetime:
         return as_stored(self.clock())
