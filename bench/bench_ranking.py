@@ -35,7 +35,8 @@ from _corpus import corpus_path, load_papers, ndcg_at, recall_at, percentile
 from scipy import sparse
 from sklearn.preprocessing import normalize
 
-from digest.personal import _Vectors, rank_papers  # noqa: E402
+from digest.personal import rank_papers  # noqa: E402
+from digest.term_counts import HashedTermCounts  # noqa: E402
 
 
 def build_cases(papers, users: int, seed: int, min_likes: int = 3, max_likes: int = 20):
@@ -93,7 +94,7 @@ def main() -> None:
     cases = build_cases(papers, args.users, args.seed)
     print(f"{len(papers)} papers, {len(cases)} readers; candidates per day: "
           f"median {statistics.median(len(c[2]) for c in cases):.0f}; loaded in {time.perf_counter() - started:.1f} s")
-    vectors = _Vectors(limit=10**6)  # every reader's day stays cached, as one day does in the bot
+    vectors = HashedTermCounts(limit=10**6)  # every reader's day stays cached, as one day does in the bot
     rng = random.Random(args.seed)
     for _, likes, candidates, _ in cases:  # hash every paper once, as a day's digests would
         vectors.counts([*likes, *candidates])

@@ -32,7 +32,7 @@ from digest.errors import BadInput
 from digest.ids import find_ids
 from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
 from digest.models import Paper
-from digest.personal import add_likes, toggle_feedback
+from digest.feedback import add_likes, toggle_feedback
 from digest.latex import to_unicode
 from digest.related import PaperVectors, RelatedFinder, default_index_dir
 from digest.saved import saved_ids, toggle_saved

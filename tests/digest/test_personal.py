@@ -7,7 +7,8 @@ import time
 import pytest
 
 from digest.db import make_sessionmaker
-from digest.personal import PersonalRanker, add_likes, chat_signal, rank_papers, toggle_feedback
+from digest.feedback import add_likes, chat_signal, toggle_feedback
+from digest.personal import PersonalRanker, rank_papers
 from digest.saved import toggle_saved
 from digest.store import PaperStore
 from tests.fakes.find_papers import by_topic, topical_papers
@@ -126,9 +127,9 @@ def test_chats_without_signal_cost_next_to_nothing(ranker):
 
 
 def test_the_vector_cache_can_overflow_between_and_within_rankings():
-    from digest.personal import _Vectors
+    from digest.term_counts import HashedTermCounts
 
-    vectors = _Vectors(limit=3)
+    vectors = HashedTermCounts(limit=3)
     likes = by_topic(topical_papers(), 1)[:2]
     first = rank_papers(likes, candidates(), vectors=vectors)
     again = rank_papers(likes, candidates(), vectors=vectors)
