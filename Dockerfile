@@ -16,7 +16,7 @@ RUN useradd --create-home --uid 1000 paperboy && mkdir -p /data && chown paperbo
 COPY pyproject.toml README.md ./
 RUN mkdir -p digest bot adapters \
     && touch digest/__init__.py bot/__init__.py adapters/__init__.py \
-    && pip install --no-cache-dir ".[postgres]" \
+    && pip install --no-cache-dir ".[all,postgres]" \
     && pip uninstall -y paperboy-bot \
     && rm -rf digest bot adapters build ./*.egg-info
 

@@ -26,12 +26,28 @@ def lower_bound(requirement: str) -> str | None:
     return f"{name}=={bound.group(1)}" if bound else None
 
 
+def requirements(project: dict, extras: list[str]) -> list[str]:
+    """The base dependencies and those of `extras`, with an extra that names the project itself
+    (`all = ["paperboy-bot[telegram,discord]"]`) replaced by the extras it names."""
+    found = list(project["dependencies"])
+    pending, seen = list(extras), set()
+    while pending:
+        extra = pending.pop()
+        if extra in seen:
+            continue
+        seen.add(extra)
+        for requirement in project["optional-dependencies"][extra]:
+            match = REQUIREMENT.match(requirement.split(";")[0])
+            if match and match.group(1) == project["name"]:
+                pending += [name.strip() for name in (match.group(2) or "[]")[1:-1].split(",") if name.strip()]
+            else:
+                found.append(requirement)
+    return found
+
+
 def main(extras: list[str]) -> None:
     project = tomllib.loads(PYPROJECT.read_text(encoding="utf-8"))["project"]
-    requirements = list(project["dependencies"])
-    for extra in extras:
-        requirements += project["optional-dependencies"][extra]
-    for requirement in requirements:
+    for requirement in requirements(project, extras):
         pin = lower_bound(requirement)
         if pin:
             print(pin)

@@ -35,7 +35,8 @@ from digest.message import Heading, Link, Markdown, Message, Paragraph, Quote, S
 CHAT_ID = "console:local"
 PROMPT = "you> "
 PLAIN_WIDTH = 100  # the width Markdown is wrapped to when the output is not a terminal
-STATUS_MARKS = ("📄", "⏳", "✍️")  # how the assistant's status lines begin ("Reading the paper…", "2nd in line…", "Writing…")
+# How the assistant's status lines begin ("Reading the paper…", "2nd in line…", "Writing…"):
+STATUS_MARKS = ("📄", "⏳", "✍️")
 
 
 def _spans(spans: tuple[Span, ...], *, color: bool) -> RichText:
@@ -115,7 +116,7 @@ class ConsoleStream:
     replaces; elsewhere (a pipe, a log) each status line prints once and the answer prints once,
     when it is complete. Either way nothing is printed twice."""
 
-    console: "ConsoleSender"
+    console: ConsoleSender
     live: Live | None = None
     last_status: str = ""
 

@@ -43,7 +43,7 @@ Clock = Callable[[], dt.datetime]
 
 
 def utc_clock() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)
 
 
 @dataclass
@@ -102,7 +102,7 @@ class Paperboy:
         )
         self.assistant: Any = None  # bot.assistant.Assistant, set by the composition root
         self.personal: Any = None  # digest.personal.PersonalRanker, set by the composition root
-        self.on_papers_stored: list[Callable[[list[str]], None]] = []  # e.g. the search index
+        self.on_papers_stored: list[Callable[[list[str]], None]] = []  # e.g. the Related index
         self._tasks: set[asyncio.Task] = set()
         _load_feature_modules()
 
@@ -172,7 +172,7 @@ class Paperboy:
         return paper
 
     def papers_stored(self, ids: list[str]) -> None:
-        """Tell listeners (the search index) that papers were added or changed."""
+        """Tell listeners (the Related index) that papers were added or changed."""
         for listener in self.on_papers_stored:
             try:
                 listener(ids)

@@ -19,11 +19,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import itertools
 import logging
 import signal
 import sys
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy.exc import OperationalError
@@ -60,12 +59,10 @@ def _attach_optional_parts(app: Paperboy) -> None:
     from bot.assistant import Assistant
     from bot.find_commands import Finder
     from digest.personal import PersonalRanker
-    from digest.search import index_papers
 
     app.assistant = Assistant(app.settings, app.sessions, app.http, app.clock)
     app.personal = PersonalRanker(app.sessions)
     Finder.attach(app)
-    app.on_papers_stored.append(lambda ids: index_papers(app.engine, ids))
     app.on_papers_stored.append(lambda ids: _keep_related_current(app))
 
 
@@ -100,7 +97,7 @@ class JsonLogFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         import json
 
-        entry = {"time": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+        entry = {"time": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
                  "level": record.levelname, "logger": record.name, "message": record.getMessage()}
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)

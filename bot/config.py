@@ -12,9 +12,10 @@ import dataclasses
 import logging
 import os
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Mapping, get_type_hints
+from typing import Any, get_type_hints
 
 ENV_PREFIX = "PAPERBOY_"
 
@@ -80,7 +81,8 @@ class TelegramSettings:
     webhook_secret: str = ""
     webhook_listen: str = "0.0.0.0"
     webhook_port: int = 8443
-    broadcast_per_s: float = 30.0  # messages/s for the whole fleet; 30 is Telegram's free limit (paid broadcasts: up to 1000)
+    # messages/s for the whole fleet; 30 is Telegram's free limit (paid broadcasts: up to 1000)
+    broadcast_per_s: float = 30.0
 
 
 @dataclass(frozen=True)
@@ -150,7 +152,7 @@ class Settings:
     metrics: MetricsSettings = field(default_factory=MetricsSettings)
     outbox: OutboxSettings = field(default_factory=OutboxSettings)
 
-    def replace(self, section: str, **changes: Any) -> "Settings":
+    def replace(self, section: str, **changes: Any) -> Settings:
         """A copy with some keys of one section changed (handy in tests and the CLI)."""
         return dataclasses.replace(self, **{section: dataclasses.replace(getattr(self, section), **changes)})
 
@@ -256,7 +258,8 @@ def _coerce(key: str, raw: Any, typ: Any) -> Any:
         pass
     else:
         raise ConfigError(f"config key {key} has an unsupported type")
-    kind = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}.get(typ, "a list of strings")
+    kinds = {bool: "true or false", int: "a whole number", float: "a number", str: "a string"}
+    kind = kinds.get(typ, "a list of strings")
     raise ConfigError(f"config key {key} has value {raw!r}, which is not {kind}")
 
 
@@ -276,7 +279,8 @@ def _validate(settings: Settings) -> None:
     if settings.search.engine not in {"auto", "fts5", "postgres"}:
         raise ConfigError(f"config key search.engine has value {settings.search.engine!r}; use auto, fts5 or postgres")
     if settings.logging.level.upper() not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
-        raise ConfigError(f"config key logging.level has value {settings.logging.level!r}; use DEBUG, INFO, WARNING or ERROR")
+        raise ConfigError(f"config key logging.level has value {settings.logging.level!r}; "
+                          "use DEBUG, INFO, WARNING or ERROR")
     if not 0 <= settings.discord.shard_id < max(settings.discord.shard_count, 1):
         raise ConfigError(f"config key discord.shard_id must be between 0 and discord.shard_count - 1 "
                           f"({settings.discord.shard_count - 1})")

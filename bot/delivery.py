@@ -156,7 +156,7 @@ async def card_tldrs(app, pairs: list[tuple[Subscription, Digest]]) -> dict[str,
         return {}
     try:
         texts = await asyncio.wait_for(asyncio.gather(*(app.assistant.tldr(p) for p in papers.values())), TLDR_WAIT_S)
-    except asyncio.TimeoutError:  # a digest is never held back for long by its TL;DRs
+    except TimeoutError:  # a digest is never held back for long by its TL;DRs
         log.warning("TL;DRs took longer than %.0f s; sending digests without the missing ones", TLDR_WAIT_S)
         return {}
     return {pid: text for pid, text in zip(papers, texts) if text}
@@ -337,7 +337,7 @@ def enqueue_late_notes(app, day: dt.date, waiting: list[Subscription]) -> int:  
 
 
 def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
 def _commit_all(app, pairs: list[tuple[Subscription, Digest]], tldrs: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

@@ -23,7 +23,7 @@ from bot.delivery import cached_tldrs, card_tldrs, commit_digest, personal_score
 from bot.feed_watch import day_is_in, expected_day, fetch_day, latest_day_in, local_time, uncovered_feeds
 from bot.ports import ChatContext, Reply
 from bot.registry import action, command
-from digest.calendar import feed_time, is_announcement_day, next_announcement_day
+from digest.calendar import NEW_YORK, feed_time, is_announcement_day, next_announcement_day
 from digest.day_index import DayIndex
 from digest.digest_store import load_digest, shown_before_day
 from digest.errors import BadInput
@@ -34,7 +34,6 @@ from digest.subscriptions import Subscription
 
 log = logging.getLogger(__name__)
 
-NEW_YORK = ZoneInfo("America/New_York")
 FOLLOWS_NOTHING = ("This chat doesn't follow any categories, so there is no digest here. "
                    "Start with e.g. /subscribe cs.CL, or /categories to browse.")
 
@@ -156,7 +155,8 @@ async def earlier_digest(app, ctx: ChatContext, sub: Subscription, words: str) -
     if shown is None:
         return [text(f"I have no arXiv announcement stored from {format_day(wanted)} or before. "
                      "/digest shows the latest one.")]
-    note = None if shown == wanted else f"No arXiv announcement on {format_day(wanted)}; here is {format_day(shown)}, the one before."
+    note = None if shown == wanted else (f"No arXiv announcement on {format_day(wanted)}; "
+                                         f"here is {format_day(shown)}, the one before.")
     return await show_day(app, sub, shown, note, advance_schedule=shown == app.store.latest_announced_day())
 
 

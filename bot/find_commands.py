@@ -16,7 +16,8 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass
 
-from sqlalchemy import DateTime, String, Text as SqlText, delete, select
+from sqlalchemy import DateTime, String, delete, select
+from sqlalchemy import Text as SqlText
 from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 
 from bot.app import ActionReply
@@ -25,15 +26,15 @@ from bot.ports import ChatContext, Reply
 from bot.registry import action, command
 from digest.bibtex import export_bibtex, export_links, parse_bibtex
 from digest.cards import paper_card, paper_line
+from digest.clean import echo
 from digest.db import Base
 from digest.digest_store import latest_entry_for
-from digest.clean import echo
 from digest.errors import BadInput
+from digest.feedback import add_likes, toggle_feedback
 from digest.ids import find_ids
+from digest.latex import to_unicode
 from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
 from digest.models import Paper
-from digest.feedback import add_likes, toggle_feedback
-from digest.latex import to_unicode
 from digest.related import PaperVectors, RelatedFinder, default_index_dir
 from digest.saved import saved_ids, toggle_saved
 from digest.schema import utcnow
@@ -66,13 +67,13 @@ class Finder:
 
     @classmethod
     def build(cls, engine, sessions: sessionmaker[Session], engine_choice: str = "auto",  # type: ignore[no-untyped-def]
-              index_dir: str = "") -> "Finder":
+              index_dir: str = "") -> Finder:
         search = PaperSearch(engine, engine_choice)
         vectors = PaperVectors(sessions, index_dir=default_index_dir(engine.url.render_as_string(), index_dir))
         return cls(search=search, vectors=vectors, related=RelatedFinder(vectors, search))
 
     @classmethod
-    def attach(cls, app) -> "Finder":  # type: ignore[no-untyped-def]
+    def attach(cls, app) -> Finder:  # type: ignore[no-untyped-def]
         """Build one for `app` and keep it there (the composition root calls this)."""
         app.finder = cls.build(app.engine, app.sessions, app.settings.search.engine, app.settings.search.index_dir)
         return app.finder

@@ -22,7 +22,8 @@ Bucket = tuple[str, float]  # key, seconds between requests
 
 _RESERVE = text(
     "INSERT INTO flood_buckets (key, next_at) VALUES (:key, extract(epoch FROM clock_timestamp()) + :iv) "
-    "ON CONFLICT (key) DO UPDATE SET next_at = greatest(flood_buckets.next_at, extract(epoch FROM clock_timestamp())) + :iv "
+    "ON CONFLICT (key) DO UPDATE "
+    "SET next_at = greatest(flood_buckets.next_at, extract(epoch FROM clock_timestamp())) + :iv "
     "RETURNING next_at - :iv - extract(epoch FROM clock_timestamp())"
 )
 _TAKE_NOW = text(

@@ -16,7 +16,7 @@ from bot.ports import ChatContext, ChatKind, Reply
 from bot.registry import action, command
 from bot.state import get_state, set_state
 from digest.categories import parse_expr
-from digest.clean import clip, echo
+from digest.clean import clip, collapse_whitespace, echo
 from digest.errors import BadInput, UnknownCategory
 from digest.ids import find_ids
 from digest.layout import STYLES, page_rows
@@ -44,7 +44,7 @@ def _sub(app, ctx: ChatContext) -> Subscription:  # type: ignore[no-untyped-def]
 
 
 def _save(app, sub: Subscription) -> Subscription:  # type: ignore[no-untyped-def]
-    """Save a change within the size limits; any change from the chat also lifts a pause (they are clearly reachable)."""
+    """Save a change within the size limits; any change from the chat also lifts a pause (it is clearly reachable)."""
     check_limits(sub, _category_count(sub.categories))
     return app.subscriptions.save(replace(sub, paused=False, paused_reason=None))
 
@@ -85,7 +85,8 @@ async def start(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[M
                 "Every morning I bring you the new arXiv papers in the fields you follow, each with "
                 "buttons to get an AI-read FAQ, ask questions, save it or find related work." + following),)),
             Paragraph((Text("Tap a category to follow it, or type e.g. /subscribe cs.CL cs.LG. "
-                            "/categories browses all of arXiv, /digest shows today's papers, /help lists everything."),)),
+                            "/categories browses all of arXiv, /digest shows today's papers, "
+                            "/help lists everything."),)),
         ),
         buttons=rows,
     )]
@@ -263,7 +264,7 @@ PENDING_AUTHORS = "authors-pending:{chat_id}"
 def ask_author_split(app, ctx: ChatContext, words: str) -> list[Message]:  # type: ignore[no-untyped-def]
     """Show how the names were split and let the chat confirm; nothing changes until it does."""
     names = split_names(words)
-    one = " ".join(words.split())
+    one = collapse_whitespace(words)
     check_limits(replace(_sub(app, ctx), authors=tuple(names)), 0)  # refuse at once what could not be saved
     set_state(app.sessions, PENDING_AUTHORS.format(chat_id=ctx.chat_id), json.dumps({"split": names, "one": one}))
     listed = "; ".join(f"“{n}”" for n in names)
@@ -332,7 +333,8 @@ async def set_cross(app, ctx: ChatContext, args: str, reply: Reply | None) -> li
                         "Usage: /cross on or /cross off.")
     on = parse_switch(args)
     _save(app, replace(_sub(app, ctx), include_cross=on))
-    return [text("Cross-listed papers are " + ("included." if on else "left out; only papers whose main category you follow."))]
+    state = "included." if on else "left out; only papers whose main category you follow."
+    return [text("Cross-listed papers are " + state)]
 
 
 @command("replacements")
@@ -404,7 +406,8 @@ async def settings_command(app, ctx: ChatContext, args: str, reply: Reply | None
         line("Answer language", sub.language, "/language"),
     ]
     if sub.paused:
-        blocks.append(Paragraph((Text(f"⏸ Paused: {sub.paused_reason or 'unreachable'}. Any change here resumes it."),)))
+        paused = f"⏸ Paused: {sub.paused_reason or 'unreachable'}. Any change here resumes it."
+        blocks.append(Paragraph((Text(paused),)))
     return [Message(blocks=tuple(blocks))]
 
 
@@ -465,7 +468,6 @@ def _clip_bytes(words: str, limit: int) -> str:
 async def categories_button(app, ctx: ChatContext, args: str, message_id: str | None):  # type: ignore[no-untyped-def]
     """`cats:<words>:<page>` turns a /categories list's page in place."""
     from bot.app import ActionReply
-
     from bot.untrusted import MAX_PAGE, ExpiredButton, payload_ints
 
     words, _, page_text = args.rpartition(":")

@@ -57,7 +57,7 @@ class OutboxDepth(Collector):
 class _Handler(BaseHTTPRequestHandler):
     health: Callable[[], dict] = staticmethod(lambda: {"ok": True})  # type: ignore[assignment]
 
-    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+    def do_GET(self) -> None:
         if self.path.split("?")[0] == "/metrics":
             self._answer(200, generate_latest(REGISTRY), CONTENT_TYPE_LATEST)
         elif self.path.split("?")[0] == "/healthz":
@@ -80,7 +80,8 @@ class _Handler(BaseHTTPRequestHandler):
 _collector: OutboxDepth | None = None
 
 
-def serve(port: int, *, health: Callable[[], dict], outbox: Callable[[], dict], host: str = "0.0.0.0") -> Callable[[], None]:
+def serve(port: int, *, health: Callable[[], dict], outbox: Callable[[], dict],
+          host: str = "0.0.0.0") -> Callable[[], None]:
     """Serve /metrics and /healthz in a daemon thread; returns the function that stops the server."""
     global _collector
     if _collector is not None:

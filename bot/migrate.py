@@ -45,11 +45,11 @@ def _config(connection) -> Config:  # type: ignore[no-untyped-def]
 
 def init_db(engine: Engine) -> None:
     """Create or upgrade the schema at `engine` to the newest revision."""
-    from digest.search import index_papers
+    from digest.search import ensure_search_index
 
     with engine.begin() as connection:
         command.upgrade(_config(connection), "head")
-    index_papers(engine)  # a migration may have dropped a search index of an older layout: rebuilt here
+    ensure_search_index(engine)  # a migration may have dropped an older layout, a bulk load its triggers
 
 
 def is_current(engine: Engine) -> bool:

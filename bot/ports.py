@@ -132,7 +132,7 @@ class SendTurn:
     the outbox gives it back once the row is marked sent. So a crash repeats at most one message.
     """
 
-    def __init__(self, lock: "asyncio.Lock") -> None:
+    def __init__(self, lock: asyncio.Lock) -> None:
         self._lock = lock
         self.held = False
 

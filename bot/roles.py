@@ -18,16 +18,15 @@ import asyncio
 import contextlib
 import itertools
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 from bot.app import Paperboy
 from bot.config import Settings
 from bot.lease import LEASE_TTL, SCHEDULER_LEASE, Lease
 from bot.ports import PlatformUnavailable
+from digest.errors import PaperboyError
 
 log = logging.getLogger("paperboy")
-
-ROLES = ("scheduler", "sender", "bot", "all")
 
 Stopper = Callable[[], object]
 
@@ -93,16 +92,35 @@ def platform_starts(app: Paperboy, settings: Settings, role: str) -> list[Platfo
     starts: list[PlatformStart] = []
     serve = runs(role, "bot")
     if settings.telegram.token and (serve or role == "sender"):
-        from adapters.telegram import start_telegram
-        from adapters.telegram.app import start_telegram_sender
+        with _platform_extra("Telegram", "telegram"):
+            from adapters.telegram import start_telegram
+            from adapters.telegram.app import start_telegram_sender
 
         starts.append(("Telegram", "tg", lambda: (start_telegram if serve else start_telegram_sender)(app, settings)))
     if settings.discord.token and (serve or role == "sender"):
-        from adapters.discord import start_discord
-        from adapters.discord.app import start_discord_sender
+        with _platform_extra("Discord", "discord"):
+            from adapters.discord import start_discord
+            from adapters.discord.app import start_discord_sender
 
         starts.append(("Discord", "dc", lambda: (start_discord if serve else start_discord_sender)(app, settings)))
     return starts
+
+
+class PlatformLibraryMissing(PaperboyError):
+    """A platform has a token, but its library (the package's extra) is not installed."""
+
+
+@contextlib.contextmanager
+def _platform_extra(name: str, extra: str) -> Iterator[None]:
+    """Turn a missing platform library into a message that says which extra to install."""
+    try:
+        yield
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").split(".")[0] in ("adapters", "bot", "digest"):
+            raise  # our own code is broken: not a missing extra
+        raise PlatformLibraryMissing(
+            f"{extra}.token is set, but {name}'s library is not installed ({exc}): "
+            f"pip install \"paperboy-bot[{extra}]\" (in a checkout: pip install -e \".[{extra}]\")") from None
 
 
 async def start_platform(app: Paperboy, name: str, platform: str, start: Callable[[], Awaitable[Stopper]],

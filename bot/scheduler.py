@@ -62,7 +62,7 @@ def build_scheduler(app, *, flush_outbox: bool = True) -> AsyncIOScheduler:  # t
         timezone="UTC",
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": schedule.misfire_grace_s},
     )
-    now = dt.datetime.now(dt.timezone.utc)
+    now = dt.datetime.now(dt.UTC)
     for job in jobs(app, flush_outbox=flush_outbox):
         scheduler.add_job(run_job, IntervalTrigger(seconds=job.every_s), args=[job.run, app], id=job.id,
                           name=job.name, next_run_time=now + dt.timedelta(seconds=job.first_after_s))

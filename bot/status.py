@@ -47,7 +47,7 @@ class ErrorRecorder(logging.Handler):
         message = record.getMessage()
         if record.exc_info and record.exc_info[1] is not None:
             message += " | " + "".join(traceback.format_exception_only(record.exc_info[1])).strip()
-        self._queue.put((as_stored(dt.datetime.now(dt.timezone.utc)), record.name[:120],
+        self._queue.put((as_stored(dt.datetime.now(dt.UTC)), record.name[:120],
                          f"{record.levelname}: {message}"[:2000]))
 
     def flush(self, timeout: float = 5.0) -> None:
@@ -119,20 +119,21 @@ def last_ingest_per_category(sessions: sessionmaker[Session]) -> dict[str, dict]
 def next_announcement(now: dt.datetime) -> dict:
     latest = latest_announcement_day(now)
     day = next_announcement_day(latest)
-    return {"day": day.isoformat(), "at": announcement_time(day).astimezone(dt.timezone.utc).isoformat()}
+    return {"day": day.isoformat(), "at": announcement_time(day).astimezone(dt.UTC).isoformat()}
 
 
 def paused_chats(sessions: sessionmaker[Session]) -> list[dict]:
     with sessions() as session:
-        rows = session.execute(select(SubscriptionRow.chat_id, SubscriptionRow.paused_reason, SubscriptionRow.updated_at)
-                               .where(SubscriptionRow.paused.is_(True)).order_by(SubscriptionRow.updated_at.desc()))
+        columns = (SubscriptionRow.chat_id, SubscriptionRow.paused_reason, SubscriptionRow.updated_at)
+        rows = session.execute(select(*columns).where(SubscriptionRow.paused.is_(True))
+                               .order_by(SubscriptionRow.updated_at.desc()))
         return [{"chat_id": r.chat_id, "reason": r.paused_reason, "since": r.updated_at.isoformat()} for r in rows]
 
 
 def llm_today(sessions: sessionmaker[Session], now: dt.datetime) -> dict:
     from bot.assistant.schema import UsageRow
 
-    today = now.astimezone(dt.timezone.utc).date()
+    today = now.astimezone(dt.UTC).date()
     with sessions() as session:
         row = session.execute(select(
             func.coalesce(func.sum(UsageRow.calls), 0), func.coalesce(func.sum(UsageRow.prompt_tokens), 0),

@@ -1,7 +1,7 @@
-"""The arXiv API (export.arxiv.org/api/query): papers by id, and a minimal search.
+"""The arXiv API (export.arxiv.org/api/query): papers by id.
 
 Daily lists come from RSS; the API is for any paper a person names (`/paper 2401.12345`, a link in
-a message, an old-style `hep-th/9901001`) and for the rare search. Ids go out in `id_list` batches
+a message, an old-style `hep-th/9901001`). Ids go out in `id_list` batches
 of at most 100, every request through the shared polite `ArxivHttp`.
 
 The API's quirks, handled here so no caller has to (REFERENCE.md):
@@ -27,12 +27,12 @@ from xml.sax import SAXException
 import feedparser
 
 from digest.arxiv_http import ArxivHttp
-from digest.clean import clean_paper
+from digest.clean import clean_paper, collapse_whitespace
 from digest.errors import AnswerTooLarge, ApiUnavailable, BadArxivId
 from digest.ids import parse_id
 from digest.models import Paper
 
-__all__ = ["MAX_IDS_PER_REQUEST", "ApiPage", "fetch_by_ids", "parse_api_feed", "search"]
+__all__ = ["MAX_IDS_PER_REQUEST", "ApiPage", "fetch_by_ids", "parse_api_feed"]
 
 log = logging.getLogger(__name__)
 
@@ -68,29 +68,6 @@ async def fetch_by_ids(http: ArxivHttp, api_url: str, ids: Iterable[str]) -> dic
             else:
                 log.warning("the arXiv API answered with %s, which was not asked for; dropped", paper.id)
     return papers
-
-
-async def search(
-    http: ArxivHttp,
-    api_url: str,
-    query: str,
-    start: int = 0,
-    max_results: int = 10,
-    *,
-    sort_by: str | None = None,
-    sort_order: str | None = None,
-) -> ApiPage:
-    """One page of `search_query` results (`sort_by`: relevance | lastUpdatedDate | submittedDate)."""
-    params: dict[str, str | int] = {"search_query": query, "start": start, "max_results": max_results}
-    if sort_by:
-        params["sortBy"] = sort_by
-    if sort_order:
-        params["sortOrder"] = sort_order
-    page = await _query(http, api_url, params)
-    if not page.papers and max_results > 0:
-        log.info("arXiv API gave an empty page for %r at %d; asking once more", query, start)
-        page = await _query(http, api_url, params)
-    return page
 
 
 def parse_api_feed(xml: bytes | str) -> ApiPage:
@@ -150,7 +127,7 @@ async def _query(http: ArxivHttp, api_url: str, params: Mapping[str, str | int])
 
 def _api_error(message: str) -> Exception:
     """The API's error entry as our exception: a bad id is the user's, anything else is arXiv's."""
-    message = " ".join(message.split())
+    message = collapse_whitespace(message)
     bad = _BAD_ID.search(message)
     if bad:
         return BadArxivId(f"arXiv says '{bad.group(1)}' is not an arXiv id.")
@@ -195,7 +172,7 @@ def _date(parsed: Any) -> dt.date | None:
 
 
 def _collapse(text: str | None) -> str:
-    return " ".join((text or "").split())
+    return collapse_whitespace(text or "")
 
 
 def _int(value: Any, *, default: int) -> int:

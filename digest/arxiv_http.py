@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import logging
 import time
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -38,9 +37,10 @@ from urllib.parse import urlsplit
 import httpx
 from tenacity import AsyncRetrying, RetryCallState, retry_if_exception_type, stop_after_attempt
 
+from digest.calendar import parse_rfc822
 from digest.errors import AnswerTooLarge, SourceError
 
-__all__ = ["ArxivHttp", "HttpSettings", "MAX_REDIRECTS", "arxiv_hosts"]
+__all__ = ["MAX_REDIRECTS", "ArxivHttp", "HttpSettings", "arxiv_hosts"]
 
 log = logging.getLogger(__name__)
 
@@ -287,13 +287,8 @@ def _retry_after_seconds(value: str | None) -> float | None:
         return max(0.0, float(value))
     except ValueError:
         pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return max(0.0, (when - dt.datetime.now(dt.timezone.utc)).total_seconds())
+    when = parse_rfc822(value)
+    return max(0.0, (when - dt.datetime.now(dt.UTC)).total_seconds()) if when else None
 
 
 def _log_retry(state: RetryCallState) -> None:

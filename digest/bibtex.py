@@ -17,6 +17,7 @@ import unicodedata
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from digest.clean import collapse_whitespace
 from digest.ids import abs_url, find_ids
 from digest.latex import to_unicode
 from digest.models import Paper
@@ -52,8 +53,8 @@ def export_links(papers: Iterable[Paper], *, abs_base: str = "https://arxiv.org/
 
 def _entry(paper: Paper, key: str, abs_base: str) -> str:
     fields = [
-        ("title", "{" + latex_escape(" ".join(paper.title.split())) + "}"),  # inner braces keep capitals
-        ("author", " and ".join(latex_escape(" ".join(a.split())) for a in paper.authors) or "Unknown"),
+        ("title", "{" + latex_escape(collapse_whitespace(paper.title)) + "}"),  # inner braces keep capitals
+        ("author", " and ".join(latex_escape(collapse_whitespace(a)) for a in paper.authors) or "Unknown"),
         ("year", str(_year(paper))),
         ("eprint", paper.id),
         ("archivePrefix", "arXiv"),
@@ -264,4 +265,4 @@ def _value(text: str, pos: int) -> tuple[str, int]:
 
 def _clean(value: str) -> str:
     value = re.sub(r"\\([&%#_$])", r"\1", value)
-    return " ".join(value.replace("{", "").replace("}", "").split())
+    return collapse_whitespace(value.replace("{", "").replace("}", ""))

@@ -30,6 +30,7 @@ Holidays are plain data (`ARXIV_HOLIDAYS`); every function takes `holidays=` to 
 from __future__ import annotations
 
 import datetime as dt
+import email.utils
 from collections.abc import Mapping
 from types import MappingProxyType
 from zoneinfo import ZoneInfo
@@ -45,6 +46,7 @@ __all__ = [
     "is_announcement_day",
     "latest_announcement_day",
     "next_announcement_day",
+    "parse_rfc822",
     "previous_announcement_day",
 ]
 
@@ -157,3 +159,15 @@ def _step(day: dt.date, direction: int, holidays: Mapping[dt.date, str]) -> dt.d
         if is_announcement_day(candidate, holidays):
             return candidate
     raise ValueError(f"no announcement day within {_MAX_GAP_DAYS} days of {day.isoformat()}")
+
+
+def parse_rfc822(value: str | None) -> dt.datetime | None:
+    """An RFC 822 date (RSS `pubDate`, HTTP `Retry-After`) as an aware datetime; UTC when it names
+    no zone; None when it is absent or unreadable."""
+    if not value:
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(value.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return when if when.tzinfo is not None else when.replace(tzinfo=dt.UTC)

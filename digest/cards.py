@@ -56,7 +56,8 @@ def _clip(text: str, limit: int) -> str:
 KIND_LABELS = {"new": "new", "cross": "cross-list", "replace": "updated", "replace-cross": "updated"}
 
 
-def paper_buttons(paper_id: str, urls: ArxivUrls, *, saved: bool = False, translate: bool = False) -> tuple[tuple[Button, ...], ...]:
+def paper_buttons(paper_id: str, urls: ArxivUrls, *, saved: bool = False,
+                  translate: bool = False) -> tuple[tuple[Button, ...], ...]:
     """The standard buttons under a paper (Translate only for chats that read another language)."""
     return (
         (
@@ -127,7 +128,8 @@ def paper_dates(paper: Paper, announced: dt.date | None = None) -> str:
     parts = []
     if paper.published is not None and paper.published != announced:
         month_only = paper.published.day == 1 and paper.published == submitted_month(paper.id)
-        parts.append(f"Submitted {paper.published:%b %Y}" if month_only else f"Submitted {format_date(paper.published)}")
+        submitted = f"{paper.published:%b %Y}" if month_only else format_date(paper.published)
+        parts.append(f"Submitted {submitted}")
     if announced is not None:
         parts.append(("announced " if parts else "Announced ") + format_date(announced))
     return " · ".join(parts)

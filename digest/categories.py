@@ -60,14 +60,6 @@ class CategoryExpr:
         listed = set(paper_categories)
         return not self.include_spellings.isdisjoint(listed) and self.exclude_spellings.isdisjoint(listed)
 
-    def primary_matches(self, primary: str | None) -> bool:
-        """True when the paper's primary category is followed and not excluded (a "new" paper).
-
-        This looks at the primary only; a subscription without cross-lists wants
-        `primary_matches(p.primary) and matches(p.categories)`, so cross-listed exclusions still apply.
-        """
-        return primary is not None and primary in self.include_spellings and primary not in self.exclude_spellings
-
     @functools.cached_property
     def include_spellings(self) -> frozenset[str]:
         """Every way a followed category can appear on a paper: canonical ids, their aliases,

@@ -8,7 +8,8 @@ imported files) passes through here once, at the edge where it enters:
   surrogate cannot even be encoded as UTF-8.
 - `html_to_text` turns HTML tags and entities in a title or abstract into plain text. Only real
   HTML tag names count as tags, so LaTeX such as `$a<b$` or `$x < y$` survives.
-- `clip` cuts a text to a length, and `echo` is the form in which a reply may quote user input.
+- `collapse_whitespace` leaves one space between words; `clip` cuts a text to a length, and `echo`
+  is the form in which a reply may quote user input.
 - `clean_paper` applies all of it to a `Paper` (with the title and abstract caps), and drops
   categories that arXiv's taxonomy does not know.
 """
@@ -30,6 +31,7 @@ __all__ = [
     "clean_paper",
     "clean_text",
     "clip",
+    "collapse_whitespace",
     "echo",
     "html_to_text",
 ]
@@ -56,6 +58,11 @@ _INLINE_TAGS = frozenset("a abbr b big code del em font i ins kbd mark q s samp 
                          "tt u var".split())
 _SCRIPT_OR_STYLE = re.compile(r"<(script|style)\b[^>]*>.*?</\1\s*>", re.IGNORECASE | re.DOTALL)
 _ENTITY = re.compile(r"&(?:#\d{1,7}|#x[0-9a-f]{1,6}|[a-z][a-z0-9]{1,31});", re.IGNORECASE)
+
+
+def collapse_whitespace(text: str) -> str:
+    """One space between words: newlines, tabs and non-breaking spaces (LaTeX's `~`) included."""
+    return " ".join(text.split())
 
 
 def clean_text(text: str, *, keep_newlines: bool = True) -> str:
@@ -100,7 +107,7 @@ def clip(text: str, limit: int, *, ellipsis: str = "…") -> str:
 
 def echo(user_text: str, limit: int = MAX_ECHO_CHARS) -> str:
     """User input as a reply may quote it: one line, at most `limit` characters."""
-    return clip(" ".join(clean_text(str(user_text)).split()), limit)
+    return clip(collapse_whitespace(clean_text(str(user_text))), limit)
 
 
 def _line(text: str | None, limit: int) -> str:
@@ -112,11 +119,11 @@ def _line(text: str | None, limit: int) -> str:
     if not text:
         return ""
     if not (text.isprintable() and text[0] != " " and text[-1] != " "):  # (double spaces may stay)
-        text = " ".join(text.split())
+        text = collapse_whitespace(text)
     if "<" in text or "&" in text:
-        text = " ".join(html_to_text(text).split())
+        text = collapse_whitespace(html_to_text(text))
     if not text.isprintable():  # controls or lone surrogates left (split() takes only whitespace)
-        text = " ".join(clean_text(text, keep_newlines=False).split())
+        text = collapse_whitespace(clean_text(text, keep_newlines=False))
     return clip(text, limit)
 
 

@@ -15,6 +15,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import cached_property
 
+from digest.clean import collapse_whitespace
 from digest.latex import to_unicode
 from digest.models import AnnounceType, Paper
 from digest.taxonomy import load_taxonomy
@@ -24,11 +25,14 @@ _SPACES = str.maketrans({"-": " ", "_": " "})
 
 
 def fold(text: str) -> str:
-    """Lowercase, strip accents and treat hyphens like spaces: 'Self-Supervised Régression' -> 'self supervised regression'."""
+    """Lowercase, strip accents and treat hyphens like spaces.
+
+    'Self-Supervised Régression' -> 'self supervised regression'.
+    """
     if not text.isascii():
         text = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in text if not unicodedata.combining(c))
-    return " ".join(text.lower().translate(_SPACES).split())
+    return collapse_whitespace(text.lower().translate(_SPACES))
 
 
 def bits(mask: int) -> list[int]:
@@ -49,7 +53,7 @@ class AuthorName:
     given: tuple[str, ...]
 
     @classmethod
-    def parse(cls, name: str) -> "AuthorName":
+    def parse(cls, name: str) -> AuthorName:
         folded = fold(name).replace(".", " ")
         if "," in folded:  # "LeCun, Yann"
             last, _, rest = folded.partition(",")
@@ -60,7 +64,7 @@ class AuthorName:
             return cls("", ())
         return cls(words[-1].replace(",", ""), tuple(w.replace(",", "") for w in words[:-1]))
 
-    def compatible(self, other: "AuthorName") -> bool:
+    def compatible(self, other: AuthorName) -> bool:
         """Same last name, and first names agree as far as both are known ('Y.' fits 'Yann')."""
         if self.last != other.last:
             return False
@@ -80,7 +84,7 @@ class DayIndex:
     _author_cache: dict[str, int] = field(default_factory=dict)
 
     @classmethod
-    def build(cls, announced: list[tuple[Paper, AnnounceType]]) -> "DayIndex":
+    def build(cls, announced: list[tuple[Paper, AnnounceType]]) -> DayIndex:
         return cls(papers=[p for p, _ in announced], types=[t for _, t in announced])
 
     @cached_property

@@ -109,15 +109,6 @@ def load_digest(
         return _digest_from_row(row, store), int((row.counts or {}).get("cards", 0))
 
 
-def find_digest(sessions: sessionmaker[Session], store: PaperStore, chat_id: str, day: dt.date) -> tuple[int, Digest] | None:
-    """The chat's stored digest for `day`, with its id."""
-    with sessions() as session:
-        row = session.scalar(select(DigestRow).where(DigestRow.chat_id == chat_id, DigestRow.day == day))
-        if row is None:
-            return None
-        return row.id, _digest_from_row(row, store)
-
-
 def _digest_from_row(row: DigestRow, store: PaperStore) -> Digest:
     papers = store.get_papers([e["id"] for e in row.entries])
     entries = tuple(
@@ -131,7 +122,8 @@ def _digest_from_row(row: DigestRow, store: PaperStore) -> Digest:
     return Digest(chat_id=row.chat_id, day=row.day, entries=entries, counts=counts, covers=covers)
 
 
-def latest_entry_for(sessions: sessionmaker[Session], chat_id: str, paper_id: str, recent: int = 14) -> tuple[int, dict] | None:
+def latest_entry_for(sessions: sessionmaker[Session], chat_id: str, paper_id: str,
+                     recent: int = 14) -> tuple[int, dict] | None:
     """(number in its digest, stored entry) of a paper in one of the chat's recent digests.
 
     A card redrawn after a button press (Save's new state) keeps its number and its reason.

@@ -151,10 +151,12 @@ _PRIORITIES: list[tuple[int, re.Pattern[str]]] = [
     (0, re.compile(r"abstract|summary", re.I)),
     (1, re.compile(r"introduction|overview|motivation", re.I)),
     (2, re.compile(r"conclusion|discussion|limitation|future|broader impact", re.I)),
-    (3, re.compile(r"method|approach|model|architecture|framework|algorithm|design|formulation|theory|preliminar|background|problem", re.I)),
+    (3, re.compile(r"method|approach|model|architecture|framework|algorithm|design|formulation|theory|preliminar|"
+                   r"background|problem", re.I)),
     (4, re.compile(r"experiment|evaluation|result|benchmark|ablation|analysis|setup|dataset|empirical", re.I)),
     (6, re.compile(r"related work|prior work|literature", re.I)),
-    (8, re.compile(r"acknowledg|appendix|supplementa|proof|checklist|ethic|reproducibility|contribution statement|author", re.I)),
+    (8, re.compile(r"acknowledg|appendix|supplementa|proof|checklist|ethic|reproducibility|contribution statement|"
+                   r"author", re.I)),
 ]
 _APPENDIX_NUMBER = re.compile(r"^(?:appendix\s+)?[A-H](?:\.\d+)*\.?\s", re.I)
 

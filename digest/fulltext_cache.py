@@ -19,7 +19,7 @@ from digest.db import Base
 from digest.fulltext import DEFAULT_MAX_BYTES, FullText, Section, fetch_fulltext
 from digest.schema import utcnow
 
-__all__ = ["FullTextRow", "FullTextCache"]
+__all__ = ["FullTextCache", "FullTextRow"]
 
 
 class FullTextRow(Base):

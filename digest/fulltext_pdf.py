@@ -24,10 +24,11 @@ import pypdfium2 as pdfium
 
 from digest.fulltext import Section
 
-__all__ = ["parse_pdf", "page_texts", "clean_pages"]
+__all__ = ["clean_pages", "page_texts", "parse_pdf"]
 
 _STAMP = re.compile(r"arXiv:\s?\d{4}\.\d{4,5}(?:v\d+)?\s*\[[^\]]{2,20}\]\s*\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4}")
-_OLD_STAMP = re.compile(r"arXiv:\s?[a-z-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?\s*\[[^\]]{2,20}\]\s*\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4}")
+_OLD_STAMP = re.compile(r"arXiv:\s?[a-z-]+(?:\.[A-Z]{2})?/\d{7}(?:v\d+)?\s*"
+                        r"\[[^\]]{2,20}\]\s*\d{1,2}\s+[A-Z][a-z]{2}\s+\d{4}")
 _PAGE_NUMBER = re.compile(r"^(?:page\s+)?(?:\d{1,4}|[ivxlc]{1,6})(?:\s*(?:of|/)\s*\d{1,4})?$", re.I)
 _NUMBERED = re.compile(r"^(?P<num>(?:\d{1,2}|[A-H])(?:\.\d{1,2})*)\.?\s+(?P<name>[A-Z][^\n]{1,80})$")
 _NAMED = re.compile(

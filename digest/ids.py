@@ -19,9 +19,9 @@ message never turn into paper cards.
 from __future__ import annotations
 
 import datetime as dt
-
 import re
 
+from digest.clean import collapse_whitespace
 from digest.errors import BadArxivId
 
 __all__ = ["abs_url", "find_ids", "html_url", "parse_id", "pdf_url"]
@@ -196,5 +196,5 @@ def _check_old(archive: str, number: str) -> str:
 
 
 def _shorten(text: str, limit: int = 60) -> str:
-    text = " ".join(text.split())
+    text = collapse_whitespace(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"

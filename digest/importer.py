@@ -44,7 +44,7 @@ from sqlalchemy import func
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
-from digest.clean import clean_paper
+from digest.clean import clean_paper, collapse_whitespace
 from digest.errors import BadInput
 from digest.ids import parse_id
 from digest.models import AnnounceType, Paper
@@ -350,13 +350,13 @@ def _parsed_authors(value: object) -> tuple[str, ...]:
             raise wrong
         name = f"{forenames} {keyname} {suffix}".strip()
         if name:
-            names.append(" ".join(name.split()) if "  " in name else name)
+            names.append(collapse_whitespace(name) if "  " in name else name)
     return tuple(names)
 
 
 def _split_authors(text: str) -> tuple[str, ...]:
     """Names from the `authors` string: "A. One, B. Two (MIT) and C. Three"."""
-    text = _PARENTHESES.sub(" ", " ".join(text.split()))
+    text = _PARENTHESES.sub(" ", collapse_whitespace(text))
     return tuple(n.strip() for n in _AUTHOR_SPLIT.split(text) if n.strip())
 
 

@@ -62,7 +62,8 @@ class IngestReport:
 
     def summary(self) -> str:
         types = ", ".join(f"{n} {kind}" for kind, n in sorted(self.by_type.items())) or "no items"
-        line = f"{self.expected_day}: {self.status} ({len(self.feeds)} feeds; {types}; {self.new_listings} new listings)"
+        counts = f"{len(self.feeds)} feeds; {types}; {self.new_listings} new listings"
+        line = f"{self.expected_day}: {self.status} ({counts})"
         if self.skipped:
             reasons = ", ".join(f"{n} {why}" for why, n in self.skipped.most_common())
             line += f"; {sum(self.skipped.values())} items skipped ({reasons})"
@@ -78,8 +79,9 @@ async def ingest_day(
     report = IngestReport(expected_day=expected_day)
     for feed in feeds:
         try:
-            result = await fetch_feed(http, rss_url, feed, day=expected_day,
-                                      skip_day=lambda dated, feed=feed: store.mailing_status(dated).get(feed) == "announced")
+            result = await fetch_feed(
+                http, rss_url, feed, day=expected_day,
+                skip_day=lambda dated, feed=feed: store.mailing_status(dated).get(feed) == "announced")
         except FeedUnavailable as exc:
             log.warning("feed %s failed: %s", feed, exc)
             report.feeds[feed] = "failed"

@@ -32,7 +32,9 @@ from pylatexenc.latex2text import LatexNodes2Text, MacroTextSpec
 from pylatexenc.latex2text import get_default_latex_context_db as text_context_db
 from pylatexenc.macrospec import std_macro
 
-__all__ = ["collapse_whitespace", "escape_commonmark", "markdown_math_to_unicode", "to_unicode"]
+from digest.clean import collapse_whitespace
+
+__all__ = ["escape_commonmark", "markdown_math_to_unicode", "to_unicode"]
 
 log = logging.getLogger(__name__)
 
@@ -61,11 +63,6 @@ def to_unicode(text: str) -> str:
         for is_latex, words in _runs(text.split())
     ]
     return " ".join(part for part in parts if part)
-
-
-def collapse_whitespace(text: str) -> str:
-    """One space between words: newlines, tabs and non-breaking spaces (`~`) included."""
-    return " ".join(text.split())
 
 
 def _runs(words: list[str]) -> Iterator[tuple[bool, list[str]]]:

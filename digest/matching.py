@@ -22,7 +22,7 @@ from functools import lru_cache
 from digest.categories import CategoryExpr, parse_expr
 from digest.day_index import DayIndex, bits
 from digest.models import AnnounceType, Paper
-from digest.subscriptions import Subscription
+from digest.subscriptions.subscription import Subscription
 from digest.taxonomy import load_taxonomy
 
 # chat_id, papers -> {paper_id: (score, reason or None)}; the personal ranker plugs in here.
@@ -59,7 +59,7 @@ class Digest:
     their reason strings, the first time someone reads `entries`.
     """
 
-    __slots__ = ("chat_id", "day", "counts", "covers", "_entries", "_make_entries")
+    __slots__ = ("_entries", "_make_entries", "chat_id", "counts", "covers", "day")
 
     def __init__(
         self,

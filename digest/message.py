@@ -9,7 +9,7 @@ reference. Messages round-trip through JSON (`to_dict`/`from_dict`) so the outbo
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 MAX_ACTION_BYTES = 64
 
@@ -33,7 +33,7 @@ class Link:
     bold: bool = False
 
 
-Span = Union[Text, Link]
+Span = Text | Link
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,7 +65,7 @@ class Markdown:
     text: str
 
 
-Block = Union[Heading, Paragraph, Quote, Markdown]
+Block = Heading | Paragraph | Quote | Markdown
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 
 from digest.arxiv_http import ArxivHttp
+from digest.clean import collapse_whitespace
 from digest.errors import BadInput, SourceError
 from digest.ids import parse_id
 from digest.models import Paper
@@ -151,7 +152,7 @@ def _header_id(header: ET.Element) -> str:
 
 def _text(element: ET.Element, ns: str, name: str) -> str | None:
     value = element.findtext(f"{ns}{name}")
-    value = " ".join(value.split()) if value else ""
+    value = collapse_whitespace(value) if value else ""
     return value or None
 
 

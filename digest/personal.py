@@ -40,6 +40,7 @@ from collections.abc import Sequence
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.clean import collapse_whitespace
 from digest.feedback import chat_signal, has_signal
 from digest.models import Paper
 from digest.store import PaperStore
@@ -116,7 +117,7 @@ def rank_papers(
 
 
 def _norm_name(name: str) -> str:
-    return " ".join(name.lower().replace(".", " ").split())
+    return collapse_whitespace(name.lower().replace(".", " "))
 
 
 def _author_index(likes: Sequence[Paper]) -> dict[str, str]:

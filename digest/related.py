@@ -5,8 +5,8 @@ below, kept for the benchmark). Ten words lose most of what an abstract says, so
 whole texts instead: the cosine between TF-IDF vectors (title counted twice, term frequency
 saturated and length-normalised as in BM25, English stop words and near-universal words dropped)
 of the paper and of every stored paper. `bench/bench_related.py` measures both on the 75k corpus
-with a co-authorship relevance proxy (figures in the README). Fusing in the BM25 score of the paper's 25 best keywords was
-measured too and added nothing (nDCG@10 0.124 vs 0.125), and so did LSA (TruncatedSVD, 128 or
+with a co-authorship relevance proxy (figures in the README). Fusing in the BM25 score of the paper's
+25 best keywords was measured too and added nothing (nDCG@10 0.124 vs 0.125), and so did LSA (TruncatedSVD, 128 or
 256 dimensions, alone or mixed in: 0.056-0.110 vs 0.114), so neither is done.
 
 `PaperVectors` keeps those vectors in a persisted, memory-mapped index (`digest.vector_index`) in

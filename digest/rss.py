@@ -21,19 +21,18 @@ text, removes control characters and caps titles and abstracts; renderers escape
 from __future__ import annotations
 
 import datetime as dt
-import email.utils
 import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 from xml.sax import SAXException
-from zoneinfo import ZoneInfo
 
 import feedparser
 
 from digest.arxiv_http import ArxivHttp
-from digest.clean import clean_paper
+from digest.calendar import NEW_YORK, parse_rfc822
+from digest.clean import clean_paper, collapse_whitespace
 from digest.errors import AnswerTooLarge, BadArxivId, FeedUnavailable
 from digest.ids import parse_id, submitted_month
 from digest.models import Announcement, AnnounceType, FeedResult, Paper
@@ -42,7 +41,6 @@ __all__ = ["feed_url", "fetch_feed", "parse_feed", "peek_feed_date", "split_auth
 
 log = logging.getLogger(__name__)
 
-ARXIV_TZ = ZoneInfo("America/New_York")
 MAX_FEED_BYTES = 50_000_000  # the largest daily feed (all of physics) is a few MB
 
 _GUID_PREFIX = re.compile(r"^oai:arxiv\.org:", re.IGNORECASE)
@@ -91,7 +89,8 @@ async def fetch_feed(
         raise FeedUnavailable(str(exc)) from None
     if response.status_code != 200:
         raise FeedUnavailable(f"arXiv answered HTTP {response.status_code} for {url}")
-    if skip_day is not None and (dated := peek_feed_date(response.content)) is not None and dated != day and skip_day(dated):
+    dated = peek_feed_date(response.content) if skip_day is not None else None
+    if skip_day is not None and dated is not None and dated != day and skip_day(dated):
         cats = tuple(categories.split("+")) if isinstance(categories, str) else tuple(categories)
         unread = response.content.count(b"<item>") + response.content.count(b"<item ")
         return FeedResult(announcements=(), feed_date=dated, categories=cats,
@@ -149,7 +148,7 @@ def split_authors(creator: str) -> tuple[str, ...]:
     names: list[str] = []
     for part in creator.split(","):
         for name in _AND.split(part):
-            name = " ".join(name.split())
+            name = collapse_whitespace(name)
             if not name:
                 continue
             if names and name.lower() in _SUFFIXES:
@@ -246,26 +245,15 @@ def _categories(entry: Any) -> tuple[str, ...]:
 def _abstract(description: str) -> str:
     """The text after "Abstract:"; the whole description when arXiv left the marker out."""
     parts = _ABSTRACT.split(description, maxsplit=1)
-    return _collapse(parts[1] if len(parts) == 2 else description)
+    return collapse_whitespace(parts[1] if len(parts) == 2 else description)
 
 
 def _et_date(value: str | None) -> dt.date | None:
     """An RFC 822 date as the calendar day in New York, where arXiv's schedule lives."""
-    if not value:
-        return None
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return when.astimezone(ARXIV_TZ).date()
-
-
-def _collapse(text: str) -> str:
-    return " ".join(text.split())
+    when = parse_rfc822(value)
+    return when.astimezone(NEW_YORK).date() if when else None
 
 
 def _clean(value: str | None) -> str | None:
     """Collapsed text, or None for a missing or blank field."""
-    return _collapse(value or "") or None
+    return collapse_whitespace(value or "") or None

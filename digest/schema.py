@@ -18,11 +18,11 @@ from digest.db import Base
 
 def as_stored(moment: dt.datetime) -> dt.datetime:
     """A time as the tables store it: naive UTC (an already naive time is taken to be UTC)."""
-    return moment.astimezone(dt.timezone.utc).replace(tzinfo=None) if moment.tzinfo else moment
+    return moment.astimezone(dt.UTC).replace(tzinfo=None) if moment.tzinfo else moment
 
 
 def utcnow() -> dt.datetime:
-    return as_stored(dt.datetime.now(dt.timezone.utc))
+    return as_stored(dt.datetime.now(dt.UTC))
 
 
 class PaperRow(Base):

@@ -37,7 +37,7 @@ __all__ = [
     "SearchPage",
     "create_search_index",
     "drop_search_index",
-    "index_papers",
+    "ensure_search_index",
     "rebuild_search_index",
     "search_index_exists",
     "suspend_search_index",
@@ -560,19 +560,26 @@ def _postgres_window_sql(query: SearchQuery, relaxed: bool, tsquery: str, join: 
             f"WHERE {where} ORDER BY score DESC, s.paper_id LIMIT :limit OFFSET :offset", params)
 
 
-def index_papers(engine: Engine, ids: list[str] | None = None) -> int:
-    """Make sure stored papers are searchable after an ingest or import; returns papers (re)indexed.
+def ensure_search_index(engine: Engine) -> int:
+    """Build the search index when it is missing or its triggers are gone; returns papers indexed (0: it was current).
 
-    The triggers keep the index in step with every write, so normally this does nothing. It builds
-    the index (from every stored paper) when the database does not have one yet, e.g. one created
-    before the search migration, and re-indexes when the index is missing papers.
+    Called once when the schema is set up (`bot.migrate.init_db`), not after every fetch: while the
+    triggers exist they keep the index in step with every write. The index is missing in a database
+    whose migration dropped an older layout; its triggers are missing after a bulk load that
+    suspended them (`suspend_search_index`) and stopped before its `rebuild_search_index`.
     """
     with engine.begin() as conn:
-        if not search_index_exists(conn):
-            return rebuild_search_index(conn)
-        if _dialect(conn) == "sqlite":
-            indexed = conn.execute(text("SELECT count(*) FROM search_docs")).scalar_one()
-        else:
-            indexed = conn.execute(text("SELECT count(*) FROM paper_search")).scalar_one()
-        stored = conn.execute(text("SELECT count(*) FROM papers")).scalar_one()
-        return rebuild_search_index(conn) if indexed != stored else 0
+        if search_index_exists(conn) and _triggers_exist(conn):
+            return 0
+        return rebuild_search_index(conn)
+
+
+def _triggers_exist(connection: Connection) -> bool:
+    if _dialect(connection) == "sqlite":
+        count = connection.execute(text(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'trigger' AND name IN "
+            "('papers_fts_insert', 'papers_fts_update', 'papers_fts_delete')")).scalar_one()
+        return bool(count == 3)
+    count = connection.execute(text(
+        "SELECT count(*) FROM pg_trigger WHERE tgname = 'papers_search_sync' AND NOT tgisinternal")).scalar_one()
+    return bool(count)

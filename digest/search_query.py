@@ -29,7 +29,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 
-from digest.clean import echo
+from digest.clean import collapse_whitespace, echo
 from digest.errors import BadArxivId, BadInput
 from digest.ids import parse_id
 
@@ -94,7 +94,7 @@ _SYNTAX_HELP = ('Try words, "a phrase", -exclude, au:name, cat:cs.CL, after:2025
 
 def parse_query(text: str) -> SearchQuery:
     """Parse what follows /search. Raises BadQuery for an empty query or a bad filter value."""
-    text = " ".join(text.split())
+    text = collapse_whitespace(text)
     if not text:
         raise BadQuery(f"What should I search for? {_SYNTAX_HELP}")
     if len(text) > MAX_QUERY_CHARS:
@@ -132,7 +132,7 @@ def parse_query(text: str) -> SearchQuery:
         if kind is None:
             _add_text(value, quoted is not None and field is None, negated, words, phrases, exclude)
         elif kind == "author":
-            name = " ".join(value.split())
+            name = collapse_whitespace(value)
             if not _WORDISH.search(name):
                 raise BadQuery(f"au: needs a name, e.g. au:hinton or au:\"yann lecun\". {_SYNTAX_HELP}")
             authors.append(name)
@@ -182,7 +182,7 @@ def _as_paper_id(text: str) -> str | None:
 def _add_text(value: str, quoted: bool, negated: bool, words: list[str], phrases: list[str],
               exclude: list[str]) -> None:
     """Sort one piece of free text into words, phrases or exclusions; punctuation alone is dropped."""
-    value = " ".join(value.split()).lower()
+    value = collapse_whitespace(value).lower()
     if not _WORDISH.search(value):
         return
     if negated:
@@ -207,7 +207,8 @@ def _parse_date(value: str, name: str, *, end: bool) -> dt.date:
     """`YYYY`, `YYYY-MM` or `YYYY-MM-DD`; a year or month means its first day, or its last when `end`."""
     match = _DATE.match(value)
     if not match:
-        raise BadQuery(f"{echo(name + ':' + value)} is not a date; use YYYY, YYYY-MM or YYYY-MM-DD, e.g. {name}:2025-03-01.")
+        raise BadQuery(f"{echo(name + ':' + value)} is not a date; "
+                       f"use YYYY, YYYY-MM or YYYY-MM-DD, e.g. {name}:2025-03-01.")
     year = int(match.group(1))
     month = int(match.group(2) or (12 if end else 1))
     try:

@@ -78,7 +78,7 @@ class PaperStore:
 
     def __init__(self, sessions: sessionmaker[Session], clock: Callable[[], dt.datetime] | None = None) -> None:
         self.sessions = sessions
-        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
 
     def now(self) -> dt.datetime:
         """The store's clock as naive UTC, the way times are stored."""
@@ -226,7 +226,8 @@ class PaperStore:
         with self.sessions.begin() as session:
             row = session.scalar(select(MailingRow).where(MailingRow.day == day, MailingRow.feed == feed))
             if row is None:
-                session.add(MailingRow(day=day, feed=feed, status=status, items=items, error=error, fetched_at=self.now()))
+                session.add(MailingRow(day=day, feed=feed, status=status, items=items, error=error,
+                                       fetched_at=self.now()))
             elif not (row.status == "announced" and status != "announced"):
                 row.status, row.items, row.error, row.fetched_at = status, items, error, self.now()
 
@@ -236,7 +237,3 @@ class PaperStore:
             rows = session.scalars(select(MailingRow).where(MailingRow.day == day))
             return {row.feed: row.status for row in rows}
 
-    def last_mailing_attempt(self, day: dt.date) -> dt.datetime | None:
-        """When any feed for `day` was last fetched (naive UTC), to avoid hammering arXiv."""
-        with self.sessions() as session:
-            return session.scalar(select(func.max(MailingRow.fetched_at)).where(MailingRow.day == day))

@@ -24,6 +24,8 @@ from dataclasses import dataclass, field
 from importlib import resources
 from types import MappingProxyType
 
+from digest.clean import collapse_whitespace
+
 __all__ = ["Archive", "Category", "Taxonomy", "load_taxonomy"]
 
 # Shown first when someone subscribes for the first time: the busiest categories across fields.
@@ -223,7 +225,7 @@ class Taxonomy:
 
     def _by_name(self, text: str) -> list[str]:
         """Categories named by the text (`machine learning` -> cs.LG, stat.ML), archives, search hits."""
-        lowered = " ".join(text.lower().split())
+        lowered = collapse_whitespace(text.lower())
         exact = [c.id for c in self._canonical_categories() if c.name.lower() == lowered]
         return exact + self._archives_named(text) + [c.id for c in self.search(text, limit=_MAX_SUGGESTIONS)]
 
@@ -236,7 +238,7 @@ class Taxonomy:
         terms = _terms(text)
         if not terms:
             return []
-        lowered = " ".join(text.lower().split())
+        lowered = collapse_whitespace(text.lower())
         return [
             a.id
             for a in self.archive_map.values()

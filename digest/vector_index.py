@@ -94,7 +94,7 @@ class Vocabulary:
     @classmethod
     def fit(cls, texts: list[str], ngrams: int) -> Vocabulary:
         counter = _counter(ngrams, n_docs=len(texts))
-        counts = sparse.csr_matrix(counter.fit_transform(texts + ["paper"]))[: len(texts)]
+        counts = sparse.csr_matrix(counter.fit_transform([*texts, "paper"]))[: len(texts)]
         n = max(1, counts.shape[0])
         df = np.bincount(counts.indices, minlength=counts.shape[1])
         idf = (np.log((1.0 + n) / (1.0 + df)) + 1.0).astype(np.float32)

@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 def test_the_dockerfile_installs_dependencies_before_copying_the_source():
     lines = [line.strip() for line in (ROOT / "Dockerfile").read_text().splitlines()]
     first = lambda prefix: next(i for i, line in enumerate(lines) if line.startswith(prefix))  # noqa: E731
-    assert first("COPY pyproject.toml") < first('&& pip install --no-cache-dir ".[postgres]"') < first("COPY digest")
+    assert first("COPY pyproject.toml") < first('&& pip install --no-cache-dir ".[all,postgres]"') < first("COPY digest")
     assert first("COPY bot") < first("RUN pip install --no-cache-dir --no-deps .")
     assert first("HEALTHCHECK") and "/healthz" in lines[first("HEALTHCHECK") + 1]
     assert first("USER paperboy") < first("ENTRYPOINT")

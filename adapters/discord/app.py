@@ -34,7 +34,15 @@ from adapters.discord.sender import DiscordSender
 from bot.config import DiscordSettings, Settings
 from bot.ports import PlatformUnavailable
 
-__all__ = ["PaperboyClient", "DiscordBot", "build_discord", "run_discord", "start_discord", "start_discord_sender", "configure_endpoints"]
+__all__ = [
+    "DiscordBot",
+    "PaperboyClient",
+    "build_discord",
+    "configure_endpoints",
+    "run_discord",
+    "start_discord",
+    "start_discord_sender",
+]
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +142,7 @@ class DiscordBot:
             log.error("Discord refused discord.token; check the bot token in the Developer Portal")
             await self.client.close()
             raise
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError, discord.DiscordServerError) as exc:
+        except (TimeoutError, aiohttp.ClientError, OSError, discord.DiscordServerError) as exc:
             await self.client.close()
             raise PlatformUnavailable(f"Discord: {type(exc).__name__}: {exc}") from None
         self._task = asyncio.create_task(self.client.connect(reconnect=True), name="discord-gateway")
@@ -155,7 +163,7 @@ class DiscordBot:
                 pass
 
 
-def _report_end(task: "asyncio.Task[None]") -> None:
+def _report_end(task: asyncio.Task[None]) -> None:
     """The gateway connection ended on its own (not by `stop`): say why, loudly."""
     if task.cancelled() or task.exception() is None:
         return

@@ -13,7 +13,7 @@ import zoneinfo
 
 from digest.taxonomy import load_taxonomy
 
-__all__ = ["suggest", "category_choices", "timezone_choices", "language_choices", "LANGUAGES", "MAX_CHOICES"]
+__all__ = ["LANGUAGES", "MAX_CHOICES", "category_choices", "language_choices", "suggest", "timezone_choices"]
 
 MAX_CHOICES = 25
 MAX_CHOICE_CHARS = 100
@@ -24,7 +24,8 @@ LANGUAGES: dict[str, str] = {
     "fr": "French (Français)", "ja": "Japanese (日本語)", "ko": "Korean (한국어)", "pt": "Portuguese (Português)",
     "ru": "Russian (Русский)", "it": "Italian (Italiano)", "nl": "Dutch (Nederlands)", "pl": "Polish (Polski)",
     "tr": "Turkish (Türkçe)", "uk": "Ukrainian (Українська)", "ar": "Arabic (العربية)", "hi": "Hindi (हिन्दी)",
-    "fa": "Persian (فارسی)", "he": "Hebrew (עברית)", "id": "Indonesian (Bahasa Indonesia)", "vi": "Vietnamese (Tiếng Việt)",
+    "fa": "Persian (فارسی)", "he": "Hebrew (עברית)", "id": "Indonesian (Bahasa Indonesia)",
+    "vi": "Vietnamese (Tiếng Việt)",
     "sv": "Swedish (Svenska)", "cs": "Czech (Čeština)", "el": "Greek (Ελληνικά)",
 }
 
@@ -43,10 +44,7 @@ def category_choices(current: str) -> list[tuple[str, str]]:
     """Completions of the category being typed, keeping the ones already typed before it."""
     head, last = _split_last(current)
     taxonomy = load_taxonomy()
-    if last:
-        found = taxonomy.search(last, limit=MAX_CHOICES)
-    else:
-        found = taxonomy.popular_categories()[:MAX_CHOICES]
+    found = taxonomy.search(last, limit=MAX_CHOICES) if last else taxonomy.popular_categories()[:MAX_CHOICES]
     choices = []
     for category in found:
         value = head + category.id
@@ -68,7 +66,8 @@ def _split_last(current: str) -> tuple[str, str]:
 
 def _inside_id(text: str, dash: int) -> bool:
     before = re.search(r"[A-Za-z]+$", text[:dash])
-    return bool(before) and before.group(0).lower() in {"hep", "math", "nucl", "astro", "cond", "quant", "gr", "nlin", "q"}
+    archives_with_dashes = {"hep", "math", "nucl", "astro", "cond", "quant", "gr", "nlin", "q"}
+    return bool(before) and before.group(0).lower() in archives_with_dashes
 
 
 @functools.lru_cache(maxsize=1)

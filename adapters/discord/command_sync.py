@@ -31,7 +31,8 @@ def commands_fingerprint(tree: app_commands.CommandTree[Any]) -> str:
     return hashlib.sha256(json.dumps(payload, sort_keys=True, default=str).encode()).hexdigest()
 
 
-async def sync_if_changed(tree: app_commands.CommandTree[Any], sessions: sessionmaker[Session], application_id: int) -> bool:
+async def sync_if_changed(tree: app_commands.CommandTree[Any], sessions: sessionmaker[Session],
+                          application_id: int) -> bool:
     """Sync the global commands if they differ from the last sync; True when a sync happened."""
     key = f"discord:commands:{application_id}"
     fingerprint = commands_fingerprint(tree)

@@ -19,7 +19,7 @@ from adapters.discord.autocomplete import suggest
 from adapters.discord.interactions import InteractionHandler
 from bot.command_specs import COMMANDS, CommandSpec, Param
 
-__all__ = ["PaperboyTree", "add_commands", "command_text", "build_command"]
+__all__ = ["PaperboyTree", "add_commands", "build_command", "command_text"]
 
 log = logging.getLogger(__name__)
 
@@ -49,13 +49,14 @@ def build_command(spec: CommandSpec, handler: InteractionHandler) -> app_command
         await handler.run_command(interaction, command_text(spec, values))
 
     # discord.py reads a command's options from its callback's signature: give it the spec's.
-    parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction)]
+    parameters = [inspect.Parameter("interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+                                    annotation=discord.Interaction)]
     for param in spec.params:
         parameters.append(
             inspect.Parameter(
                 param.name,
                 inspect.Parameter.KEYWORD_ONLY,
-                annotation=str if param.required else Optional[str],
+                annotation=str if param.required else Optional[str],  # noqa: UP045 (discord.py reads it at runtime)
                 default=inspect.Parameter.empty if param.required else None,
             )
         )

@@ -18,7 +18,7 @@ import discord
 
 from digest.message import Button
 
-__all__ = ["ActionButton", "ButtonPressHandler", "build_view", "MAX_ROWS", "MAX_PER_ROW", "CUSTOM_ID_PREFIX"]
+__all__ = ["CUSTOM_ID_PREFIX", "MAX_PER_ROW", "MAX_ROWS", "ActionButton", "ButtonPressHandler", "build_view"]
 
 CUSTOM_ID_PREFIX = "pb:"
 MAX_ROWS = 5
@@ -51,7 +51,7 @@ class ActionButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"pb
     @classmethod
     async def from_custom_id(
         cls, interaction: discord.Interaction[Any], item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> "ActionButton":
+    ) -> ActionButton:
         button = item if isinstance(item, discord.ui.Button) else None
         return cls(match["action"], (button.label if button else "") or "", custom_id=match.group(0))
 

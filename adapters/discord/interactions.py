@@ -23,7 +23,7 @@ from bot.app import ActionReply
 from bot.ports import ChatContext, ChatKind
 from digest.message import Message
 
-__all__ = ["InteractionHandler", "PaperboyCore", "AskModal", "context_of", "APOLOGY"]
+__all__ = ["APOLOGY", "AskModal", "InteractionHandler", "PaperboyCore", "context_of"]
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,8 @@ class InteractionHandler:
 
     async def run_ask(self, interaction: discord.Interaction[Any], paper_id: str, question: str) -> None:
         """The Ask modal was submitted: show the question in the chat, then let paperboy answer it."""
-        await interaction.response.send_message(f"**Question about {paper_id}:** {discord.utils.escape_markdown(question)}")
+        asked = discord.utils.escape_markdown(question)
+        await interaction.response.send_message(f"**Question about {paper_id}:** {asked}")
         messages = await self.paperboy.handle_text(context_of(interaction), f"/ask {paper_id} {question}")
         if messages:
             await self.send_followups(interaction, messages)
@@ -145,7 +146,7 @@ class InteractionHandler:
 class AskModal(discord.ui.Modal):
     """"Ask" on a paper card: one text box for the question about that paper."""
 
-    question: discord.ui.TextInput["AskModal"] = discord.ui.TextInput(
+    question: discord.ui.TextInput[AskModal] = discord.ui.TextInput(
         label="Your question", style=discord.TextStyle.paragraph, max_length=1000,
         placeholder="e.g. What is new compared with earlier work?",
     )

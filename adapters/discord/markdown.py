@@ -21,7 +21,7 @@ from discord.utils import escape_markdown
 
 from digest.latex import markdown_math_to_unicode
 
-__all__ = ["escape", "convert_llm_markdown", "split_text", "clip"]
+__all__ = ["clip", "convert_llm_markdown", "escape", "split_text"]
 
 _LINE_START = re.compile(r"^(\s*)(?:(#+|>+|[\-+*])|(\d+)\.)(?=\s)", re.MULTILINE)
 _FENCE = re.compile(r"^\s*(```|~~~)")

@@ -19,7 +19,7 @@ from adapters.discord.components import build_view
 from adapters.discord.markdown import clip, convert_llm_markdown, escape, split_text
 from digest.message import Block, Heading, Link, Markdown, Message, Paragraph, Quote, Span, Text
 
-__all__ = ["DiscordPayload", "render", "render_preview", "CONTENT_LIMIT", "DESCRIPTION_LIMIT", "EMBED_COLOUR"]
+__all__ = ["CONTENT_LIMIT", "DESCRIPTION_LIMIT", "EMBED_COLOUR", "DiscordPayload", "render", "render_preview"]
 
 CONTENT_LIMIT = 2000
 TITLE_LIMIT = 256

@@ -28,7 +28,7 @@ from bot.metrics import FLOODS
 from bot.ports import ChatUnreachable, SendError, SentRef, TransientSendError
 from digest.message import Message
 
-__all__ = ["DiscordSender", "DiscordAnswerStream", "nonce_for", "channel_id_of", "UNREACHABLE_CODES"]
+__all__ = ["UNREACHABLE_CODES", "DiscordAnswerStream", "DiscordSender", "channel_id_of", "nonce_for"]
 
 log = logging.getLogger(__name__)
 
@@ -72,7 +72,7 @@ def _mapped_errors(chat_id: str) -> Iterator[None]:
         if exc.status >= 500:
             raise TransientSendError(f"{chat_id}: Discord error {exc.status}") from exc
         raise SendError(f"{chat_id}: Discord refused the message: {exc.text or exc.status} (code {exc.code})") from exc
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as exc:
+    except (TimeoutError, aiohttp.ClientError, OSError) as exc:
         raise TransientSendError(f"{chat_id}: network error {type(exc).__name__}") from exc
 
 
@@ -98,7 +98,8 @@ class DiscordSender:
     async def _fleet_slot(self, channel_id: int) -> None:
         """Wait for Discord's global and per-channel limits counted across every sender (PostgreSQL)."""
         if self._fleet is not None:
-            await self._fleet.wait_for([("dc:global", GLOBAL_INTERVAL_S), (f"dc:channel:{channel_id}", CHANNEL_INTERVAL_S)])
+            await self._fleet.wait_for([("dc:global", GLOBAL_INTERVAL_S),
+                                        (f"dc:channel:{channel_id}", CHANNEL_INTERVAL_S)])
 
     def _channel(self, chat_id: str) -> discord.PartialMessageable:
         return self._client.get_partial_messageable(channel_id_of(chat_id))
@@ -138,7 +139,7 @@ class DiscordSender:
                     await channel.get_partial_message(stale).delete()
         return SentRef(chat_id=chat_id, message_id=",".join(new_ids))
 
-    async def open_stream(self, chat_id: str, *, reply_to: str | None = None) -> "DiscordAnswerStream":
+    async def open_stream(self, chat_id: str, *, reply_to: str | None = None) -> DiscordAnswerStream:
         """Post a placeholder (as a reply to `reply_to` when given) that the answer will fill in."""
         channel = self._channel(chat_id)
         kwargs: dict[str, Any] = render_preview("").send_kwargs()
@@ -155,7 +156,8 @@ class DiscordAnswerStream:
     """A placeholder message edited with the answer so far, no faster than Discord allows."""
 
     def __init__(
-        self, sender: DiscordSender, channel: discord.PartialMessageable, chat_id: str, message_id: int, *, interval: float
+        self, sender: DiscordSender, channel: discord.PartialMessageable, chat_id: str, message_id: int, *,
+        interval: float,
     ) -> None:
         self._sender = sender
         self._channel = channel

@@ -24,6 +24,7 @@ from collections.abc import Awaitable, Callable
 from urllib.parse import urlsplit
 
 from telegram import BotCommand, Update
+from telegram.constants import BotCommandLimit
 from telegram.error import InvalidToken, NetworkError, RetryAfter
 from telegram.ext import (
     Application,
@@ -119,7 +120,8 @@ def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits
     application.add_handler(MessageHandler(filters.COMMAND & filters.ChatType.PRIVATE & filters.UpdateType.MESSAGE,
                                            handlers.on_unknown_command))
     application.add_handler(MessageHandler(filters.StatusUpdate.MIGRATE, handlers.on_migrate))
-    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE, handlers.on_text))
+    application.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & filters.UpdateType.MESSAGE,
+                                           handlers.on_text))
     application.add_handler(CallbackQueryHandler(handlers.on_callback))
     application.add_handler(ChatMemberHandler(handlers.on_my_chat_member, ChatMemberHandler.MY_CHAT_MEMBER))
     application.add_handler(ChatMemberHandler(handlers.on_chat_member, ChatMemberHandler.CHAT_MEMBER))
@@ -129,7 +131,8 @@ def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits
 
 async def register_commands(application: Application) -> None:
     """Tell Telegram the command list (the "/" menu) from `bot.command_specs.COMMANDS`."""
-    await application.bot.set_my_commands([BotCommand(c.name, c.description[:256]) for c in COMMANDS])
+    await application.bot.set_my_commands(
+        [BotCommand(c.name, c.description[:BotCommandLimit.MAX_DESCRIPTION]) for c in COMMANDS])
 
 
 async def start_telegram(paperboy: Paperboy, settings: Settings, *,

@@ -24,6 +24,7 @@ import re
 from collections import deque
 
 from telegram import Chat, ChatMember, ChatMemberUpdated, Message, MessageEntity, Update
+from telegram.constants import CallbackQueryLimit
 from telegram.ext import ApplicationHandlerStop, ContextTypes
 
 from adapters.telegram.context import AdminCache, chat_kind, reply_of
@@ -47,7 +48,8 @@ _PRESENT = {ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER, ChatM
 class TelegramHandlers:
     """The update callbacks, sharing the core, the sender and the admin cache."""
 
-    def __init__(self, paperboy: Paperboy, sender: TelegramSender, admins: AdminCache, *, webhook: bool = False) -> None:
+    def __init__(self, paperboy: Paperboy, sender: TelegramSender, admins: AdminCache, *,
+                 webhook: bool = False) -> None:
         self.paperboy = paperboy
         self.sender = sender
         self.admins = admins
@@ -153,11 +155,11 @@ class TelegramHandlers:
         work = asyncio.ensure_future(self.paperboy.handle_action(ctx, query.data, message_id=str(message.message_id)))
         try:
             reply = await asyncio.wait_for(asyncio.shield(work), ANSWER_WITHIN_S)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             await query.answer()  # stop the spinner; the result follows as messages
             reply = await work
         else:
-            notice = (reply.notice or "")[:200] or None
+            notice = (reply.notice or "")[:CallbackQueryLimit.ANSWER_CALLBACK_QUERY_TEXT_LENGTH] or None
             await query.answer(notice, show_alert=bool(reply.alert and notice))
         if reply.edit is not None:
             try:
@@ -198,7 +200,7 @@ class TelegramHandlers:
             return
         try:
             if update.callback_query is not None:
-                await update.callback_query.answer(APOLOGY[:200])
+                await update.callback_query.answer(APOLOGY[:CallbackQueryLimit.ANSWER_CALLBACK_QUERY_TEXT_LENGTH])
             elif update.effective_chat is not None:
                 await self.sender.send(chat_ref(update.effective_chat.id), text_message(APOLOGY))
         except Exception:  # the apology is best effort; the log line above is what matters

@@ -30,6 +30,8 @@ from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
+from telegram.constants import FloodLimit
+
 __all__ = ["Permit", "RateLimiter", "RateLimits"]
 
 _POLL_S = 0.005  # how often to look again while a window is full of requests still in flight
@@ -39,10 +41,10 @@ _POLL_S = 0.005  # how often to look again while a window is full of requests st
 class RateLimits:
     """Telegram's flood limits (defaults are the documented ones); scale them in benchmarks."""
 
-    overall_per_s: float = 30.0
-    chat_per_s: float = 1.0
-    group_per_min: float = 20.0
-    group_edits_per_min: float = 20.0
+    overall_per_s: float = float(FloodLimit.MESSAGES_PER_SECOND)  # 30
+    chat_per_s: float = float(FloodLimit.MESSAGES_PER_SECOND_PER_CHAT)  # 1
+    group_per_min: float = float(FloodLimit.MESSAGES_PER_MINUTE_PER_GROUP)  # 20
+    group_edits_per_min: float = 20.0  # not in telegram.constants; Telegram's 429s show the same 20
     safety: float = 0.95
 
 
@@ -59,7 +61,7 @@ class _Entry:
 class _Window:
     """At most `count` requests in any `seconds`; a request counts until `seconds` after its answer."""
 
-    __slots__ = ("count", "seconds", "entries")
+    __slots__ = ("count", "entries", "seconds")
 
     def __init__(self, count: float, seconds: float) -> None:
         self.count = max(1, int(count))
@@ -92,7 +94,7 @@ class _Window:
 class Permit:
     """Leave to send one request; `release()` it when the answer (or an error) came back."""
 
-    __slots__ = ("_entries", "_clock")
+    __slots__ = ("_clock", "_entries")
 
     def __init__(self, entries: list[_Entry], clock: Callable[[], float]) -> None:
         self._entries = entries

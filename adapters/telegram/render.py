@@ -6,8 +6,9 @@ per part, closing and re-opening tags where the style changes. Because every par
 from styles, not cut out of an HTML string, a split can never leave a tag open or cut an
 `&amp;` apart: a quote that has to be split is simply re-opened in the next part.
 
-Limits come from the Bot API (see shared/REFERENCE.md): text is counted in UTF-16 code units
-after entity parsing; at most 8 buttons a row and 100 in all; callback data is 1-64 bytes.
+Limits come from the Bot API, as PTB's `telegram.constants` spells them: text is counted in UTF-16
+code units after entity parsing; at most 8 buttons a row and 100 in all; callback data is 1-64
+bytes (`digest.message.MAX_ACTION_BYTES` keeps every button's action within it).
 Model Markdown (LLM answers) has its maths turned into Unicode by `digest.latex` (the one LaTeX
 converter every platform uses), then goes through telegramify-markdown, which returns text +
 entities; the entities become the same per-character styles, so one code path renders and splits
@@ -26,6 +27,7 @@ from dataclasses import dataclass, field
 
 import telegramify_markdown
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import InlineKeyboardMarkupLimit, MessageLimit
 
 from digest.latex import markdown_math_to_unicode
 from digest.message import Button, Heading, Link, Markdown, Message, Paragraph, Quote, Span, Text
@@ -34,9 +36,9 @@ __all__ = ["MAX_TEXT", "TelegramPayload", "keyboard", "render", "render_plain", 
 
 log = logging.getLogger(__name__)
 
-MAX_TEXT = 4096
-MAX_BUTTONS = 100
-MAX_ROW = 8
+MAX_TEXT = int(MessageLimit.MAX_TEXT_LENGTH)  # 4096
+MAX_BUTTONS = int(InlineKeyboardMarkupLimit.TOTAL_BUTTON_NUMBER)  # 100
+MAX_ROW = int(InlineKeyboardMarkupLimit.BUTTONS_PER_ROW)  # 8
 EMPTY_TEXT = "👇"  # Telegram refuses empty text; a message that is only buttons points at them
 _SAFE_SCHEMES = ("http://", "https://", "tg://", "mailto:")
 
@@ -245,7 +247,8 @@ def _normalize(tags: list[Tag]) -> Style:
 # --- splitting and HTML ----------------------------------------------------------------------
 
 
-def _payloads(doc: _Doc, parse_mode: str | None, markup: InlineKeyboardMarkup | None, limit: int) -> list[TelegramPayload]:
+def _payloads(doc: _Doc, parse_mode: str | None, markup: InlineKeyboardMarkup | None,
+              limit: int) -> list[TelegramPayload]:
     parts = [_html(doc, a, b) if parse_mode else "".join(doc.chars[a:b]) for a, b in _split(doc, limit)]
     parts = [p for p in parts if p] or [EMPTY_TEXT]
     payloads = [TelegramPayload(p, parse_mode) for p in parts]
@@ -278,9 +281,9 @@ def _split(doc: _Doc, limit: int) -> list[tuple[int, int]]:
         if furthest >= n:
             end = n
         else:
-            end = _best_break(start, furthest, (doc.block_ends, lines, spaces))
-            if end is None:
-                end = furthest
+            best = _best_break(start, furthest, (doc.block_ends, lines, spaces))
+            end = furthest if best is None else best
+            if best is None:
                 while end > start + 1 and (_joins_previous(chars[end]) or chars[end - 1] == "\u200d"):
                     end -= 1
         stop = end

@@ -158,7 +158,8 @@ class TelegramSender:
             if _is_not_modified(exc):
                 pass
             elif _is_parse_error(exc):
-                log.warning("Telegram could not parse our HTML for an edit in %s (%s); using plain text", ref.chat_id, exc)
+                log.warning("Telegram could not parse our HTML for an edit in %s (%s); using plain text",
+                            ref.chat_id, exc)
                 plain = render_plain(message)
                 await self._edit_payload(tg_id, message_id, plain[0])
                 payloads = plain
@@ -267,7 +268,8 @@ class DraftStream:
     async def _draft(self, text: str) -> bool:
         payload = _preview(text)
         try:
-            await self.sender.bot.send_message_draft(self.tg_id, self.draft_id, payload.text, parse_mode=payload.parse_mode)
+            await self.sender.bot.send_message_draft(self.tg_id, self.draft_id, payload.text,
+                                                     parse_mode=payload.parse_mode)
             return True
         except TelegramError as exc:  # a preview is worth nothing if it fails; the final message still goes
             log.debug("draft preview failed in %s: %s", self.chat_id, exc)

@@ -47,7 +47,8 @@ class SharedRateLimiter:
     def _chat_buckets(self, chat: int, *, group: bool, edit: bool) -> list[Bucket]:
         buckets: list[Bucket] = [(f"tg:chat:{chat}", self._chat_iv)]
         if group:
-            buckets.append((f"tg:group_edit:{chat}", self._group_edit_iv) if edit else (f"tg:group:{chat}", self._group_iv))
+            buckets.append((f"tg:group_edit:{chat}", self._group_edit_iv) if edit
+                           else (f"tg:group:{chat}", self._group_iv))
         return buckets
 
     async def acquire(self, chat: int, *, group: bool, edit: bool = False, wait: bool = True,

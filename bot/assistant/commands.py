@@ -58,6 +58,12 @@ def _unavailable(app: Any) -> Message | None:
     return None
 
 
+def _refused_press(app: Any) -> ActionReply | None:
+    """The answer to an assistant button pressed while the assistant cannot answer, or None."""
+    problem = _unavailable(app)
+    return None if problem is None else ActionReply(notice="The assistant is not configured.", replies=[problem])
+
+
 def _language(app: Any, chat_id: str) -> str:
     return app.assistant.store.chat_language(chat_id)
 
@@ -69,7 +75,8 @@ def _stream_factory(app: Any, ctx: ChatContext, reply_to: str | None):  # type: 
     return lambda: sender.open_stream(ctx.chat_id, reply_to=reply_to)
 
 
-async def _in_background(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
+async def _in_background(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None,
+                         **extra: Any) -> None:
     """Fetch the paper, then run the assistant; failures end as a message in the chat, never silence."""
     open_stream = _stream_factory(app, ctx, reply_to)
     try:
@@ -154,9 +161,8 @@ async def language_command(app, ctx: ChatContext, args: str, reply: Reply | None
 @action("faq")
 async def faq_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
     """The FAQ button on a card: answer the press now, stream the FAQ under the card."""
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     _start(app, ctx, "faq", args, message_id)
     return ActionReply(notice="📖 Reading the paper…")
 
@@ -164,9 +170,8 @@ async def faq_button(app, ctx: ChatContext, args: str, message_id: str | None) -
 @action("ask")
 async def ask_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
     """The Ask button: a message to reply to with the question (its buttons name the paper)."""
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     paper = await app.fetch_paper(args)
     return ActionReply(replies=[render.ask_prompt_message(paper, abs_url=app.settings.arxiv.abs_url)])
 
@@ -177,9 +182,8 @@ async def retry_button(app, ctx: ChatContext, args: str, message_id: str | None)
     kind, _, paper_id = args.partition(":")
     if kind not in {"faq", "ask", "tr"} or not paper_id:
         return ActionReply(notice=BUTTON_EXPIRED)
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     _start(app, ctx, f"retry:{kind}", paper_id, message_id)
     return ActionReply(notice="🔁 Trying again…")
 
@@ -187,8 +191,7 @@ async def retry_button(app, ctx: ChatContext, args: str, message_id: str | None)
 @action("tr")
 async def translate_button(app, ctx: ChatContext, args: str, message_id: str | None) -> ActionReply:  # type: ignore[no-untyped-def]
     """Translate a paper's title and abstract into the chat's language (cached for everyone)."""
-    problem = _unavailable(app)
-    if problem is not None:
-        return ActionReply(notice="The assistant is not configured.", replies=[problem])
+    if (refusal := _refused_press(app)) is not None:
+        return refusal
     _start(app, ctx, "tr", args, message_id)
     return ActionReply(notice="🌐 Translating…")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from digest.errors import PaperboyError
 
-__all__ = ["AnswerTimeout", "AssistantError", "LLMUnavailable", "LLMNotConfigured"]
+__all__ = ["AnswerTimeout", "AssistantError", "LLMNotConfigured", "LLMUnavailable"]
 
 
 class AssistantError(PaperboyError):

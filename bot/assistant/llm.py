@@ -182,7 +182,8 @@ class LLMClient:
                 completion = _from_response(response, self.model, messages, max_tokens)
             else:
                 completion = await self._stream(messages, on_text, temperature, max_tokens, progress)
-        except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError, openai.InternalServerError) as exc:
+        except (openai.APITimeoutError, openai.APIConnectionError, openai.RateLimitError,
+                openai.InternalServerError) as exc:
             self._charge(meter, messages, progress, exc)
             log.warning("LLM call failed (%s); may retry", type(exc).__name__)
             raise _Transient(f"{type(exc).__name__}: {exc}") from exc

@@ -7,11 +7,10 @@ thread; every failure that can be retried carries "retry:<kind>:<id>".
 
 from __future__ import annotations
 
+from bot.assistant.prompts import FAQ_QUESTIONS, language_name
 from digest.latex import to_unicode
 from digest.message import Button, Heading, Link, Markdown, Message, Paragraph, Quote, Text
 from digest.models import Paper
-
-from bot.assistant.prompts import FAQ_QUESTIONS, language_name
 
 __all__ = [
     "ask_message",
@@ -58,7 +57,8 @@ def faq_message(paper: Paper, answers: list[str], *, abs_url: str, source: str =
     """The finished FAQ of a paper; `cut`: it reached the length limit (shown, not cached, Retry offered)."""
     blocks: list = [_title(paper, abs_url), Markdown(faq_markdown(answers))]
     if source == "abstract":
-        blocks.append(Paragraph((Text("(arXiv has no readable full text for this paper: answers rest on the abstract.)", italic=True),)))
+        note = "(arXiv has no readable full text for this paper: answers rest on the abstract.)"
+        blocks.append(Paragraph((Text(note, italic=True),)))
     buttons: tuple = (_ask_button(paper.id),)
     if cut:
         blocks.append(Paragraph((Text(CUT_NOTE, italic=True),)))

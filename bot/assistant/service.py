@@ -52,6 +52,7 @@ from bot.assistant.queue import LLMQueue, ordinal
 from bot.assistant.store import AssistantStore
 from bot.config import Settings
 from bot.ports import AnswerStream
+from digest.clean import collapse_whitespace
 from digest.errors import FullTextUnavailable
 from digest.fulltext import CHARS_PER_TOKEN, NoFullText, fit_to_budget
 from digest.fulltext_cache import FullTextCache
@@ -142,7 +143,8 @@ class Assistant:
             return
         await stream.finish(render.faq_message(paper, answers, abs_url=self._abs_url, source=source, cut=cut))
 
-    async def _generate_faq(self, usage: int, paper: Paper, language: str, flight: Flight[Any]) -> tuple[list[str], str, bool]:
+    async def _generate_faq(self, usage: int, paper: Paper, language: str,
+                            flight: Flight[Any]) -> tuple[list[str], str, bool]:
         """One streamed call answers all six questions; (answers, source, cut at the length limit)."""
         lease = f"faq:{paper.id}:{language}"
         meter = Meter()
@@ -210,7 +212,8 @@ class Assistant:
         while len(answers) < len(FAQ_QUESTIONS):
             question = FAQ_QUESTIONS[len(answers)]
             messages = faq_conversation(paper, body, language, answers)
-            messages.append({"role": "user", "content": f"Answer only this question now, without its marker: {question}"})
+            messages.append({"role": "user",
+                             "content": f"Answer only this question now, without its marker: {question}"})
 
             async def show(text: str, done: list[str] = answers) -> None:
                 flight.publish(render.faq_markdown(done, text))
@@ -228,7 +231,8 @@ class Assistant:
 
     # --- Ask ------------------------------------------------------------------------------------
 
-    async def ask(self, chat_id: str, paper: Paper, question: str, language: str, stream_factory: StreamFactory) -> None:
+    async def ask(self, chat_id: str, paper: Paper, question: str, language: str,
+                  stream_factory: StreamFactory) -> None:
         """Answer a free question about `paper`, continuing this chat's thread on it (cut at 4,000 characters)."""
         question = question.strip()[:MAX_QUESTION_CHARS]
         stream = await stream_factory()
@@ -241,7 +245,8 @@ class Assistant:
         async with self._thread_lock(chat_id, paper.id):
             await self._answer(chat_id, usage, paper, turn, question, language, stream)
 
-    async def retry(self, chat_id: str, kind: str, paper: Paper, language: str, stream_factory: StreamFactory) -> Message | None:
+    async def retry(self, chat_id: str, kind: str, paper: Paper, language: str,
+                    stream_factory: StreamFactory) -> Message | None:
         """The Retry button: write again what failed ("faq", "ask" or "tr"). Returns a reply for "tr"."""
         if kind == "tr":
             return await self.translate(chat_id, paper, language)
@@ -284,7 +289,8 @@ class Assistant:
                 await show_status(stream, f"⏳ Waiting for the language model: {ordinal(place)} in line…")
 
             async with self.queue.slot(self._priority(paper), on_place=show_place):
-                completion = await self.llm.complete(messages, on_text=lambda text: _quietly(stream.update(text)), meter=meter)
+                completion = await self.llm.complete(messages, on_text=lambda text: _quietly(stream.update(text)),
+                                                     meter=meter)
             _check_finished(completion)
             ok = True
         except AssistantError as exc:
@@ -300,7 +306,8 @@ class Assistant:
         self.store.answer_question(turn, completion.text, completion.model)
         await stream.finish(render.ask_message(paper, question, completion.text, abs_url=self._abs_url, cut=cut))
 
-    def _ask_messages(self, chat_id: str, paper: Paper, body: str, language: str, question: str) -> list[dict[str, Any]]:
+    def _ask_messages(self, chat_id: str, paper: Paper, body: str, language: str,
+                      question: str) -> list[dict[str, Any]]:
         """The FAQ conversation (same prefix as the FAQ call), then as much of the thread as fits, then the question."""
         faq = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS)) or []
         head = faq_conversation(paper, body, language, faq)
@@ -341,7 +348,8 @@ class Assistant:
             return self._failure("tr", paper.id, exc)
         return render.translation_message(paper, title, abstract, language, abs_url=self._abs_url)
 
-    async def _generate_translation(self, usage: int, paper: Paper, language: str, flight: Flight[Any]) -> tuple[str, str]:
+    async def _generate_translation(self, usage: int, paper: Paper, language: str,
+                                    flight: Flight[Any]) -> tuple[str, str]:
         meter = Meter()
         ok = False
         try:
@@ -385,7 +393,7 @@ class Assistant:
             ok = True
         finally:
             self._settle(usage, meter, ok=ok)
-        text = " ".join(completion.text.split()).strip('"')
+        text = collapse_whitespace(completion.text).strip('"')
         self.store.save_tldr(paper.id, text, completion.model)
         return text
 
@@ -443,7 +451,7 @@ class Assistant:
         return 0 if self.store.announced_latest(paper.id) else 1
 
     def _today(self) -> dt.date:
-        return self._clock().astimezone(dt.timezone.utc).date()
+        return self._clock().astimezone(dt.UTC).date()
 
     def _reserve(self, chat_id: str | None, paper_id: str, kind: str, max_tokens: int) -> int | Message:
         """Reserve a call and its likely tokens before calling the LLM: the usage row, or the refusal to show.
@@ -459,7 +467,8 @@ class Assistant:
         if usage == "quota":
             return render.quota_message(llm.daily_quota)
         if usage == "budget":
-            log.warning("the daily token budget (llm.daily_token_budget = %d) is spent; %s refused", llm.daily_token_budget, kind)
+            log.warning("the daily token budget (llm.daily_token_budget = %d) is spent; %s refused",
+                        llm.daily_token_budget, kind)
             return render.budget_message()
         return int(usage)
 
@@ -474,7 +483,8 @@ class Assistant:
         if not self.configured:
             return render.not_configured_message()
         if not question.strip():
-            return render.usage_message("Ask a question about the paper, e.g. /ask 2401.12345 What dataset do they use?")
+            return render.usage_message(
+                "Ask a question about the paper, e.g. /ask 2401.12345 What dataset do they use?")
         return None
 
     def _failure(self, kind: str, paper_id: str, exc: BaseException) -> Message:
@@ -483,7 +493,8 @@ class Assistant:
         log.warning("%s for %s failed: %s", kind, paper_id, exc)
         detail = ""
         if isinstance(exc, AnswerTimeout):
-            detail = f"It took longer than {self.settings.llm.answer_timeout_s:g} s (llm.answer_timeout_s) and was stopped."
+            detail = (f"It took longer than {self.settings.llm.answer_timeout_s:g} s (llm.answer_timeout_s) "
+                      "and was stopped.")
         elif isinstance(exc, LLMUnavailable) and "arXiv" in str(exc):
             detail = str(exc)
         return render.failure_message(kind, paper_id, detail)

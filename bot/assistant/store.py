@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import Select, delete, func, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.assistant.llm import Completion
-from bot.metrics import LLM_TOKENS
 from bot.assistant.schema import AskTurnRow, FaqAnswerRow, LeaseRow, TldrRow, TranslationRow, UsageRow
+from bot.metrics import LLM_TOKENS
 from digest.schema import AnnouncementRow, SubscriptionRow, as_stored
 
 __all__ = ["AssistantStore"]
@@ -49,10 +50,12 @@ class AssistantStore:
         """What a cached FAQ was written from: "html", "pdf" or "abstract" ("" when unknown)."""
         with self._sessions() as session:
             return session.scalar(
-                select(FaqAnswerRow.source).where(FaqAnswerRow.paper_id == paper_id, FaqAnswerRow.language == language).limit(1)
+                select(FaqAnswerRow.source)
+                .where(FaqAnswerRow.paper_id == paper_id, FaqAnswerRow.language == language).limit(1)
             ) or ""
 
-    def save_faq(self, paper_id: str, language: str, answers: Sequence[str], completion: Completion, source: str) -> bool:
+    def save_faq(self, paper_id: str, language: str, answers: Sequence[str], completion: Completion,
+                 source: str) -> bool:
         """Store a complete FAQ set in one transaction; False when another process stored it first.
 
         The six answers come from one call: its tokens are kept on the first answer's row.
@@ -114,7 +117,8 @@ class AssistantStore:
             return (row.title, row.abstract) if row else None
 
     def save_translation(self, paper_id: str, language: str, title: str, abstract: str, model: str) -> None:
-        self._insert_once(TranslationRow(paper_id=paper_id, language=language, title=title, abstract=abstract, model=model))
+        self._insert_once(TranslationRow(paper_id=paper_id, language=language, title=title, abstract=abstract,
+                                         model=model))
 
     def tldr(self, paper_id: str) -> str | None:
         with self._sessions() as session:
@@ -186,15 +190,11 @@ class AssistantStore:
             if session.get_bind().dialect.name == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _RESERVE_LOCK})
             if chat_calls > 0 and chat_id is not None:
-                used = session.scalar(
-                    select(func.coalesce(func.sum(UsageRow.calls), 0)).where(UsageRow.chat_id == chat_id, UsageRow.day == day)
-                )
+                used = session.scalar(_calls_on(chat_id, day))
                 if int(used or 0) >= chat_calls:
                     return "quota"
             if daily_tokens > 0:
-                spent = session.scalar(
-                    select(func.coalesce(func.sum(UsageRow.prompt_tokens + UsageRow.completion_tokens), 0)).where(UsageRow.day == day)
-                )
+                spent = session.scalar(_tokens_on(day))
                 if int(spent or 0) + tokens > daily_tokens:
                     return "budget"
             row = UsageRow(chat_id=chat_id, paper_id=paper_id, kind=kind, day=day, calls=1,
@@ -203,7 +203,8 @@ class AssistantStore:
             session.commit()
             return row.id
 
-    def settle(self, usage_id: int, *, calls: int, prompt_tokens: int, completion_tokens: int, cached_tokens: int, ok: bool) -> None:
+    def settle(self, usage_id: int, *, calls: int, prompt_tokens: int, completion_tokens: int, cached_tokens: int,
+               ok: bool) -> None:
         """Replace a reservation with what the request really cost (nothing, if it never reached the LLM)."""
         with self._sessions() as session:
             session.execute(
@@ -219,16 +220,12 @@ class AssistantStore:
     def calls_today(self, chat_id: str, day: dt.date) -> int:
         """LLM calls made for a chat on a day, failed ones and retries included: what the quota counts."""
         with self._sessions() as session:
-            return int(session.scalar(
-                select(func.coalesce(func.sum(UsageRow.calls), 0)).where(UsageRow.chat_id == chat_id, UsageRow.day == day)
-            ) or 0)
+            return int(session.scalar(_calls_on(chat_id, day)) or 0)
 
     def tokens_today(self, day: dt.date) -> int:
         """Tokens all chats spent (or have reserved) on a day: what the daily token budget counts."""
         with self._sessions() as session:
-            return int(session.scalar(
-                select(func.coalesce(func.sum(UsageRow.prompt_tokens + UsageRow.completion_tokens), 0)).where(UsageRow.day == day)
-            ) or 0)
+            return int(session.scalar(_tokens_on(day)) or 0)
 
     def tokens(self, *, chat_id: str | None = None, paper_id: str | None = None) -> dict[str, int]:
         """Tokens spent, for a chat, a paper, or everything."""
@@ -275,3 +272,14 @@ class AssistantStore:
                     AnnouncementRow.paper_id == paper_id, AnnouncementRow.day == latest
                 )
             ) > 0
+
+
+def _calls_on(chat_id: str, day: dt.date) -> Select[Any]:
+    """LLM calls a chat made on a day (what the quota counts)."""
+    return select(func.coalesce(func.sum(UsageRow.calls), 0)).where(UsageRow.chat_id == chat_id, UsageRow.day == day)
+
+
+def _tokens_on(day: dt.date) -> Select[Any]:
+    """Tokens all chats spent or reserved on a day (what the daily token budget counts)."""
+    return select(func.coalesce(func.sum(UsageRow.prompt_tokens + UsageRow.completion_tokens), 0)).where(
+        UsageRow.day == day)

@@ -146,3 +146,12 @@ def test_random_messages_render_to_valid_complete_parts(seed):
     assert all(0 < utf16_len(p) <= limit for p in parts)
     expected = "".join(span.text for block in message.blocks for span in block.spans)
     assert squash("".join(parts)) == squash(expected)
+
+
+def test_every_neutral_button_action_fits_telegrams_callback_data():
+    from telegram.constants import InlineKeyboardButtonLimit
+
+    from digest.message import MAX_ACTION_BYTES
+
+    assert InlineKeyboardButtonLimit.MIN_CALLBACK_DATA <= 1 <= MAX_ACTION_BYTES
+    assert MAX_ACTION_BYTES <= InlineKeyboardButtonLimit.MAX_CALLBACK_DATA

@@ -37,11 +37,8 @@ def records() -> list[OaiRecord]:
 
 @pytest.fixture
 def oai():
-    fake = FakeOai(records=records(), page_size=3)
-    url = fake.start()
-    fake.url = url  # type: ignore[attr-defined]
-    yield fake
-    fake.stop()
+    with FakeOai(records=records(), page_size=3) as fake:
+        yield fake
 
 
 def config(tmp_path: Path, url: str, name: str, *, interval: float = 0, retries: int = 0) -> Path:

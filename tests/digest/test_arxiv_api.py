@@ -6,7 +6,7 @@ import datetime as dt
 
 import pytest
 
-from digest.arxiv_api import MAX_IDS_PER_REQUEST, fetch_by_ids, parse_api_feed, search
+from digest.arxiv_api import MAX_IDS_PER_REQUEST, fetch_by_ids, parse_api_feed
 from digest.errors import ApiUnavailable, BadArxivId
 from tests.fakes.fake_arxiv import Reply, atom_entry, atom_error, atom_feed
 
@@ -203,22 +203,3 @@ async def test_a_garbage_answer_is_api_unavailable(fake_arxiv, arxiv_http, arxiv
     fake_arxiv.script("/api/query", Reply(200, b"\x00\x01 not xml at all"))
     with pytest.raises(ApiUnavailable):
         await fetch_by_ids(arxiv_http, arxiv_settings.api_url, ["2401.00001"])
-
-
-# -- search ----------------------------------------------------------------------------------
-
-
-async def test_search_sends_the_query_and_reads_the_page(fake_arxiv, arxiv_http, arxiv_settings, shared_data):
-    fake_arxiv.api_search["all:testing"] = recorded(shared_data, "q_testing_s0_m10_")
-    page = await search(arxiv_http, arxiv_settings.api_url, "all:testing", 0, 10, sort_by="relevance")
-    assert len(page.papers) == 10
-    assert page.total == 214881
-    assert page.papers[0].id == "2202.12139"
-    query = fake_arxiv.requests[0].query
-    assert query == {"search_query": "all:testing", "start": "0", "max_results": "10", "sortBy": "relevance"}
-
-
-async def test_search_retries_an_empty_page_once(fake_arxiv, arxiv_http, arxiv_settings):
-    page = await search(arxiv_http, arxiv_settings.api_url, "ti:nothing-matches-this")
-    assert page.papers == ()
-    assert len(fake_arxiv.requests) == 2

@@ -155,9 +155,11 @@ async def test_requests_are_spaced_by_min_interval_measured_at_the_server(fake_a
     arrivals = [seen.at for seen in fake_arxiv.requests]
     gaps = [later - earlier for earlier, later in zip(arrivals, arrivals[1:])]
     assert len(gaps) == 4
-    # Arrival times carry a little network and scheduling jitter; without spacing gaps would be ~1 ms.
-    assert min(gaps) >= 0.8 * interval
-    assert arrivals[-1] - arrivals[0] >= 4 * interval - 0.02
+    # Each request leaves at least `interval` after the one before; arrival times carry network and
+    # scheduling jitter (one late arrival shortens only the next gap), so each arrival is checked
+    # against its slot counted from the first. Without spacing they would all arrive within ~1 ms.
+    for k, arrival in enumerate(arrivals):
+        assert arrival - arrivals[0] >= k * interval - 0.03, (k, gaps)
 
 
 async def test_spacing_is_measured_start_to_start_across_callers(fake_arxiv):

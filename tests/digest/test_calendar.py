@@ -18,6 +18,7 @@ from digest.calendar import (
     is_announcement_day,
     latest_announcement_day,
     next_announcement_day,
+    parse_rfc822,
     previous_announcement_day,
 )
 
@@ -221,3 +222,15 @@ def test_holiday_list_is_read_only_data():
     with pytest.raises(TypeError):
         ARXIV_HOLIDAYS[D(2026, 3, 3)] = "x"  # type: ignore[index]
     assert all(re.fullmatch(r"[\w .'()-]+", name) for name in ARXIV_HOLIDAYS.values())
+
+
+@pytest.mark.parametrize(("value", "expected"), [
+    ("Tue, 16 Jun 2026 00:00:00 -0400", dt.datetime(2026, 6, 16, 4, 0, tzinfo=dt.timezone.utc)),
+    ("Wed, 21 Oct 2015 07:28:00 GMT", dt.datetime(2015, 10, 21, 7, 28, tzinfo=dt.timezone.utc)),
+    ("Wed, 21 Oct 2015 07:28:00 -0000", dt.datetime(2015, 10, 21, 7, 28, tzinfo=dt.timezone.utc)),  # no zone: UTC
+    (None, None), ("", None), ("not a date", None),
+])
+def test_rfc822_dates_are_aware_or_none(value, expected):
+    when = parse_rfc822(value)
+    assert when == expected
+    assert when is None or when.tzinfo is not None

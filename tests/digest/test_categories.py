@@ -163,21 +163,6 @@ def test_matches_any_included_and_no_excluded_category(parse, text, categories, 
     assert parse(text).matches(categories) is expected
 
 
-@pytest.mark.parametrize(
-    ("text", "primary", "expected"),
-    [
-        ("cs.CL", "cs.CL", True),
-        ("cs.CL", "cs.LG", False),
-        ("cs", "cs.CY", True),
-        ("cs-cs.CY", "cs.CY", False),
-        ("math.NA", "cs.NA", True),
-        ("cs.CL", None, False),
-    ],
-)
-def test_primary_matches(parse, text, primary, expected):
-    assert parse(text).primary_matches(primary) is expected
-
-
 def test_feed_groups_use_archive_names_and_skip_exclusions(parse):
     assert parse("cs-cs.CY+math.OC").feed_groups() == ["cs+math.OC"]
     assert parse("cs.AI+cs.LG-cs.CY").feed_groups() == ["cs.AI+cs.LG"]

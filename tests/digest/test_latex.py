@@ -7,7 +7,8 @@ import time
 
 import pytest
 
-from digest.latex import collapse_whitespace, to_unicode
+from digest.clean import collapse_whitespace
+from digest.latex import to_unicode
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ from digest.search import (
     PaperSearch,
     create_search_index,
     drop_search_index,
-    index_papers,
+    ensure_search_index,
     rebuild_search_index,
     search_index_exists,
     suspend_search_index,
@@ -160,26 +160,26 @@ def test_a_rebuild_gives_the_same_answers_as_the_triggers(engine, search):
     assert {q: ids(search, q, limit=50) for q in before} == before
 
 
-def test_a_suspended_index_is_brought_up_to_date_by_index_papers(engine, store, search):
+def test_a_suspended_index_is_brought_up_to_date_by_ensure_search_index(engine, store, search):
     with engine.begin() as conn:
         suspend_search_index(conn)
     paper = by_topic(topical_papers(), 1)[0]
     store.upsert_papers([dataclasses.replace(paper, id="2509.00009", title="Origami Robots")])
     assert ids(search, "origami") == []
-    assert index_papers(engine) == len(topical_papers()) + 1
+    assert ensure_search_index(engine) == len(topical_papers()) + 1
     assert ids(search, "origami") == ["2509.00009"]
     store.upsert_papers([dataclasses.replace(paper, id="2509.00010", title="Origami Again")])
     assert set(ids(search, "origami")) == {"2509.00009", "2509.00010"}  # triggers are back
 
 
-def test_index_papers_creates_a_missing_index_and_drop_removes_it(engine):
+def test_ensure_search_index_creates_a_missing_index_and_drop_removes_it(engine):
     PaperStore(make_sessionmaker(engine)).upsert_papers(topical_papers())
     with engine.begin() as conn:
         drop_search_index(conn)
         assert not search_index_exists(conn)
-    assert index_papers(engine) == len(topical_papers())
+    assert ensure_search_index(engine) == len(topical_papers())
     assert ids(PaperSearch(engine), "video", limit=50)
-    assert index_papers(engine) == 0
+    assert ensure_search_index(engine) == 0
 
 
 def test_a_forced_engine_must_match_the_database(engine):
@@ -228,6 +228,18 @@ def test_postgres_full_text_answers_the_same_kinds_of_queries(pg_engine):
     narrow = PaperSearch(pg_engine, broad_matches=3, title_matches=2)
     titled = {p.id for p in topical_papers() if "diffusion" in p.title.lower()}
     assert {h.id for h in narrow.search(parse_query("diffusion"), limit=50).hits} == titled
+
+
+def test_postgres_suspended_and_dropped_indexes_are_rebuilt_at_set_up_and_a_current_one_is_left_alone(pg_engine):
+    _load(pg_engine)
+    assert ensure_search_index(pg_engine) == 0
+    with pg_engine.begin() as conn:
+        suspend_search_index(conn)
+    assert ensure_search_index(pg_engine) == len(topical_papers())
+    with pg_engine.begin() as conn:
+        drop_search_index(conn)
+    assert ensure_search_index(pg_engine) == len(topical_papers())
+    assert ensure_search_index(pg_engine) == 0
 
 
 def test_filters_are_index_terms_so_broad_filtered_searches_rank_only_what_passes(engine, store):

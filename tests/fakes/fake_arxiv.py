@@ -7,8 +7,8 @@ on a random port, and:
 - serves `/rss/<cats>` from `rss` (cats string such as `cs.AI+cs.CL` -> bytes, a `Reply`, or a
   callable taking the `Seen` request); unknown cats get an empty feed, like arXiv on a weekend;
 - answers `/api/query?id_list=...` from `api_entries` (id, versioned or not -> one `<entry>` XML)
-  with a proper Atom feed, a 400 error feed for ids arXiv would reject, and `search_query`
-  from `api_search` (query string -> bytes, or a callable);
+  with a proper Atom feed, and a 400 error feed for ids arXiv would reject (any other query gets
+  an empty feed: paperboy asks the API for papers by id only);
 - serves `/html/<id>`, `/pdf/<id>`, `/abs/<id>` from `html`, `pdf`, `abs`, 404 when absent;
 - lets a test script faults per path: `script("/rss/cs.AI", Reply(503), Reply(503))` makes the
   first two requests fail and the third one be served normally; `Reply` can carry a
@@ -21,17 +21,18 @@ on a random port, and:
 from __future__ import annotations
 
 import re
-import sys
 import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, unquote, urlsplit
 from xml.sax.saxutils import escape
+
+from tests.fakes.servers import ThreadedHttpFake
 
 if TYPE_CHECKING:
     from bot.config import ArxivSettings
@@ -98,22 +99,14 @@ class Seen:
 Handler = Callable[[Seen], "Reply | bytes"]
 
 
-class _QuietServer(ThreadingHTTPServer):
-    """A client that hangs up mid-answer (a download stopped at its size limit) is not an error here."""
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        if isinstance(sys.exc_info()[1], (ConnectionResetError, BrokenPipeError)):
-            return
-        super().handle_error(request, client_address)
-
-
-class FakeArxiv:
+class FakeArxiv(ThreadedHttpFake):
     """The fake server; use as a context manager or call `start()`/`stop()`."""
+
+    thread_name = "fake-arxiv"
 
     def __init__(self) -> None:
         self.rss: dict[str, bytes | Reply | Handler] = {}
         self.api_entries: dict[str, bytes] = {}
-        self.api_search: dict[str, bytes] | Handler = {}
         self.html: dict[str, bytes] = {}
         self.pdf: dict[str, bytes] = {}
         self.abs: dict[str, bytes] = {}
@@ -122,38 +115,15 @@ class FakeArxiv:
         self._in_flight = 0
         self._scripts: dict[str, deque[Reply]] = defaultdict(deque)
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
-    def start(self) -> FakeArxiv:
-        server = _QuietServer(("127.0.0.1", 0), _make_handler(self))
-        server.daemon_threads = True
-        self._server = server
-        self._thread = threading.Thread(
-            target=server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-arxiv", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeArxiv:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "FakeArxiv is not started"
-        host, port = self._server.server_address[:2]
-        return f"http://{host}:{port}"
+        return self.origin
 
     def settings(self, **overrides: Any) -> ArxivSettings:
         """`ArxivSettings` pointing every arXiv URL here, with a tiny `min_interval_s`."""
@@ -228,11 +198,7 @@ class FakeArxiv:
     def _serve_api(self, seen: Seen) -> Reply:
         if seen.query.get("id_list"):
             return self._serve_id_list(seen.query["id_list"].split(","), seen)
-        query = seen.query.get("search_query", "")
-        if callable(self.api_search):
-            return _as_reply(self.api_search(seen), ATOM)
-        body = self.api_search.get(query)
-        return Reply(200, body if body is not None else atom_feed([]), content_type=ATOM)
+        return Reply(200, atom_feed([]), content_type=ATOM)
 
     def _serve_id_list(self, ids: list[str], seen: Seen) -> Reply:
         for paper_id in ids:

@@ -25,6 +25,8 @@ from typing import Any, Callable
 
 from aiohttp import WSMsgType, web
 
+from tests.fakes.servers import serve_aiohttp
+
 APP_ID = 1_300_000_000_000_000_001
 GUILD_ID = 1_300_000_000_000_000_100
 MANAGE_CHANNELS = 1 << 4
@@ -90,11 +92,7 @@ class FakeDiscord:
         app = web.Application()
         app.router.add_get("/gateway", self._gateway)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._rest)
-        self._runner = web.AppRunner(app)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_aiohttp(app)
         return self
 
     async def __aexit__(self, *exc: object) -> None:

@@ -12,12 +12,13 @@ recorded (`requests`: the query and the monotonic time) so tests can check pacin
 from __future__ import annotations
 
 import datetime as dt
-import threading
 import time
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from urllib.parse import parse_qs, urlsplit
 from xml.sax.saxutils import escape
+
+from tests.fakes.servers import ThreadedHttpFake
 
 __all__ = ["FakeOai", "OaiRecord"]
 
@@ -76,7 +77,7 @@ class Seen:
 
 
 @dataclass
-class FakeOai:
+class FakeOai(ThreadedHttpFake):
     records: list[OaiRecord] = field(default_factory=list)
     page_size: int = 3
     requests: list[Seen] = field(default_factory=list)
@@ -132,7 +133,7 @@ class FakeOai:
 
     # --- server ----------------------------------------------------------------------------------
 
-    def start(self) -> str:
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
         fake = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -151,11 +152,9 @@ class FakeOai:
             def log_message(self, *args: object) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-        self._thread.start()
-        return f"http://127.0.0.1:{self._server.server_address[1]}/oai"
+        return Handler
 
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    @property
+    def url(self) -> str:
+        """The OAI-PMH endpoint of the running server."""
+        return f"{self.origin}/oai"

@@ -29,8 +29,10 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
+
+from tests.fakes.servers import ThreadedHttpFake
 
 __all__ = ["FakeOpenAI", "Fault", "echo_answer"]
 
@@ -74,8 +76,10 @@ def echo_answer(body: dict[str, Any]) -> str:
     return f"Answer about: {words}"
 
 
-class FakeOpenAI:
+class FakeOpenAI(ThreadedHttpFake):
     """A local chat-completions server; use as a context manager or start()/stop()."""
+
+    thread_name = "fake-openai"
 
     def __init__(
         self,
@@ -100,36 +104,15 @@ class FakeOpenAI:
         self._faults: deque[Fault] = deque()
         self._seen_prefixes: set[str] = set()
         self._lock = threading.Lock()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # --- lifecycle ------------------------------------------------------------------------------
 
-    def start(self) -> FakeOpenAI:
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _make_handler(self))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, name="fake-openai", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> FakeOpenAI:
-        return self.start()
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.stop()
+    def handler_class(self) -> type[BaseHTTPRequestHandler]:
+        return _make_handler(self)
 
     @property
     def base_url(self) -> str:
-        assert self._server is not None, "start() the fake first"
-        return f"http://127.0.0.1:{self._server.server_address[1]}/v1"
+        return f"{self.origin}/v1"
 
     # --- test controls --------------------------------------------------------------------------
 
@@ -291,7 +274,7 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
             self.end_headers()
             model = body.get("model", "fake")
             n = 0
-            while fake._server is not None:
+            while fake.running:
                 self._event(_chunk("chatcmpl-endless", model, {"content": f"word{n} "}))
                 n += 1
                 if fault.delay_s:

@@ -36,6 +36,8 @@ from urllib.parse import parse_qs
 
 from aiohttp import web
 
+from tests.fakes.servers import serve_aiohttp
+
 TOKEN = "123456:TEST-token-not-real"
 BOT_ID = 123456
 ALLOWED_TAGS = {
@@ -230,11 +232,7 @@ class FakeTelegram:
         self._loop = loop
         app = web.Application(client_max_size=16 * 1024 * 1024)
         app.router.add_route("*", "/{path:.*}", self._serve)
-        runner = web.AppRunner(app, access_log=None, handle_signals=False)
-        loop.run_until_complete(runner.setup())
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=1024)
-        loop.run_until_complete(site.start())
-        self._port = runner.addresses[0][1]
+        runner, self._port = loop.run_until_complete(serve_aiohttp(app, access_log=None, handle_signals=False))
         started.set()
         try:
             loop.run_forever()

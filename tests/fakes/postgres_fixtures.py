@@ -7,10 +7,13 @@ one when it can); each test gets its own database, dropped afterwards. Skips oth
 from __future__ import annotations
 
 import os
+import time
 import uuid
+import warnings
 
 import pytest
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 
 @pytest.fixture
@@ -23,6 +26,19 @@ def pg_url():
     with admin.connect() as conn:
         conn.execute(text(f'CREATE DATABASE "{name}"'))
     yield admin_url.rsplit("/", 1)[0] + f"/{name}"
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    _drop(admin, name)
     admin.dispose()
+
+
+def _drop(admin, name: str) -> None:  # type: ignore[no-untyped-def]
+    """Drop the test's database; an autovacuum worker still in it (which a non-superuser may not
+    terminate) is waited out, and a database that cannot be dropped is a warning, not a failure."""
+    for attempt in range(10):
+        try:
+            with admin.connect() as conn:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            return
+        except DBAPIError as exc:
+            last = exc
+            time.sleep(0.2 * (attempt + 1))
+    warnings.warn(f"could not drop the test database {name}: {last.orig}", stacklevel=1)

@@ -47,8 +47,11 @@ class PaperboyProcess:
         log = open(self.log_path, "ab")
         log.write(f"\n--- start {' '.join(self.args)} {extra_env or ''}\n".encode())
         log.flush()
-        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *self.args], cwd=ROOT,
-                                     env=self.env | (extra_env or {}), stdout=log, stderr=subprocess.STDOUT)
+        # Run beside its log (a test's temporary directory), so whatever it writes relative to its
+        # working directory (./paperboy-related on PostgreSQL) never lands in the repository.
+        env = self.env | {"PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), self.env.get("PYTHONPATH")]))}
+        self.proc = subprocess.Popen([sys.executable, "-m", "bot.cli", *self.args], cwd=self.log_path.parent,
+                                     env=env | (extra_env or {}), stdout=log, stderr=subprocess.STDOUT)
         log.close()
         self.started_at = time.monotonic()
         return self

@@ -2,7 +2,7 @@
 
 The search index of revision 8a484e505e1e has no `facets` column. This revision drops an index of
 that layout (nothing is lost: it is derived from `papers`); `bot.migrate.init_db` then rebuilds it
-in the new layout from the papers (`digest.search.index_papers`). A fresh database already gets
+in the new layout from the papers (`digest.search.ensure_search_index`). A fresh database already gets
 the new layout from the first revision and is left alone.
 
 Revision ID: issue13_search_facets
