@@ -26,11 +26,6 @@ _RESERVE = text(
     "SET next_at = greatest(flood_buckets.next_at, extract(epoch FROM clock_timestamp())) + :iv "
     "RETURNING next_at - :iv - extract(epoch FROM clock_timestamp())"
 )
-_TAKE_NOW = text(
-    "INSERT INTO flood_buckets (key, next_at) VALUES (:key, extract(epoch FROM clock_timestamp()) + :iv) "
-    "ON CONFLICT (key) DO UPDATE SET next_at = extract(epoch FROM clock_timestamp()) + :iv "
-    "WHERE flood_buckets.next_at <= extract(epoch FROM clock_timestamp()) RETURNING 1"
-)
 _ENSURE = text("INSERT INTO flood_buckets (key, next_at) VALUES (:key, 0) ON CONFLICT (key) DO NOTHING")
 _LOCK_BUSY = text(
     "SELECT max(next_at) - extract(epoch FROM clock_timestamp()) FROM "
@@ -88,16 +83,6 @@ class SharedBuckets:
         with self.engine.connect() as conn:
             busy = conn.execute(_BUSY, {"keys": [k for k, _ in own]}).scalar_one()
         return max(float(busy or 0.0), 0.0)
-
-    def take_now(self, buckets: list[Bucket]) -> bool:
-        """Take a slot of every bucket only if all are free now (nothing is taken otherwise)."""
-        with self.engine.connect() as conn:
-            for key, interval in sorted(buckets):
-                if conn.execute(_TAKE_NOW, {"key": key, "iv": interval}).first() is None:
-                    conn.rollback()
-                    return False
-            conn.commit()
-        return True
 
     async def wait_for(self, buckets: list[Bucket]) -> None:
         """Reserve slots and sleep until they start."""

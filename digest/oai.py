@@ -32,11 +32,10 @@ from digest.ids import parse_id
 from digest.models import Paper
 from digest.taxonomy import Taxonomy
 
-__all__ = ["METADATA_FORMATS", "OaiPage", "OaiUnavailable", "fetch_page", "parse_page", "set_of"]
+__all__ = ["OaiPage", "OaiUnavailable", "fetch_page", "parse_page", "set_of"]
 
 OAI = "{http://www.openarchives.org/OAI/2.0/}"
 _FORMATS = {"arXiv": "{http://arxiv.org/OAI/arXiv/}", "arXivRaw": "{http://arxiv.org/OAI/arXivRaw/}"}
-METADATA_FORMATS = tuple(_FORMATS)
 _PARENTHESES = re.compile(r"\([^()]*\)")
 _AUTHOR_SPLIT = re.compile(r"\s*,\s*(?:and\s+)?|\s+and\s+")
 

@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-PLATFORM_LIBRARIES = ("telegram", "discord", "telegramify_markdown")
+# What only the extras install: the platforms' libraries and what they alone pull in.
+PLATFORM_LIBRARIES = ("telegram", "discord", "telegramify_markdown", "pyromark", "aiohttp", "tornado")
 
 
 @pytest.fixture

@@ -104,11 +104,6 @@ class AssistantStore:
             session.execute(delete(LeaseRow).where(LeaseRow.key == key, LeaseRow.owner == owner))
             session.commit()
 
-    def lease_alive(self, key: str, now: dt.datetime) -> bool:
-        with self._sessions() as session:
-            row = session.get(LeaseRow, key)
-            return row is not None and row.expires_at >= as_stored(now)
-
     # --- translations and TL;DRs ----------------------------------------------------------------
 
     def translation(self, paper_id: str, language: str) -> tuple[str, str] | None:
@@ -249,17 +244,6 @@ class AssistantStore:
         with self._sessions() as session:
             row = session.get(SubscriptionRow, chat_id)
             return (row.language if row is not None else None) or "en"
-
-    def set_chat_language(self, chat_id: str, language: str, chat_kind: str = "private") -> None:
-        """Store the chat's language, creating its subscription row with defaults when it has none."""
-        with self._sessions() as session:
-            row = session.get(SubscriptionRow, chat_id)
-            if row is None:
-                row = SubscriptionRow(chat_id=chat_id, chat_kind=chat_kind)
-                session.add(row)
-            row.language = language
-            row.version = (row.version or 0) + 1
-            session.commit()
 
     def announced_latest(self, paper_id: str) -> bool:
         """Whether the paper is in the newest announcement day we know (today's papers go first)."""
