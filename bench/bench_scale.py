@@ -139,6 +139,16 @@ def measure(size: int, db_url: str, index_dir: Path, snapshot: Path, args: argpa
         result["import_s"] = seconds
         result["import_rate"] = size / seconds
         print(f"  import: {seconds:.1f} s, {size / seconds:,.0f} papers/s ({out.strip()})", flush=True)
+    if args.search_only:
+        probe = subprocess.run([PY, str(Path(__file__).resolve()), "--probe", "--search-only", "--queries",
+                                str(args.queries), "--related", str(args.related)],
+                               check=False, env=env, capture_output=True, text=True, cwd=ROOT)
+        if probe.returncode != 0:
+            raise SystemExit(f"probe failed:\n{probe.stderr}")
+        figures = json.loads(probe.stdout.strip().splitlines()[-1])
+        print(f"  search p50 {figures['search_p50']:.2f} / p95 {figures['search_p95']:.2f} ms; slowest "
+              f"{figures['slowest'][:3]}", flush=True)
+        return {**result, **figures}
     sample_id = json.loads(snapshot.open(encoding="utf-8").readline())["id"]
     seconds, _ = run([PY, "-m", "bot.cli", "related", sample_id, "--json"], env)
     result["related_first_s"] = seconds
@@ -165,6 +175,50 @@ def measure(size: int, db_url: str, index_dir: Path, snapshot: Path, args: argpa
 # --- the probe: a started bot, measured from the inside ------------------------------------------
 
 
+def search_probe(args: argparse.Namespace) -> None:
+    """`--search-only`: the search columns alone, on the store's engine (no bot, no Related index)."""
+    from bot.config import load_settings
+    from digest.db import make_engine, make_sessionmaker
+    from digest.search import PaperSearch
+    from digest.search_query import parse_query
+    from digest.store import PaperStore
+
+    engine = make_engine(load_settings().database.url)
+    sessions = make_sessionmaker(engine)
+    search = PaperSearch(engine)
+    papers = list(PaperStore(sessions).get_papers(_sample_ids(sessions, args)).values())
+    sys.path.insert(0, str(Path(__file__).parent))
+    from bench_search import make_queries
+
+    queries = make_queries(papers * 3, args.queries, 7)
+    for q in queries[:50]:
+        search.search(parse_query(q), limit=10)
+    search_ms = []
+    for q in queries:
+        t = time.perf_counter()
+        search.search(parse_query(q), limit=10)
+        search_ms.append((time.perf_counter() - t) * 1000)
+    slowest = sorted(zip(search_ms, queries), reverse=True)[:8]
+    print(json.dumps({"search_p50": percentile(search_ms, 50), "search_p95": percentile(search_ms, 95),
+                      "slowest": [[round(ms, 1), q] for ms, q in slowest]}))
+
+
+def _sample_ids(sessions, args: argparse.Namespace) -> list[str]:  # type: ignore[no-untyped-def]
+    """The probe's papers: 40 spread over the id order, the rest among the most recently written."""
+    from sqlalchemy import func, select
+
+    from digest.schema import PaperRow
+
+    rng = random.Random(5)
+    with sessions() as session:
+        total = session.scalar(select(func.count()).select_from(PaperRow))
+        offsets = sorted(rng.sample(range(total), min(total, max(args.related, 400))))
+        ids = [session.scalar(select(PaperRow.id).order_by(PaperRow.id).offset(o).limit(1)) for o in offsets[:40]]
+        ids += [row[0] for row in session.execute(select(PaperRow.id).where(
+            PaperRow.id.in_(_random_ids(session, rng, args.related)))).all()]
+    return ids[: max(40, args.related)]
+
+
 def probe(args: argparse.Namespace) -> None:
     started = time.perf_counter()
     from bot.cli import build_app
@@ -178,19 +232,7 @@ def probe(args: argparse.Namespace) -> None:
     finder.search.search(parse_query("model"), limit=10)
     startup = time.perf_counter() - started
     rss = _rss_mb()
-
-    from sqlalchemy import func, select
-
-    from digest.schema import PaperRow
-
-    rng = random.Random(5)
-    with app.sessions() as session:
-        total = session.scalar(select(func.count()).select_from(PaperRow))
-        offsets = sorted(rng.sample(range(total), min(total, max(args.related, 400))))
-        ids = [session.scalar(select(PaperRow.id).order_by(PaperRow.id).offset(o).limit(1)) for o in offsets[:40]]
-        ids += [row[0] for row in session.execute(select(PaperRow.id).where(
-            PaperRow.id.in_(_random_ids(session, rng, args.related)))).all()]
-    papers = list(app.store.get_papers(ids[: max(40, args.related)]).values())
+    papers = list(app.store.get_papers(_sample_ids(app.sessions, args)).values())
     sys.path.insert(0, str(Path(__file__).parent))
     from bench_search import make_queries
 
@@ -282,10 +324,12 @@ def main() -> None:
     parser.add_argument("--digests", type=int, default=10_000)
     parser.add_argument("--corpus")
     parser.add_argument("--skip-import", action="store_true", help="reuse stores already built in --workdir")
+    parser.add_argument("--search-only", action="store_true",
+                        help="measure only search p50/p95 on stores already built (with --skip-import)")
     parser.add_argument("--probe", action="store_true", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.probe:
-        probe(args)
+        search_probe(args) if args.search_only else probe(args)
         return
     corpus = corpus_path(args.corpus)
     work = Path(args.workdir)
@@ -315,7 +359,8 @@ def main() -> None:
             row = measure(size, url, index_dir, snapshot, args)
             row["engine"] = name
             rows.append(row)
-    table(rows)
+    if not args.search_only:
+        table(rows)
 
 
 if __name__ == "__main__":

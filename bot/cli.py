@@ -304,23 +304,16 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _bulk_import(app: Paperboy, files: list[Path], quiet: bool):  # type: ignore[no-untyped-def]
-    """Import with the search index's per-row triggers off, then rebuild it in one pass (3x faster);
-    then bring the persisted Related vectors up to date with the new papers."""
+    """Import, search index included: each chunk of papers is committed with its index entries, so
+    an interrupted import leaves a consistent, searchable store (see digest/import_writer.py)."""
     from tqdm import tqdm
 
     from digest.importer import import_jsonl
-    from digest.search import rebuild_search_index, suspend_search_index
 
-    with app.engine.begin() as connection:
-        suspend_search_index(connection)
     total = sum(f.stat().st_size for f in files)
-    try:
-        with tqdm(total=total, unit="B", unit_scale=True, disable=quiet or not sys.stderr.isatty(),
-                  mininterval=0.5, desc="import") as bar:
-            return import_jsonl(files, app.sessions, progress=bar.update)
-    finally:
-        with app.engine.begin() as connection:
-            rebuild_search_index(connection)
+    with tqdm(total=total, unit="B", unit_scale=True, disable=quiet or not sys.stderr.isatty(),
+              mininterval=0.5, desc="import") as bar:
+        return import_jsonl(files, app.sessions, progress=bar.update)
 
 
 async def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:

@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
+import time
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -69,8 +71,27 @@ _FACETS_SQLITE = (
 # run, load 3.7): windows of 1,500 gave p95 71 ms, windows of 800 gave 45 ms.
 _BROAD_MATCHES = 800
 _WINDOW_MATCHES = 800  # a broad query ranks only this many of its newest matches
-_BROAD_MATCHES_PG = 800
+# PostgreSQL reads and decompresses each candidate's document to rank it (about 0.1 ms a candidate
+# at 1M papers on a busy 2-core machine), so it ranks fewer: 800 candidates alone cost 75 ms there.
+_WINDOW_MATCHES_PG = 200
+_BROAD_MATCHES_PG = 200  # ranking costs about 0.1 ms a match on PostgreSQL at 1M papers (see below)
 _TITLE_MATCHES = 100
+# PostgreSQL cannot read a GIN index in date order, so finding a broad query's newest matches read
+# the row of every match (11,000-31,000 rows, 50 ms-1 s, for one common word at 1M papers). Its
+# broad queries look first among the papers of the months holding the newest _RECENT_PAPERS.
+_RECENT_PAPERS = 20_000
+_RECENT_TTL_S = 600.0
+
+# Settings for the transaction of one PostgreSQL search, measured at 1M papers:
+# - custom plans: psycopg prepares a statement run five times, and PostgreSQL may then switch to a
+#   generic plan that ignores the words' frequencies (2-7 s where a plan made for the query takes
+#   10-90 ms);
+# - no synchronized scans: a count that stops at its 201st match must start at the table's first
+#   page, not wherever another scan of the table got to (one took 4 s from the wrong place);
+# - enough memory that the bitmap of a common word's 150,000 matches stays exact: a lossy one
+#   makes PostgreSQL re-check every row of its pages, reading each document.
+_PG_SEARCH_SETTINGS = ("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                       "set_config('synchronize_seqscans', 'off', true), set_config('work_mem', '32MB', true)")
 
 # Words that BM25 gives no weight but that cost a scan of nearly every paper; dropped when the query
 # has anything else to match.
@@ -141,6 +162,9 @@ _PG_DDL = (
     $$""",
     """CREATE OR REPLACE FUNCTION paper_search_sync() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
+        IF current_setting('paperboy.bulk_index', true) = 'on' THEN
+            RETURN NULL;  -- a bulk import indexes its chunk itself, in the same transaction
+        END IF;
         INSERT INTO paper_search(paper_id, document, title_doc, facets)
         VALUES (NEW.id, paper_search_document(NEW.title, NEW.abstract, NEW.authors),
                 to_tsvector('english', coalesce(NEW.title, '')), paper_search_facets(NEW.categories, NEW.published))
@@ -151,6 +175,76 @@ _PG_DDL = (
     "CREATE OR REPLACE TRIGGER papers_search_sync AFTER INSERT OR UPDATE OF title, abstract, authors, "
     "categories, published ON papers FOR EACH ROW EXECUTE FUNCTION paper_search_sync()",
 )
+
+
+# The insert trigger alone, so a bulk import can swap it for its own set-based indexing inside the
+# same transaction (see `sqlite_bulk_index`): other connections never see it missing.
+_SQLITE_INSERT_TRIGGER = _SQLITE_DDL[2]
+
+
+def sqlite_fts_values(paper_id: str, title: str, abstract: str, authors: Iterable[str],
+                      categories: Iterable[str], published: dt.date | None) -> tuple[str, str, str, str, str]:
+    """(paper id, title, abstract, authors, facets) as the SQLite insert trigger indexes a paper,
+    computed in Python for a bulk import (the trigger's json_each and string functions are the
+    costly half of indexing a row). `tests/digest/test_import_speed.py` checks both give one index."""
+    facets = []
+    for category in categories:
+        archive = category.split(".", 1)[0]
+        facets.append(f"cat{category.replace('.', '').replace('-', '').lower()} arc{archive.replace('-', '').lower()}")
+    text_of_facets = " ".join(facets)
+    if published is not None:
+        year = f"{published.year:04d}"
+        text_of_facets += f" y{year} m{year}{published.month:02d}"
+    return paper_id, title, abstract, " ".join(authors), text_of_facets
+
+
+def sqlite_bulk_index(cursor: Any, rows: list[tuple[str, str, str, str, str]]) -> None:
+    """Index papers just inserted into `papers` by a bulk import, in the caller's transaction.
+
+    `rows` come from `sqlite_fts_values`, for papers that were *not* stored before this
+    transaction (a stored paper's update is indexed by the update trigger). The insert trigger is
+    dropped for the import's upsert and re-created here before the transaction commits, so a crash
+    at any moment leaves either the old store or the new one, index and trigger included.
+    """
+    cursor.executemany("INSERT OR IGNORE INTO search_docs(paper_id) VALUES (?)", [(row[0],) for row in rows])
+    # one VALUES row a statement: an INSERT ... SELECT (or a trigger) into FTS5 runs in a statement
+    # savepoint, and FTS5 flushes its pending index at every savepoint, i.e. writes one tiny
+    # segment a paper; with VALUES the pending index grows to FTS_HASH_BYTES before it is written
+    cursor.executemany(
+        "INSERT INTO papers_fts(rowid, title, abstract, authors, facets) "
+        "VALUES ((SELECT docid FROM search_docs WHERE paper_id = ?), ?, ?, ?, ?)", rows)
+
+
+PG_SYNC_FUNCTION = _PG_DDL[6]  # the trigger function, as the migration that added the bulk switch installs it
+_PG_BULK_INDEX = (
+    "INSERT INTO paper_search(paper_id, document, title_doc, facets) "
+    "SELECT id, paper_search_document(title, abstract, authors), to_tsvector('english', coalesce(title, '')), "
+    "paper_search_facets(categories, published) FROM papers WHERE id = ANY(:ids) "
+    "ON CONFLICT (paper_id) DO UPDATE SET document = EXCLUDED.document, title_doc = EXCLUDED.title_doc, "
+    "facets = EXCLUDED.facets"
+)
+
+
+def postgres_bulk_index_off(connection: Connection) -> None:
+    """Switch the per-row search trigger off for the rest of this transaction only (a bulk import
+    then indexes its rows with `postgres_bulk_index` in the same transaction: one set-based insert
+    instead of a PL/pgSQL call and an upsert per paper, about 3x faster)."""
+    connection.execute(text("SELECT set_config('paperboy.bulk_index', 'on', true)"))
+
+
+def postgres_bulk_index(connection: Connection, ids: list[str]) -> None:
+    """Index (again) the stored papers `ids`, in the caller's transaction."""
+    connection.execute(text(_PG_BULK_INDEX), {"ids": ids})
+
+
+def sqlite_suspend_insert_trigger(cursor: Any) -> None:
+    """Drop the insert trigger inside the caller's transaction (`sqlite_restore_insert_trigger` must
+    run in the same transaction; see `sqlite_bulk_index`)."""
+    cursor.execute("DROP TRIGGER IF EXISTS papers_fts_insert")
+
+
+def sqlite_restore_insert_trigger(cursor: Any) -> None:
+    cursor.execute(_SQLITE_INSERT_TRIGGER)
 
 
 def create_search_index(connection: Connection) -> None:
@@ -251,7 +345,7 @@ class PaperSearch:
     """Runs parsed queries against the search index of one database (SQLite FTS5 or PostgreSQL)."""
 
     def __init__(self, engine: Engine, choice: str = "auto", *, broad_matches: int | None = None,
-                 title_matches: int = _TITLE_MATCHES, window_matches: int = _WINDOW_MATCHES) -> None:
+                 title_matches: int = _TITLE_MATCHES, window_matches: int | None = None) -> None:
         dialect = _dialect(engine)
         expected = {"fts5": "sqlite", "postgres": "postgresql"}.get(choice)
         if expected and expected != dialect:
@@ -259,8 +353,9 @@ class PaperSearch:
         self.engine = engine
         self.dialect = dialect
         self.broad_matches = broad_matches or (_BROAD_MATCHES if dialect == "sqlite" else _BROAD_MATCHES_PG)
-        self.window_matches = window_matches
+        self.window_matches = window_matches or (_WINDOW_MATCHES if dialect == "sqlite" else _WINDOW_MATCHES_PG)
         self.title_matches = title_matches
+        self._recent: tuple[float, dt.date | None] | None = None  # (when looked up, floor date)
 
     def search(self, query: SearchQuery, *, limit: int = 10, offset: int = 0) -> SearchPage:
         """The papers matching `query`, best first; words are relaxed to OR when AND finds nothing."""
@@ -285,9 +380,11 @@ class PaperSearch:
                 title_only, window = self._broad(conn, query, relaxed) if narrow_broad else (False, None)
                 sql, params = _sqlite_sql(query, relaxed, title_only=title_only, window=window)
             else:
+                conn.execute(text(_PG_SEARCH_SETTINGS))
                 broad, title_only = self._broad_pg(conn, query, relaxed) if narrow_broad else (False, False)
                 sql, params = _postgres_sql(query, relaxed, title_only=title_only,
-                                            window=self.window_matches if broad else None)
+                                            window=self.window_matches if broad else None,
+                                            recent=self._recent_months(conn, query) if broad else None)
             params.update(limit=limit + 1, offset=offset)
             rows = conn.execute(text(sql), params).all()
         hits = tuple(Hit(row[0], float(row[1])) for row in rows[:limit])
@@ -310,6 +407,22 @@ class PaperSearch:
         params = {"m": _fts_match(query, relaxed, title_only=True), "cap": self.title_matches, "w": window}
         titled = conn.execute(text(count.format(w="AND rowid >= :w " if window else "")), params).scalar_one()
         return titled >= self.title_matches, window
+
+    def _recent_months(self, conn: Connection, query: SearchQuery) -> list[str] | None:
+        """Month terms (`m202606`, `y2026`) from the first-version date of the store's
+        `_RECENT_PAPERS`-th newest paper onwards; None when the store is smaller than that, or the
+        query's `before:` ends earlier (its matches are all older). Looked up every ten minutes."""
+        now = time.monotonic()
+        if self._recent is None or now - self._recent[0] > _RECENT_TTL_S:
+            floor = conn.execute(text("SELECT published FROM papers WHERE published IS NOT NULL "
+                                      "ORDER BY published DESC OFFSET :n LIMIT 1"), {"n": _RECENT_PAPERS}).scalar()
+            if isinstance(floor, str):
+                floor = dt.date.fromisoformat(floor)
+            self._recent = (now, floor)
+        floor = self._recent[1]
+        if floor is None or (query.before is not None and query.before < floor):
+            return None
+        return _month_terms(floor, dt.date(dt.date.today().year + 1, 12, 31))
 
     def _broad_pg(self, conn: Connection, query: SearchQuery, relaxed: bool) -> tuple[bool, bool]:
         """PostgreSQL's `_broad`: (broad, rank only title matches), counted on the GIN indexes alone."""
@@ -513,7 +626,7 @@ def _pg_facets(query: SearchQuery, params: dict[str, Any]) -> list[str]:
 
 
 def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False,
-                  window: int | None = None) -> tuple[str, dict[str, Any]]:
+                  window: int | None = None, recent: list[str] | None = None) -> tuple[str, dict[str, Any]]:
     params: dict[str, Any] = {}
     filters = _filters(query, params, sqlite=False)
     tsquery = _pg_tsquery(query, relaxed, params)
@@ -529,7 +642,7 @@ def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False
         tsquery = f"({tsquery}) && !!{exclusion}"
     join = "JOIN papers p ON p.id = s.paper_id " if filters else ""
     if window is not None:
-        return _postgres_window_sql(query, relaxed, tsquery, join, filters, params, title_only, window)
+        return _postgres_window_sql(query, relaxed, tsquery, join, filters, params, title_only, window, recent)
     filters[:0] = _pg_facets(query, params)
     if title_only:
         filters.insert(0, f"s.title_doc @@ ({_pg_tsquery(query, relaxed, params, text_only=True)})")
@@ -540,22 +653,39 @@ def _postgres_sql(query: SearchQuery, relaxed: bool, *, title_only: bool = False
 
 
 def _postgres_window_sql(query: SearchQuery, relaxed: bool, tsquery: str, join: str, filters: list[str],
-                         params: dict[str, Any], title_only: bool, window: int) -> tuple[str, dict[str, Any]]:
+                         params: dict[str, Any], title_only: bool, window: int,
+                         recent: list[str] | None) -> tuple[str, dict[str, Any]]:
     """A broad query on PostgreSQL: the `window` newest papers the GIN indexes alone say match
-    (ids only: no document is read), then the exact match and ts_rank on those few.
+    (ids only: no document is read), then the exact match and ts_rank on those few. With `recent`
+    (month terms of the store's newest papers), matches from those months are taken first, so that
+    finding the newest matches does not read the row of every match in the store.
 
     ts_rank and a phrase's or author's recheck read the whole document of every row (TOASTed,
     decompressed each time), which is what made broad queries cost 100-500 ms at 100k papers.
     """
     loose = _pg_tsquery(query, relaxed, params, loose=True)
-    inner = [f"w.document @@ ({loose})", *[c.replace("s.facets", "w.facets") for c in _pg_facets(query, params)]]
+    inner = [c.replace("s.facets", "w.facets") for c in _pg_facets(query, params)]
     if title_only:
         inner.append(f"w.title_doc @@ ({_pg_tsquery(query, relaxed, params, text_only=True, loose=True)})")
+    if not title_only or query.authors:
+        # (the title's words are in the document too: without authors to check, the title index
+        # alone decides, and the document index's long posting lists are not read at all)
+        inner.append(f"w.document @@ ({loose})")
     params["window"] = window
+    candidates = (f"SELECT w.paper_id FROM paper_search w WHERE {' AND '.join(inner)} "
+                  "ORDER BY w.paper_id DESC LIMIT :window")
+    if recent:
+        # the matches published in the recent months first, the older ones only if those are too
+        # few: PostgreSQL runs the second branch only when the first gave fewer than `window` rows,
+        # and the first reads just the rows both GIN indexes agree on (the months' and the words')
+        params["recent"] = " | ".join(recent)
+        months = "w.facets @@ to_tsquery('simple', :recent)"
+        newer = candidates.replace("ORDER BY", f"AND {months} ORDER BY")
+        older = candidates.replace("ORDER BY", f"AND NOT ({months}) ORDER BY")
+        candidates = f"SELECT paper_id FROM (({newer}) UNION ALL ({older})) c LIMIT :window"
     where = " AND ".join(["s.document @@ q.q", *filters])
     return (f"SELECT s.paper_id, ts_rank(s.document, q.q, 1) AS score FROM (SELECT {tsquery} AS q) q "
-            f"CROSS JOIN (SELECT w.paper_id FROM paper_search w WHERE {' AND '.join(inner)} "
-            f"ORDER BY w.paper_id DESC LIMIT :window) newest "
+            f"CROSS JOIN ({candidates}) newest "
             f"JOIN paper_search s ON s.paper_id = newest.paper_id {join}"
             f"WHERE {where} ORDER BY score DESC, s.paper_id LIMIT :limit OFFSET :offset", params)
 

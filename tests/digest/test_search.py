@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import datetime as dt
 
 import pytest
 from sqlalchemy import delete
@@ -228,6 +229,31 @@ def test_postgres_full_text_answers_the_same_kinds_of_queries(pg_engine):
     narrow = PaperSearch(pg_engine, broad_matches=3, title_matches=2)
     titled = {p.id for p in topical_papers() if "diffusion" in p.title.lower()}
     assert {h.id for h in narrow.search(parse_query("diffusion"), limit=50).hits} == titled
+
+
+def test_a_broad_postgres_search_ranks_recent_matches_first_then_older_ones(pg_engine, monkeypatch):
+    import digest.search
+
+    papers = topical_papers()
+    titled = [p for p in papers if "diffusion" in p.title.lower()]
+    moved = {p.id: dataclasses.replace(p, published=dt.date(2025, 4, 20 + i)) for i, p in enumerate(titled[:2])}
+    papers = [moved.get(p.id, p) for p in papers]
+    with pg_engine.begin() as conn:
+        create_search_index(conn)
+    PaperStore(make_sessionmaker(pg_engine)).upsert_papers(papers)
+    monkeypatch.setattr(digest.search, "_RECENT_PAPERS", 5)  # "recent": the months of the 6 newest papers
+    floor = sorted((p.published for p in papers), reverse=True)[5]
+    titled = [p for p in papers if "diffusion" in p.title.lower()]
+    recent = {p.id for p in titled if (p.published.year, p.published.month) >= (floor.year, floor.month)}
+    assert 0 < len(recent) < len(titled)
+    every = PaperSearch(pg_engine, broad_matches=3, title_matches=2, window_matches=1000)
+    assert {h.id for h in every.search(parse_query("diffusion"), limit=50).hits} == {p.id for p in titled}
+    few = PaperSearch(pg_engine, broad_matches=3, title_matches=2, window_matches=len(recent))
+    assert {h.id for h in few.search(parse_query("diffusion"), limit=50).hits} == recent
+    older = parse_query(f"diffusion before:{floor.replace(day=1) - dt.timedelta(days=1)}")
+    found = {h.id for h in few.search(older, limit=50).hits}  # ends before the recent months: no window
+    assert found and not found & recent
+    assert all(p.published < floor.replace(day=1) for p in papers if p.id in found)
 
 
 def test_postgres_suspended_and_dropped_indexes_are_rebuilt_at_set_up_and_a_current_one_is_left_alone(pg_engine):

@@ -254,6 +254,12 @@ def upgrade() -> None:
     sa.Column('saved_at', sa.DateTime(), nullable=False),
     sa.PrimaryKeyConstraint('chat_id', 'paper_id', name=op.f('pk_saved_papers'))
     )
+    op.create_table('sent_papers',
+    sa.Column('chat_id', sa.String(length=80), nullable=False),
+    sa.Column('paper_id', sa.String(length=40), nullable=False),
+    sa.Column('day', sa.Date(), nullable=False),
+    sa.PrimaryKeyConstraint('chat_id', 'paper_id', name=op.f('pk_sent_papers'))
+    )
     op.create_table('search_queries',
     sa.Column('key', sa.String(length=16), nullable=False),
     sa.Column('chat_id', sa.String(length=80), nullable=False),
@@ -264,12 +270,6 @@ def upgrade() -> None:
     with op.batch_alter_table('search_queries', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_search_queries_chat_id'), ['chat_id'], unique=False)
 
-    op.create_table('sent_papers',
-    sa.Column('chat_id', sa.String(length=80), nullable=False),
-    sa.Column('paper_id', sa.String(length=40), nullable=False),
-    sa.Column('day', sa.Date(), nullable=False),
-    sa.PrimaryKeyConstraint('chat_id', 'paper_id', name=op.f('pk_sent_papers'))
-    )
     op.create_table('subscriptions',
     sa.Column('chat_id', sa.String(length=80), nullable=False),
     sa.Column('chat_kind', sa.String(length=16), nullable=False),
