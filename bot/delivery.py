@@ -1,11 +1,12 @@
 """Scheduled work: ingest each announcement, then bring every chat its digest at its own time.
 
-A chat is *due* when the store holds an announcement day newer than the last digest it got and
-its delivery moment for that day has come: the first `HH:MM` (in its time zone, on one of its
-weekdays) after both the announcement and the moment it subscribed. So someone who subscribes in
-the evening gets papers at their next delivery time, subscribing sends nothing by itself, and a
-process that was down simply finds the chat due when it comes back: the missed digest goes out
-once, because the digest, its "shown" marks, the outbox rows and `last_digest_day` commit together.
+The rules (who is due, which days a digest covers, when a late feed earns a note) are pure
+functions in `bot.delivery_rules`; this module loads what they need, acts on their answers, and
+keeps the event loop free: every database call from async code goes through `in_db_thread`.
+
+Subscribing sends nothing by itself, and a process that was down simply finds the chat due when
+it comes back: the missed digest goes out once, because the digest, its "shown" marks, the outbox
+rows and `last_digest_day` commit together, in one transaction that opens no other session.
 """
 
 from __future__ import annotations
@@ -15,21 +16,39 @@ import datetime as dt
 import logging
 import time
 from dataclasses import dataclass, field
-from zoneinfo import ZoneInfo
+from typing import Any
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 
+from bot.db_thread import in_db_thread
+from bot.delivery_rules import (
+    covered_days,
+    first_shown,
+    following_line,
+    ingest_given_up,
+    ingest_wait_over,
+    is_due,
+    is_late,
+    late_note,
+    oldest_last_digest,
+)
 from bot.failpoints import failpoint
-from bot.feed_watch import announced_names, covers, fetch_day, missing_feeds, partly_covers
+from bot.feed_watch import (
+    announced_names,
+    covers,
+    fetch_day,
+    missing_feeds,
+    partly_covers,
+)
 from bot.metrics import DIGEST_BUILD, FETCH_FAILURES
 from bot.outbox import Outgoing, enqueue
-from digest.calendar import RSS_DELAY, feed_time, latest_announcement_day
+from digest.calendar import RSS_DELAY, latest_announcement_day
 from digest.categories import merge_exprs
 from digest.day_index import DayIndex
 from digest.digest_store import record_digest, seen_by_chat
 from digest.ingest import IngestReport, ingest_day
-from digest.layout import cards_shown, digest_messages, format_day
+from digest.layout import cards_shown, digest_messages
 from digest.matching import Digest, build_digest, subscription_expr
 from digest.message import Message, text
 from digest.saved import saved_among
@@ -42,10 +61,13 @@ log = logging.getLogger(__name__)
 # --- ingest --------------------------------------------------------------------------------
 
 
+# --- ingest --------------------------------------------------------------------------------
+
+
 def feeds_to_ingest(app) -> list[str]:  # type: ignore[no-untyped-def]
     """The `+`-joined feed paths covering every active subscription and `arxiv.categories`."""
     texts = app.subscriptions.followed_categories() + list(app.settings.arxiv.categories)
-    return merge_exprs(subscription_expr(t) for t in set(texts))
+    return merge_exprs(expr for t in set(texts) if (expr := subscription_expr(t)) is not None)
 
 
 async def ingest(app, day: dt.date | None = None, categories: str = "", *,  # type: ignore[no-untyped-def]
@@ -55,7 +77,11 @@ async def ingest(app, day: dt.date | None = None, categories: str = "", *,  # ty
     `feeds` (paths) or `categories` (an expression) narrow it; by default every followed category.
     """
     if feeds is None:
-        feeds = merge_exprs([subscription_expr(categories)]) if categories else feeds_to_ingest(app)
+        if categories:
+            expr = subscription_expr(categories)
+            feeds = merge_exprs([expr] if expr is not None else [])
+        else:
+            feeds = await in_db_thread(feeds_to_ingest, app)
     if not feeds:
         log.info("nothing to ingest: no chat follows any category and arxiv.categories is empty")
         return None
@@ -64,7 +90,8 @@ async def ingest(app, day: dt.date | None = None, categories: str = "", *,  # ty
     log.info("ingest %s", report.summary())
     FETCH_FAILURES.inc(sum(1 for status in report.feeds.values() if status == "failed"))
     if report.new_listings:
-        app.papers_stored([p.id for p, _ in app.store.announced_on(expected)])
+        announced = await in_db_thread(app.store.announced_on, expected)
+        app.papers_stored([p.id for p, _ in announced])
     return report
 
 
@@ -72,76 +99,50 @@ def ingest_is_due(app, now: dt.datetime) -> tuple[dt.date, list[str]] | None:  #
     """The announcement day and the feeds still to fetch for it, or None when everything is in."""
     day = latest_announcement_day(now, delay=RSS_DELAY)
     missing = missing_feeds(app, day, feeds_to_ingest(app))
-    if not missing or now < feed_time(day) + dt.timedelta(minutes=app.settings.schedule.ingest_delay_min):
+    if not missing or not ingest_wait_over(day, now, app.settings.schedule.ingest_delay_min):
         return None
-    give_up = feed_time(day) + dt.timedelta(hours=app.settings.schedule.ingest_give_up_h)
-    if now > give_up and app.store.mailing_status(day):
+    if ingest_given_up(day, now, app.settings.schedule.ingest_give_up_h) and app.store.mailing_status(day):
         return None  # tried for hours; the next announcement will be fetched on its own
     return day, missing
 
 
 async def ingest_if_due(app) -> str | None:  # type: ignore[no-untyped-def]
     """Make sure the latest announcement of every followed category is in (start-up, catch-up, retries)."""
-    due = ingest_is_due(app, app.clock())
+    due = await in_db_thread(ingest_is_due, app, app.clock())
     return await fetch_day(app, *due) if due else None
-
-
-# --- who is due --------------------------------------------------------------------------------
-
-
-def delivery_moment(sub: Subscription, available_at: dt.datetime, not_before: dt.datetime) -> dt.datetime:
-    """The first delivery time of `sub` at or after both instants, on an allowed weekday."""
-    zone = ZoneInfo(sub.timezone)
-    start = max(available_at, not_before).astimezone(zone)
-    hour, minute = (int(x) for x in sub.delivery_time.split(":"))
-    moment = start.replace(hour=hour, minute=minute, second=0, microsecond=0)
-    if moment < start:
-        moment = _next_day_same_time(moment, zone)
-    allowed = sub.weekday_numbers or frozenset(range(7))
-    for _ in range(7):
-        if moment.weekday() in allowed:
-            break
-        moment = _next_day_same_time(moment, zone)
-    return moment
-
-
-def _next_day_same_time(moment: dt.datetime, zone: ZoneInfo) -> dt.datetime:
-    naive = moment.replace(tzinfo=None) + dt.timedelta(days=1)
-    return naive.replace(tzinfo=zone)
-
-
-def is_due(sub: Subscription, day: dt.date, now: dt.datetime) -> bool:
-    """Whether `sub` should have `day`'s digest by `now` (and does not have it yet)."""
-    if not sub.is_active or (sub.last_digest_day is not None and sub.last_digest_day >= day):
-        return False
-    return now >= delivery_moment(sub, feed_time(day), _aware(sub.created_at))
 
 
 # --- building and enqueueing -------------------------------------------------------------------
 
 
-def following_line(sub: Subscription) -> str:
-    parts = []
-    if sub.categories:
-        parts.append(sub.categories)
-    if sub.keywords:
-        parts.append("keywords: " + ", ".join(sub.keywords))
-    if sub.authors:
-        parts.append("authors: " + ", ".join(sub.authors))
-    return "Following " + " · ".join(parts) if parts else ""
+@dataclass(frozen=True)
+class DigestDraft:
+    """A digest's messages, with everything they show already read from the store.
+
+    Only the digest's own id is missing (its list pages' buttons carry it, and the id exists only
+    once the digest is recorded), so `messages(digest_id)` is pure layout: it runs inside the write
+    transaction without opening a session of its own.
+    """
+
+    digest: Digest
+    cards: int
+    layout: dict[str, Any]
+
+    def messages(self, digest_id: int) -> list[Message]:
+        return digest_messages(self.digest, digest_id=digest_id, **self.layout)
 
 
-def digest_outgoing(app, sub: Subscription, digest: Digest, digest_id: int, note: str | None = None,  # type: ignore[no-untyped-def]
-                    tldrs: dict[str, str] | None = None) -> list[Message]:
-    """The messages of a digest for `sub` in its style, with Save buttons in their current state."""
+def draft_digest(app, sub: Subscription, digest: Digest, note: str | None = None,  # type: ignore[no-untyped-def]
+                 tldrs: dict[str, str] | None = None) -> DigestDraft:
+    """Read what a digest for `sub` shows (Save buttons' state, the day before) and lay it out in its style."""
     saved = frozenset(saved_among(app.sessions, sub.chat_id, [e.paper.id for e in digest.entries[: sub.max_papers]]))
     earliest = min(digest.covers, default=digest.day)
-    return digest_messages(
-        digest, urls=app.urls, digest_id=digest_id, max_cards=sub.max_papers,
-        page_size=app.settings.digest.page_size, saved=saved, following=following_line(sub), note=note,
-        tldrs=tldrs, translate=sub.wants_translation, style=sub.style,
-        day_before=app.store.latest_announced_day(on_or_before=earliest - dt.timedelta(days=1)),
-    )
+    layout = {
+        "urls": app.urls, "max_cards": sub.max_papers, "page_size": app.settings.digest.page_size, "saved": saved,
+        "following": following_line(sub), "note": note, "tldrs": tldrs, "translate": sub.wants_translation,
+        "style": sub.style, "day_before": app.store.latest_announced_day(on_or_before=earliest - dt.timedelta(days=1)),
+    }
+    return DigestDraft(digest, cards_shown(sub.style, len(digest.entries), sub.max_papers), layout)
 
 
 TLDR_WAIT_S = 120.0
@@ -151,7 +152,8 @@ async def card_tldrs(app, pairs: list[tuple[Subscription, Digest]]) -> dict[str,
     """TL;DRs (when `llm.tldr` is on) for every paper shown as a card: one generation per paper for all chats."""
     if app.assistant is None or not app.settings.llm.tldr:
         return {}
-    papers = {e.paper.id: e.paper for sub, d in pairs for e in d.entries[: _first_shown(app, sub, d)]}
+    page_size = app.settings.digest.page_size
+    papers = {e.paper.id: e.paper for sub, d in pairs for e in d.entries[: first_shown(sub, len(d.entries), page_size)]}
     if not papers:
         return {}
     try:
@@ -160,12 +162,6 @@ async def card_tldrs(app, pairs: list[tuple[Subscription, Digest]]) -> dict[str,
         log.warning("TL;DRs took longer than %.0f s; sending digests without the missing ones", TLDR_WAIT_S)
         return {}
     return {pid: text for pid, text in zip(papers, texts) if text}
-
-
-def _first_shown(app, sub: Subscription, digest: Digest) -> int:  # type: ignore[no-untyped-def]
-    """How many papers the digest's first messages show: its cards, or the list's first page in compact style."""
-    cards = cards_shown(sub.style, len(digest.entries), sub.max_papers)
-    return cards if cards else app.settings.digest.page_size
 
 
 def cached_tldrs(app, paper_ids: list[str]) -> dict[str, str]:  # type: ignore[no-untyped-def]
@@ -180,29 +176,19 @@ def personal_scores(app):  # type: ignore[no-untyped-def]
     return app.personal.scores if app.personal is not None else None
 
 
-MAX_ROLLED_DAYS = 7
-
-
 def days_covered(app, day: dt.date, subs: list[Subscription]) -> list[tuple[dt.date, ...]]:  # type: ignore[no-untyped-def]
-    """The announcement days each chat's digest covers, ending at `day`.
-
-    A day the chat did not get (a weekday it skipped, the process being down) rolls into its next
-    digest, so no paper is ever missed; at most a week rolls in. A chat's first digest is one day.
-    """
-    oldest = min((s.last_digest_day for s in subs if s.last_digest_day), default=None)
+    """The announcement days each chat's digest covers, ending at `day` (see `covered_days`)."""
+    oldest = oldest_last_digest(subs)
     stored = app.store.announced_days(after=oldest, upto=day) if oldest else [day]
-    covered = []
-    for sub in subs:
-        if sub.last_digest_day is None:
-            covered.append((day,))
-            continue
-        days = [d for d in stored if d > sub.last_digest_day][-MAX_ROLLED_DAYS:]
-        covered.append(tuple(days) or (day,))
-    return covered
+    return covered_days(day, subs, stored)
 
 
 def build_digests(app, day: dt.date, subs: list[Subscription]) -> list[Digest]:  # type: ignore[no-untyped-def]
-    """Digests ending at `day` for many chats at once: one index per span of days, one pass over what was shown."""
+    """Digests ending at `day` for many chats at once: one index per span of days, one pass over what was shown.
+
+    It reads the store throughout (the personal ranker reads each chat's likes), so async code
+    runs it whole through `in_db_thread`.
+    """
     by_span: dict[tuple[dt.date, ...], list[int]] = {}
     for position, span in enumerate(days_covered(app, day, subs)):
         by_span.setdefault(span, []).append(position)
@@ -222,13 +208,15 @@ def commit_digest(app, sub: Subscription, digest: Digest, *, enqueue_messages: b
                   advance_schedule: bool = True) -> tuple[int, list[Message]]:
     """Record a digest, its shown papers and (for scheduled ones) its outbox rows in one transaction.
 
-    `replace` stores this digest over the chat's earlier one for the same day (`/digest` rebuilt it).
+    Everything the messages show is read first, in sessions of its own; the write transaction then
+    opens no other session. `replace` stores this digest over the chat's earlier one for the same
+    day (`/digest` rebuilt it). A blocking call: async code runs it through `in_db_thread`.
     """
     now = app.clock()
+    draft = draft_digest(app, sub, digest, note, tldrs)
     with app.sessions.begin() as session:
-        digest_id = record_digest(session, digest, cards=cards_shown(sub.style, len(digest.entries), sub.max_papers),
-                                  replace=replace)
-        messages = digest_outgoing(app, sub, digest, digest_id, note, tldrs)
+        digest_id = record_digest(session, digest, cards=draft.cards, replace=replace)
+        messages = draft.messages(digest_id)
         if enqueue_messages:
             items = [Outgoing(f"digest:{sub.chat_id}:{digest.day.isoformat()}:{part}", sub.chat_id, message)
                      for part, message in enumerate(messages)]
@@ -248,7 +236,7 @@ def _advance_schedule(session, sub: Subscription, day: dt.date) -> None:  # type
     )
 
 
-LATE_NOTE_AFTER = dt.timedelta(minutes=30)
+# --- who is due ----------------------------------------------------------------------------------
 
 
 @dataclass
@@ -266,7 +254,7 @@ def due_subscriptions(app, now: dt.datetime) -> DueChats:  # type: ignore[no-unt
     due = DueChats(day)
     names = announced_names(app, day)
     # After hours of trying, a chat whose categories are partly in gets what is in.
-    gave_up = now > feed_time(day) + dt.timedelta(hours=app.settings.schedule.ingest_give_up_h)
+    gave_up = ingest_given_up(day, now, app.settings.schedule.ingest_give_up_h)
     in_for: dict[str, bool] = {}
     for sub in app.subscriptions.still_due(day):
         if not is_due(sub, day, now):
@@ -284,60 +272,48 @@ async def deliver_due(app) -> int:  # type: ignore[no-untyped-def]
 
     A chat gets a digest only once its day's feed is in: if it is not, the feed is fetched first
     (within the backoff), and a chat kept waiting more than `LATE_NOTE_AFTER` past its delivery
-    time gets one short note saying so. Building and committing run in a worker thread.
+    time gets one short note saying so. Reading, building and committing run in database threads.
     """
-    due = await asyncio.to_thread(due_subscriptions, app, app.clock())
+    due = await in_db_thread(due_subscriptions, app, app.clock())
     if due.waiting:
-        missing = ingest_is_due(app, app.clock())
+        missing = await in_db_thread(ingest_is_due, app, app.clock())
         # Before telling anyone the feed is late, look again (a note must be true when it goes out).
         about_to_note = bool(late_to_note(app, due.day, due.waiting)) and not app.feed_watch.failing(due.day)
         if missing is not None and await fetch_day(app, *missing, asked_by_user=about_to_note) is not None:
-            due = await asyncio.to_thread(due_subscriptions, app, app.clock())
-        await asyncio.to_thread(enqueue_late_notes, app, due.day, due.waiting)
+            due = await in_db_thread(due_subscriptions, app, app.clock())
+        await in_db_thread(enqueue_late_notes, app, due.day, due.waiting)
     if due.ready:
         started = time.perf_counter()
-        digests = await asyncio.to_thread(build_digests, app, due.day, due.ready)
+        digests = await in_db_thread(build_digests, app, due.day, due.ready)
         DIGEST_BUILD.observe(time.perf_counter() - started)
         failpoint("digests-built")  # the crash test kills the process here, before anything is enqueued
         pairs = list(zip(due.ready, digests))
         tldrs = await card_tldrs(app, pairs)
-        await asyncio.to_thread(_commit_all, app, pairs, tldrs)
+        await in_db_thread(_commit_all, app, pairs, tldrs)
         log.info("enqueued %d digests for %s", len(due.ready), due.day)
     await app.deliver_pending()
     return len(due.ready)
-
-
-def late_note(app, day: dt.date) -> str:  # type: ignore[no-untyped-def]
-    """The one line a waiting chat gets: arXiv is late, or arXiv cannot be reached."""
-    if app.feed_watch.failing(day):
-        return (f"I can't reach arXiv to fetch the feed for {format_day(day)} right now; "
-                "your digest follows as soon as I can.")
-    return f"arXiv's feed for {format_day(day)} is late; your digest follows when it arrives."
 
 
 def late_to_note(app, day: dt.date, waiting: list[Subscription]) -> list[Subscription]:  # type: ignore[no-untyped-def]
     """The waiting chats past their delivery time by `LATE_NOTE_AFTER` that were not told yet."""
     now = app.clock()
     noted: set[tuple[str, dt.date]] = app.feed_watch.noted
-    return [sub for sub in waiting if (sub.chat_id, day) not in noted
-            and now >= delivery_moment(sub, feed_time(day), _aware(sub.created_at)) + LATE_NOTE_AFTER]
+    return [sub for sub in waiting if (sub.chat_id, day) not in noted and is_late(sub, day, now)]
 
 
 def enqueue_late_notes(app, day: dt.date, waiting: list[Subscription]) -> int:  # type: ignore[no-untyped-def]
     """Tell each chat waiting more than `LATE_NOTE_AFTER` past its delivery time, once per day."""
     now = app.clock()
+    note = late_note(day, failing=app.feed_watch.failing(day))
     items = []
     for sub in late_to_note(app, day, waiting):
         app.feed_watch.noted.add((sub.chat_id, day))
-        items.append(Outgoing(f"late:{sub.chat_id}:{day.isoformat()}", sub.chat_id, text(late_note(app, day))))
+        items.append(Outgoing(f"late:{sub.chat_id}:{day.isoformat()}", sub.chat_id, text(note)))
     if not items:
         return 0
     with app.sessions.begin() as session:  # the key makes it once, across restarts too
         return enqueue(session, items, as_stored(now))
-
-
-def _aware(moment: dt.datetime) -> dt.datetime:
-    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment
 
 
 def _commit_all(app, pairs: list[tuple[Subscription, Digest]], tldrs: dict[str, str]) -> None:  # type: ignore[no-untyped-def]

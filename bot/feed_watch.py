@@ -18,6 +18,7 @@ import datetime as dt
 import logging
 from dataclasses import dataclass
 
+from bot.db_thread import in_db_thread
 from digest.calendar import RSS_DELAY, latest_announcement_day
 from digest.categories import MERGE_NAMES_PER_REQUEST, CategoryExpr
 from digest.matching import subscription_expr
@@ -169,7 +170,7 @@ async def fetch_day(app, day: dt.date, feeds: list[str], *, asked_by_user: bool 
 
     watch: FeedWatch = app.feed_watch
     now = app.clock()
-    statuses = app.store.mailing_status(day)
+    statuses = await in_db_thread(app.store.mailing_status, day)
     never_tried = any(feed not in statuses for feed in feeds)  # e.g. a category a chat just followed
     if not never_tried and not watch.may_fetch(day, now, asked_by_user=asked_by_user):
         return None

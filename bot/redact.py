@@ -110,7 +110,8 @@ def secrets_of(settings: Any) -> list[str]:
     """Every secret the settings hold: bot tokens, API key, webhook secret, database password."""
     from sqlalchemy.engine import make_url
 
-    found = [settings.telegram.token, settings.telegram.webhook_secret, settings.discord.token, settings.llm.api_key]
+    found = [secret.get_secret_value() for secret in (settings.telegram.token, settings.telegram.webhook_secret,
+                                                       settings.discord.token, settings.llm.api_key)]
     try:
         found.append(make_url(settings.database.url).password)
     except Exception:  # an unparsable URL fails loudly elsewhere, without us

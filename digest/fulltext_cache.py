@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from sqlalchemy import JSON, DateTime, Integer, String
@@ -36,11 +37,16 @@ class FullTextRow(Base):
 
 
 class FullTextCache:
-    """`get(paper_id)`: the stored full text, fetched and stored on the first call."""
+    """`get(paper_id)`: the stored full text, fetched and stored on the first call.
+
+    `get` reads and writes the row through `in_db` (the bot passes its `in_db_thread`), never on the loop.
+    """
 
     def __init__(self, sessions: sessionmaker[Session], http: Any, *, html_url: str, pdf_url: str,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+                 max_bytes: int = DEFAULT_MAX_BYTES,
+                 in_db: Callable[..., Awaitable[Any]] = asyncio.to_thread) -> None:
         self._sessions = sessions
+        self._in_db = in_db
         self._http = http
         self._html_url = html_url
         self._pdf_url = pdf_url
@@ -55,10 +61,12 @@ class FullTextCache:
 
     async def get(self, paper_id: str) -> FullText:
         """The paper's full text; raises `FullTextUnavailable` when arXiv has neither HTML nor PDF."""
-        found = self.cached(paper_id)
-        if found is not None:
-            return found
         pending = self._inflight.get(paper_id)
+        if pending is None:
+            found = await self._in_db(self.cached, paper_id)
+            if found is not None:
+                return found
+            pending = self._inflight.get(paper_id)  # another reader may have started while we looked
         if pending is not None:
             return await asyncio.shield(pending)
         future: asyncio.Future[FullText] = asyncio.get_running_loop().create_future()
@@ -66,7 +74,7 @@ class FullTextCache:
         try:
             text = await fetch_fulltext(self._http, paper_id, html_url=self._html_url, pdf_url=self._pdf_url,
                                         max_bytes=self._max_bytes)
-            self._store(paper_id, text)
+            await self._in_db(self._store, paper_id, text)
             future.set_result(text)
             return text
         except BaseException as exc:

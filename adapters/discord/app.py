@@ -117,7 +117,7 @@ async def run_discord(paperboy: Any, settings: Settings) -> None:
     client = build_discord(paperboy, settings)
     async with client:
         try:
-            await client.start(settings.discord.token)
+            await client.start(settings.discord.token.get_secret_value())
         except discord.LoginFailure:
             log.error("Discord refused discord.token; check the bot token in the Developer Portal")
             raise
@@ -131,7 +131,7 @@ class DiscordBot:
 
     def __init__(self, paperboy: Any, settings: Settings, **options: Any) -> None:
         self.client = build_discord(paperboy, settings, **options)
-        self._token = settings.discord.token
+        self._token = settings.discord.token.get_secret_value()
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -181,7 +181,7 @@ async def start_discord_sender(paperboy: Any, settings: Settings) -> Callable[[]
     """Send-only Discord for `paperboy run --role sender`: REST after login, no gateway connection."""
     client = build_discord(paperboy, settings)
     try:
-        await client.login(settings.discord.token)
+        await client.login(settings.discord.token.get_secret_value())
     except discord.LoginFailure:
         log.error("Discord refused discord.token; check the bot token in the Developer Portal")
         await client.close()

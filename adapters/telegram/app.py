@@ -103,7 +103,7 @@ def build_telegram(paperboy: Paperboy, settings: Settings, *, limits: RateLimits
     tg = settings.telegram
     application = (
         ApplicationBuilder()
-        .token(tg.token)
+        .token(tg.token.get_secret_value())
         .base_url(tg.base_url)
         .base_file_url(tg.base_file_url)
         .concurrent_updates(ChatOrderedProcessor(CONCURRENT_UPDATES))
@@ -156,7 +156,7 @@ async def start_telegram(paperboy: Paperboy, settings: Settings, *,
     await register_commands(application)
     await application.start()
     if tg.webhook_url:
-        secret = tg.webhook_secret or secrets.token_urlsafe(32)
+        secret = tg.webhook_secret.get_secret_value() or secrets.token_urlsafe(32)
         redactor.add([secret])  # PTB logs setWebhook's parameters at DEBUG
         await application.updater.start_webhook(
             listen=tg.webhook_listen, port=tg.webhook_port, url_path=urlsplit(tg.webhook_url).path.lstrip("/"),

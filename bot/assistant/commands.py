@@ -15,6 +15,7 @@ from typing import Any
 from bot.app import ActionReply
 from bot.assistant import render
 from bot.assistant.prompts import LANGUAGES, language_name, normalise_language
+from bot.db_thread import in_db_thread
 from bot.ports import ChatContext, Reply
 from bot.registry import action, command
 from bot.untrusted import BUTTON_EXPIRED
@@ -64,8 +65,8 @@ def _refused_press(app: Any) -> ActionReply | None:
     return None if problem is None else ActionReply(notice="The assistant is not configured.", replies=[problem])
 
 
-def _language(app: Any, chat_id: str) -> str:
-    return app.assistant.store.chat_language(chat_id)
+async def _language(app: Any, chat_id: str) -> str:
+    return await in_db_thread(app.assistant.store.chat_language, chat_id)
 
 
 def _stream_factory(app: Any, ctx: ChatContext, reply_to: str | None):  # type: ignore[no-untyped-def]
@@ -77,6 +78,15 @@ def _stream_factory(app: Any, ctx: ChatContext, reply_to: str | None):  # type: 
 
 async def _in_background(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None,
                          **extra: Any) -> None:
+    """Run the assistant; a thread's questions are answered in the order they came (database calls may not be)."""
+    if kind in {"ask", "retry:ask"}:
+        async with app.assistant.thread_turn(ctx.chat_id, paper_id):  # taken before the first await
+            await _run(app, ctx, kind, paper_id, reply_to, **extra)
+    else:
+        await _run(app, ctx, kind, paper_id, reply_to, **extra)
+
+
+async def _run(app: Any, ctx: ChatContext, kind: str, paper_id: str, reply_to: str | None, **extra: Any) -> None:
     """Fetch the paper, then run the assistant; failures end as a message in the chat, never silence."""
     open_stream = _stream_factory(app, ctx, reply_to)
     try:
@@ -86,7 +96,7 @@ async def _in_background(app: Any, ctx: ChatContext, kind: str, paper_id: str, r
         await stream.fail(text(str(exc) or "That paper could not be found."))
         return
     assistant = app.assistant
-    language = _language(app, ctx.chat_id)
+    language = await _language(app, ctx.chat_id)
     if kind == "faq":
         await assistant.faq(ctx.chat_id, paper, language, open_stream)
     elif kind == "ask":
@@ -143,7 +153,7 @@ async def ask_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> 
 @command("language")
 async def language_command(app, ctx: ChatContext, args: str, reply: Reply | None) -> list[Message]:  # type: ignore[no-untyped-def]
     """/language <code>: the language FAQ and Ask answers are written in (English by default)."""
-    current = app.subscriptions.get_or_default(ctx.chat_id, ctx.kind.value)
+    current = await in_db_thread(app.subscriptions.get_or_default, ctx.chat_id, ctx.kind.value)
     if not args.strip():
         codes = ", ".join(LANGUAGES)
         return [text(f"Answers in this chat are written in {language_name(current.language)} ({current.language}).",
@@ -151,7 +161,7 @@ async def language_command(app, ctx: ChatContext, args: str, reply: Reply | None
     code = normalise_language(args)
     if code is None:
         raise BadInput(f"'{args.strip()[:30]}' is not a language I know. Try one of: {', '.join(LANGUAGES)}.")
-    app.subscriptions.save(replace(current, language=code))
+    await in_db_thread(app.subscriptions.save, replace(current, language=code))
     return [text(f"FAQ and Ask answers in this chat will now be written in {language_name(code)}.")]
 
 

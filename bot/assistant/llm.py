@@ -32,7 +32,7 @@ import re
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import urlsplit
 
 import openai
@@ -41,6 +41,9 @@ from tenacity import AsyncRetrying, retry_if_exception_type, stop_after_attempt,
 from bot.assistant.errors import AnswerTimeout, LLMNotConfigured, LLMUnavailable
 from bot.config import LLMSettings
 from bot.metrics import LLM_LATENCY
+
+if TYPE_CHECKING:
+    from openai.types.chat import ChatCompletionMessageParam
 
 __all__ = ["Completion", "LLMClient", "Meter", "clean_model_text", "estimate_tokens", "is_configured"]
 
@@ -57,7 +60,7 @@ _UNWANTED = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 def is_configured(llm: LLMSettings) -> bool:
     """True when there is a key, or the server is local (keyless Ollama/vLLM/llama.cpp)."""
-    if llm.api_key.strip():
+    if llm.api_key.get_secret_value().strip():
         return True
     host = (urlsplit(llm.base_url).hostname or "").lower()
     return host in _LOCAL_HOSTS or host.endswith(".localhost")
@@ -123,7 +126,7 @@ class LLMClient:
         self._retry_wait_s = retry_wait_s
         self._client = openai.AsyncOpenAI(
             base_url=llm.base_url,
-            api_key=llm.api_key.strip() or "unused",
+            api_key=llm.api_key.get_secret_value().strip() or "unused",
             timeout=llm.timeout_s,
             max_retries=0,  # tenacity retries instead; never both
         )
@@ -222,7 +225,7 @@ class LLMClient:
     ) -> Completion:
         stream = await self._client.chat.completions.create(
             model=self.model,
-            messages=messages,  # type: ignore[arg-type]
+            messages=cast("list[ChatCompletionMessageParam]", messages),
             temperature=temperature,
             max_tokens=max_tokens,
             stream=True,

@@ -51,6 +51,7 @@ from bot.assistant.prompts import (
 from bot.assistant.queue import LLMQueue, ordinal
 from bot.assistant.store import AssistantStore
 from bot.config import Settings
+from bot.db_thread import in_db_thread
 from bot.ports import AnswerStream
 from digest.clean import collapse_whitespace
 from digest.errors import FullTextUnavailable
@@ -90,7 +91,7 @@ class Assistant:
         self.settings = settings
         self.store = AssistantStore(sessions)
         self.texts = FullTextCache(sessions, http, html_url=settings.arxiv.html_url, pdf_url=settings.arxiv.pdf_url,
-                                   max_bytes=settings.fulltext.max_bytes)
+                                   max_bytes=settings.fulltext.max_bytes, in_db=in_db_thread)
         self.llm = llm or LLMClient(settings.llm, retry_wait_s=retry_wait_s)
         self.queue = LLMQueue(settings.llm.max_concurrency)
         self._clock = clock
@@ -102,6 +103,10 @@ class Assistant:
         self._tasks: set[asyncio.Task[Any]] = set()
         # per-thread locks; entries vanish when no ask holds them
         self._threads: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        # per-thread arrival order: held from a question's arrival until it is answered
+        self._turns: weakref.WeakValueDictionary[tuple[str, str], asyncio.Lock] = weakref.WeakValueDictionary()
+        # per-generation locks: looking for a flight, the cache and reserving are one step per key
+        self._starting: weakref.WeakValueDictionary[tuple[str, ...], asyncio.Lock] = weakref.WeakValueDictionary()
 
     @property
     def configured(self) -> bool:
@@ -123,19 +128,26 @@ class Assistant:
         if not self.configured:
             await stream.fail(render.not_configured_message())
             return
-        cached = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
-        if cached is not None:
-            source = self.store.faq_source(paper.id, language)
-            await stream.finish(render.faq_message(paper, cached, abs_url=self._abs_url, source=source))
-            return
         key = ("faq", paper.id, language)
-        flight = self._flights.get(key)
-        if flight is None:
-            usage = self._reserve(chat_id, paper.id, "faq", self._faq_max_tokens())
-            if isinstance(usage, Message):
-                await stream.fail(usage)
-                return
-            flight = self._launch(key, lambda f: self._generate_faq(usage, paper, language, f))
+        cached: tuple[list[str], str] | None = None
+        usage: int | Message = 0
+        async with self._start_lock(key):  # no sends while holding it: only the look-ups and the launch
+            flight = self._flights.get(key)
+            if flight is None:
+                cached = await in_db_thread(self._cached_faq, paper.id, language)
+                if cached is None:
+                    usage = await self._reserve(chat_id, paper.id, "faq", self._faq_max_tokens())
+                    if not isinstance(usage, Message):
+                        reserved = usage
+                        flight = self._launch(key, lambda f: self._generate_faq(reserved, paper, language, f))
+        if cached is not None:
+            answers, source = cached
+            await stream.finish(render.faq_message(paper, answers, abs_url=self._abs_url, source=source))
+            return
+        if isinstance(usage, Message):
+            await stream.fail(usage)
+            return
+        assert flight is not None
         try:
             answers, source, cut = await flight.follow(stream.update, lambda line: show_status(stream, line))
         except AssistantError as exc:
@@ -150,36 +162,36 @@ class Assistant:
         meter = Meter()
         ok = False
         try:
-            while not self.store.acquire_lease(lease, self._owner, self._clock(), self._lease_ttl_s):
+            while not await self._take_lease(lease):
                 flight.publish("⏳ Another worker is writing this FAQ…", status=True)
                 await asyncio.sleep(self._lease_poll_s)
-                done = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
+                done = await in_db_thread(self._cached_faq, paper.id, language)
                 if done is not None:
                     ok = True
-                    return done, self.store.faq_source(paper.id, language), False
+                    return *done, False
             try:
-                done = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS))
+                done = await in_db_thread(self._cached_faq, paper.id, language)
                 if done is not None:  # written while we took the lease
                     ok = True
-                    return done, self.store.faq_source(paper.id, language), False
+                    return *done, False
                 # a status at once: in a group it opens the placeholder (a send, not an edit) before the
                 # first words arrive, so those words are an edit that can go out at once
-                reading = self.texts.cached(paper.id) is None
+                reading = await in_db_thread(self.texts.cached, paper.id) is None
                 flight.publish("📄 Reading the paper…" if reading else "✍️ Writing the FAQ…", status=True)
                 body, source = await self._paper_text(paper)
                 messages = faq_conversation(paper, body, language)
 
                 async def show_place(place: int) -> None:
                     flight.publish(f"⏳ Waiting for the language model: {ordinal(place)} in line…", status=True)
-                    self.store.acquire_lease(lease, self._owner, self._clock(), self._lease_ttl_s)
+                    await self._take_lease(lease)
 
                 async def show(text: str) -> None:
                     answers = split_faq(text)
                     if answers:
                         flight.publish(render.faq_markdown(answers[:-1], answers[-1]))
 
-                async with self.queue.slot(self._priority(paper), on_place=show_place):
-                    self.store.acquire_lease(lease, self._owner, self._clock(), self._lease_ttl_s)  # renew
+                async with self.queue.slot(await self._priority(paper), on_place=show_place):
+                    await self._take_lease(lease)  # renew
                     completion = await self.llm.complete(
                         messages, on_text=show, max_tokens=self._faq_max_tokens(), meter=meter
                     )
@@ -191,13 +203,22 @@ class Assistant:
                     return answers, source, True  # shown, and said to be cut; never cached
                 if len(answers) < len(FAQ_QUESTIONS) or not all(answers):
                     answers = await self._ask_missing(paper, body, language, [a for a in answers if a], flight, meter)
-                self.store.save_faq(paper.id, language, answers, completion, source)
+                await in_db_thread(self.store.save_faq, paper.id, language, answers, completion, source)
                 ok = True
                 return answers[: len(FAQ_QUESTIONS)], source, False
             finally:
-                self.store.release_lease(lease, self._owner)
+                await in_db_thread(self.store.release_lease, lease, self._owner)
         finally:
-            self._settle(usage, meter, ok=ok)
+            await self._settle(usage, meter, ok=ok)
+
+    def _cached_faq(self, paper_id: str, language: str) -> tuple[list[str], str] | None:
+        """The stored FAQ of a paper in a language and where its text came from, or None (one database call)."""
+        answers = self.store.faq_answers(paper_id, language, len(FAQ_QUESTIONS))
+        return None if answers is None else (answers, self.store.faq_source(paper_id, language))
+
+    async def _take_lease(self, lease: str) -> bool:
+        """Take or renew the lease on writing one FAQ (several processes may share the database)."""
+        return await in_db_thread(self.store.acquire_lease, lease, self._owner, self._clock(), self._lease_ttl_s)
 
     async def _ask_missing(
         self, paper: Paper, body: str, language: str, answers: list[str], flight: Flight[Any], meter: Meter
@@ -218,7 +239,7 @@ class Assistant:
             async def show(text: str, done: list[str] = answers) -> None:
                 flight.publish(render.faq_markdown(done, text))
 
-            async with self.queue.slot(self._priority(paper)):
+            async with self.queue.slot(await self._priority(paper)):
                 completion = await self.llm.complete(messages, on_text=show, meter=meter)
             _check_finished(completion)
             answers.append(completion.text.strip())
@@ -237,11 +258,11 @@ class Assistant:
         question = question.strip()[:MAX_QUESTION_CHARS]
         stream = await stream_factory()
         refusal = self._refusal(chat_id, question)
-        usage = refusal or self._reserve(chat_id, paper.id, "ask", self.settings.llm.max_answer_tokens)
+        usage = refusal or await self._reserve(chat_id, paper.id, "ask", self.settings.llm.max_answer_tokens)
         if isinstance(usage, Message):
             await stream.fail(usage)
             return
-        turn = self.store.add_question(chat_id, paper.id, language, question)
+        turn = await in_db_thread(self.store.add_question, chat_id, paper.id, language, question)
         async with self._thread_lock(chat_id, paper.id):
             await self._answer(chat_id, usage, paper, turn, question, language, stream)
 
@@ -251,10 +272,10 @@ class Assistant:
         if kind == "tr":
             return await self.translate(chat_id, paper, language)
         if kind == "ask":
-            pending = self.store.pending_question(chat_id, paper.id)
+            pending = await in_db_thread(self.store.pending_question, chat_id, paper.id)
             if pending is not None:
                 stream = await stream_factory()
-                usage = self._refusal(chat_id, pending[1]) or self._reserve(
+                usage = self._refusal(chat_id, pending[1]) or await self._reserve(
                     chat_id, paper.id, "ask", self.settings.llm.max_answer_tokens
                 )
                 if isinstance(usage, Message):
@@ -266,6 +287,13 @@ class Assistant:
             return render.usage_message("There is no unanswered question to retry; reply to the paper with a new one.")
         await self.faq(chat_id, paper, language, stream_factory)
         return None
+
+    def thread_turn(self, chat_id: str, paper_id: str) -> asyncio.Lock:
+        """Held from a question's arrival until its answer: a thread's questions go in the order they came."""
+        lock = self._turns.get((chat_id, paper_id))
+        if lock is None:
+            lock = self._turns[(chat_id, paper_id)] = asyncio.Lock()
+        return lock
 
     def _thread_lock(self, chat_id: str, paper_id: str) -> asyncio.Lock:
         """One answer at a time per thread, so a quick follow-up sees the answer before it."""
@@ -280,15 +308,15 @@ class Assistant:
         meter = Meter()
         ok = False
         try:
-            reading = self.texts.cached(paper.id) is None
+            reading = await in_db_thread(self.texts.cached, paper.id) is None
             await show_status(stream, "📄 Reading the paper…" if reading else "✍️ Writing the answer…")
             body, _source = await self._paper_text(paper)
-            messages = self._ask_messages(chat_id, paper, body, language, question)
+            messages = await in_db_thread(self._ask_messages, chat_id, paper, body, language, question)
 
             async def show_place(place: int) -> None:
                 await show_status(stream, f"⏳ Waiting for the language model: {ordinal(place)} in line…")
 
-            async with self.queue.slot(self._priority(paper), on_place=show_place):
+            async with self.queue.slot(await self._priority(paper), on_place=show_place):
                 completion = await self.llm.complete(messages, on_text=lambda text: _quietly(stream.update(text)),
                                                      meter=meter)
             _check_finished(completion)
@@ -301,14 +329,17 @@ class Assistant:
             await stream.fail(self._failure("ask", paper.id, LLMUnavailable(f"internal error: {type(exc).__name__}")))
             return
         finally:
-            self._settle(usage, meter, ok=ok)
+            await self._settle(usage, meter, ok=ok)
         cut = completion.finish_reason == "length"
-        self.store.answer_question(turn, completion.text, completion.model)
+        await in_db_thread(self.store.answer_question, turn, completion.text, completion.model)
         await stream.finish(render.ask_message(paper, question, completion.text, abs_url=self._abs_url, cut=cut))
 
     def _ask_messages(self, chat_id: str, paper: Paper, body: str, language: str,
                       question: str) -> list[dict[str, Any]]:
-        """The FAQ conversation (same prefix as the FAQ call), then as much of the thread as fits, then the question."""
+        """The FAQ conversation (same prefix as the FAQ call), then as much of the thread as fits, then the question.
+
+        It reads the store: async code calls it through `in_db_thread`.
+        """
         faq = self.store.faq_answers(paper.id, language, len(FAQ_QUESTIONS)) or []
         head = faq_conversation(paper, body, language, faq)
         room = self.settings.llm.context_tokens - self.settings.llm.max_answer_tokens - estimate_tokens(head)
@@ -332,16 +363,17 @@ class Assistant:
             )
         if not self.configured:
             return render.not_configured_message()
-        cached = self.store.translation(paper.id, language)
-        if cached is not None:
-            return render.translation_message(paper, *cached, language, abs_url=self._abs_url)
         key = ("tr", paper.id, language)
-        flight = self._flights.get(key)
-        if flight is None:
-            usage = self._reserve(chat_id, paper.id, "translate", self.settings.llm.max_answer_tokens)
-            if isinstance(usage, Message):
-                return usage
-            flight = self._launch(key, lambda f: self._generate_translation(usage, paper, language, f))
+        async with self._start_lock(key):
+            flight = self._flights.get(key)
+            if flight is None:
+                cached = await in_db_thread(self.store.translation, paper.id, language)
+                if cached is not None:
+                    return render.translation_message(paper, *cached, language, abs_url=self._abs_url)
+                usage = await self._reserve(chat_id, paper.id, "translate", self.settings.llm.max_answer_tokens)
+                if isinstance(usage, Message):
+                    return usage
+                flight = self._launch(key, lambda f: self._generate_translation(usage, paper, language, f))
         try:
             title, abstract = await flight.follow(_ignore)
         except AssistantError as exc:
@@ -353,30 +385,31 @@ class Assistant:
         meter = Meter()
         ok = False
         try:
-            async with self.queue.slot(self._priority(paper)):
+            async with self.queue.slot(await self._priority(paper)):
                 completion = await self.llm.complete(translate_messages(paper, language), meter=meter)
             _check_finished(completion)
             ok = True
         finally:
-            self._settle(usage, meter, ok=ok)
+            await self._settle(usage, meter, ok=ok)
         title, abstract = split_translation(completion.text)
-        self.store.save_translation(paper.id, language, title, abstract, completion.model)
+        await in_db_thread(self.store.save_translation, paper.id, language, title, abstract, completion.model)
         return title, abstract
 
     async def tldr(self, paper: Paper) -> str | None:
         """A one-line TL;DR for digests when `llm.tldr` is on; None when off, unconfigured, failing or over budget."""
         if not self.settings.llm.tldr or not self.configured:
             return None
-        cached = self.store.tldr(paper.id)
-        if cached is not None:
-            return cached
         key = ("tldr", paper.id)
-        flight = self._flights.get(key)
-        if flight is None:
-            usage = self._reserve(None, paper.id, "tldr", _TLDR_TOKENS)
-            if isinstance(usage, Message):
-                return None
-            flight = self._launch(key, lambda f: self._generate_tldr(usage, paper, f))
+        async with self._start_lock(key):
+            flight = self._flights.get(key)
+            if flight is None:
+                cached = await in_db_thread(self.store.tldr, paper.id)
+                if cached is not None:
+                    return cached
+                usage = await self._reserve(None, paper.id, "tldr", _TLDR_TOKENS)
+                if isinstance(usage, Message):
+                    return None
+                flight = self._launch(key, lambda f: self._generate_tldr(usage, paper, f))
         try:
             return await flight.follow(_ignore)
         except AssistantError as exc:
@@ -392,9 +425,9 @@ class Assistant:
             _check_finished(completion)
             ok = True
         finally:
-            self._settle(usage, meter, ok=ok)
+            await self._settle(usage, meter, ok=ok)
         text = collapse_whitespace(completion.text).strip('"')
-        self.store.save_tldr(paper.id, text, completion.model)
+        await in_db_thread(self.store.save_tldr, paper.id, text, completion.model)
         return text
 
     # --- shared machinery -----------------------------------------------------------------------
@@ -447,21 +480,29 @@ class Assistant:
             raise LLMUnavailable("arXiv could not be reached for the paper's full text.") from exc
         return fit_to_budget(text, budget), text.source
 
-    def _priority(self, paper: Paper) -> int:
-        return 0 if self.store.announced_latest(paper.id) else 1
+    def _start_lock(self, key: tuple[str, ...]) -> asyncio.Lock:
+        """One caller at a time looks for `key`'s flight, reads its cache and launches it: one generation per key."""
+        lock = self._starting.get(key)
+        if lock is None:
+            lock = self._starting[key] = asyncio.Lock()
+        return lock
+
+    async def _priority(self, paper: Paper) -> int:
+        """0 (first in the LLM queue) for a paper of the latest announcement, else 1."""
+        return 0 if await in_db_thread(self.store.announced_latest, paper.id) else 1
 
     def _today(self) -> dt.date:
         return self._clock().astimezone(dt.UTC).date()
 
-    def _reserve(self, chat_id: str | None, paper_id: str, kind: str, max_tokens: int) -> int | Message:
+    async def _reserve(self, chat_id: str | None, paper_id: str, kind: str, max_tokens: int) -> int | Message:
         """Reserve a call and its likely tokens before calling the LLM: the usage row, or the refusal to show.
 
         The token estimate is the most a call can send and receive: a full prompt and `max_tokens`.
         """
         llm = self.settings.llm
         estimate = (self._paper_budget() + _PROMPT_OVERHEAD_TOKENS if kind in {"faq", "ask"} else 4000) + max_tokens
-        usage = self.store.reserve(
-            chat_id=chat_id, paper_id=paper_id, kind=kind, day=self._today(), tokens=estimate,
+        usage = await in_db_thread(
+            self.store.reserve, chat_id=chat_id, paper_id=paper_id, kind=kind, day=self._today(), tokens=estimate,
             chat_calls=llm.daily_quota, daily_tokens=llm.daily_token_budget,
         )
         if usage == "quota":
@@ -472,9 +513,11 @@ class Assistant:
             return render.budget_message()
         return int(usage)
 
-    def _settle(self, usage: int, meter: Meter, *, ok: bool) -> None:
-        self.store.settle(
-            usage, calls=meter.calls, prompt_tokens=meter.prompt_tokens, completion_tokens=meter.completion_tokens,
+    async def _settle(self, usage: int, meter: Meter, *, ok: bool) -> None:
+        """Record what a reserved call really cost."""
+        await in_db_thread(
+            self.store.settle, usage, calls=meter.calls, prompt_tokens=meter.prompt_tokens,
+            completion_tokens=meter.completion_tokens,
             cached_tokens=meter.cached_tokens, ok=ok,
         )
 

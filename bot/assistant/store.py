@@ -9,10 +9,12 @@ Within one process the assistant's asyncio future map already keeps it to one fl
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Select, delete, func, select, text, update
+from sqlalchemy.engine import CursorResult
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -31,6 +33,7 @@ class AssistantStore:
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self._sessions = sessions
+        self._reserving = threading.Lock()  # one reservation at a time among this process's database threads
 
     # --- FAQ ------------------------------------------------------------------------------------
 
@@ -97,7 +100,7 @@ class AssistantStore:
                 .values(owner=owner, expires_at=expires)
             )
             session.commit()
-            return bool(taken.rowcount)
+            return bool(cast(CursorResult[Any], taken).rowcount)
 
     def release_lease(self, key: str, owner: str) -> None:
         with self._sessions() as session:
@@ -177,11 +180,11 @@ class AssistantStore:
 
         Returns "quota" when the chat has made `chat_calls` calls today, "budget" when all chats
         together would pass `daily_tokens` today (0 = no limit). The check and the insert run in
-        one transaction with no await between them, so concurrent requests in this process
-        cannot both take the last call; on PostgreSQL a transaction-scoped advisory lock does the
-        same for several processes. `settle` replaces the reservation with what was spent.
+        one transaction, under a lock this process's database threads share, so concurrent requests
+        in this process cannot both take the last call; on PostgreSQL a transaction-scoped advisory
+        lock does the same for several processes. `settle` replaces the reservation with what was spent.
         """
-        with self._sessions() as session:
+        with self._reserving, self._sessions() as session:
             if session.get_bind().dialect.name == "postgresql":
                 session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _RESERVE_LOCK})
             if chat_calls > 0 and chat_id is not None:
@@ -251,11 +254,11 @@ class AssistantStore:
             latest = session.scalar(select(func.max(AnnouncementRow.day)))
             if latest is None:
                 return False
-            return session.scalar(
+            return (session.scalar(
                 select(func.count()).select_from(AnnouncementRow).where(
                     AnnouncementRow.paper_id == paper_id, AnnouncementRow.day == latest
                 )
-            ) > 0
+            ) or 0) > 0
 
 
 def _calls_on(chat_id: str, day: dt.date) -> Select[Any]:

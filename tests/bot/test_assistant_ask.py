@@ -149,10 +149,23 @@ async def test_waiting_users_are_told_their_place_in_line(tmp_path):
         for paper in papers:
             rig.arxiv.html[paper.id] = rig.arxiv.html[PAPER.id]
         factories = [FakeStreamFactory(f"test:{n}") for n in range(3)]
-        tasks = []
-        for paper, factory in zip(papers, factories):
-            tasks.append(asyncio.create_task(rig.assistant.ask(factory.chat_id, paper, "Why?", "en", factory)))
-            await asyncio.sleep(0.05)  # arrive in order, while the first is still being written
+
+        async def until(arrived) -> None:  # type: ignore[no-untyped-def]
+            for _ in range(500):
+                if arrived():
+                    return
+                await asyncio.sleep(0.01)
+
+        def in_line(factory: FakeStreamFactory) -> bool:
+            return bool(factory.streams) and any("in line" in u for u in factory.last.updates)
+
+        # Arrive in order, each once the one before is being written or waiting (database calls run in
+        # threads, so a fixed pause would not say who reaches the queue first on a loaded machine).
+        tasks = [asyncio.create_task(rig.assistant.ask(factories[0].chat_id, papers[0], "Why?", "en", factories[0]))]
+        await until(lambda: rig.llm.calls >= 1)
+        tasks.append(asyncio.create_task(rig.assistant.ask(factories[1].chat_id, papers[1], "Why?", "en", factories[1])))
+        await until(lambda: in_line(factories[1]))
+        tasks.append(asyncio.create_task(rig.assistant.ask(factories[2].chat_id, papers[2], "Why?", "en", factories[2])))
         await asyncio.gather(*tasks)
         assert not any("in line" in u for u in factories[0].last.updates)
         assert any("1st in line" in u for u in factories[1].last.updates)

@@ -221,6 +221,39 @@ async def test_enqueueing_the_same_digest_twice_is_one_set_of_rows(app, fake_arx
     assert len({r.key for r in outbox_rows(app)}) == 3
 
 
+async def test_committing_a_digest_holds_one_connection_and_opens_no_session_inside_its_transaction(
+        app, fake_arxiv, clock):
+    """Reads for the messages (Save buttons, the day before) happen before the write transaction."""
+    from sqlalchemy import event
+
+    from bot.delivery import build_digests, commit_digest
+
+    await due_berlin_digest(app, fake_arxiv, clock)
+    sub = app.subscriptions.get(BERLIN.chat_id)
+    digest = build_digests(app, TUE, [sub])[0]
+    held, most = 0, 0
+
+    def checkout(*_):  # type: ignore[no-untyped-def]
+        nonlocal held, most
+        held += 1
+        most = max(most, held)
+
+    def checkin(*_):  # type: ignore[no-untyped-def]
+        nonlocal held
+        held -= 1
+
+    event.listen(app.engine, "checkout", checkout)
+    event.listen(app.engine, "checkin", checkin)
+    try:
+        digest_id, messages = commit_digest(app, sub, digest, enqueue_messages=True)
+    finally:
+        event.remove(app.engine, "checkout", checkout)
+        event.remove(app.engine, "checkin", checkin)
+    assert most == 1 and held == 0
+    assert len(messages) == 3 and len(outbox_rows(app)) == 3 and digest_id > 0
+    assert app.subscriptions.get(BERLIN.chat_id).last_digest_day == TUE
+
+
 @pytest.mark.parametrize("retry_after", [30.0, None], ids=["retry-after", "backoff"])
 async def test_a_transient_send_error_retries_later_and_delivers_once_in_order(app, fake_arxiv, clock, sender, retry_after):
     await due_berlin_digest(app, fake_arxiv, clock, n=3)
