@@ -30,11 +30,11 @@ from digest.clean import echo
 from digest.db import Base
 from digest.digest_store import latest_entry_for
 from digest.errors import BadInput
+from digest.feedback import add_likes, toggle_feedback
 from digest.ids import find_ids
 from digest.latex import to_unicode
 from digest.message import Button, Heading, Markdown, Message, Paragraph, Text, text
 from digest.models import Paper
-from digest.personal import add_likes, toggle_feedback
 from digest.related import PaperVectors, RelatedFinder, default_index_dir
 from digest.saved import saved_ids, toggle_saved
 from digest.schema import utcnow
