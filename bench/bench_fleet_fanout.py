@@ -93,6 +93,7 @@ def main() -> int:
     parser.add_argument("--chats", type=int, default=6000)
     parser.add_argument("--groups", type=float, default=0.1, help="share of the chats that are groups")
     parser.add_argument("--overall", type=float, default=300.0, help="allowed messages/s overall")
+    parser.add_argument("--profile", action="store_true", help="run the first sender under cProfile (sender-1.prof)")
     args = parser.parse_args()
     if not args.postgres:
         parser.error("--postgres URL (or PAPERBOY_TEST_POSTGRES_URL) is required: the senders share PostgreSQL")
@@ -114,9 +115,10 @@ def main() -> int:
         }
         started = time.monotonic()
         for i in range(args.senders):
+            profile = ["-m", "cProfile", "-o", str(logs / "sender-1.prof")] if args.profile and i == 0 else []
             with open(logs / f"sender-{i + 1}.log", "wb") as log:
                 procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "bot.cli", "run", "--role", "sender"], cwd=ROOT, stdout=log,
+                    [sys.executable, *profile, "-m", "bot.cli", "run", "--role", "sender"], cwd=ROOT, stdout=log,
                     stderr=subprocess.STDOUT, env=env | {"PAPERBOY_OUTBOX__SENDER_ID": f"bench-sender-{i + 1}"}))
         while pending(url):
             if time.monotonic() - started > 600:

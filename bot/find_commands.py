@@ -21,11 +21,11 @@ from digest.cards import paper_card, paper_line
 from digest.clean import echo
 from digest.digest_store import latest_entry_for
 from digest.errors import BadInput
+from digest.feedback import add_likes, toggle_feedback
 from digest.ids import find_ids
 from digest.latex import to_unicode
 from digest.message import Block, Button, Heading, Markdown, Message, Paragraph, Text, text
 from digest.models import Paper
-from digest.personal import add_likes, toggle_feedback
 from digest.saved import saved_ids, toggle_saved
 from digest.search import SearchPage
 from digest.search_query import SearchQuery, parse_query

@@ -22,7 +22,6 @@ MIGRATIONS = Path(__file__).with_name("migrations")
 TABLE_MODULES = (
     "digest.schema",
     "digest.fulltext_cache",
-    "digest.personal",
     "bot.schema",
     "bot.search_memory",
     "bot.assistant.schema",

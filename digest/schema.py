@@ -1,4 +1,5 @@
-"""The tables of the paper side: papers, announcements, mailings, subscriptions, what was sent.
+"""The tables of the paper side: papers, announcements, mailings, subscriptions, what was sent, and
+what each chat saved or 👍/👎'd.
 
 Lists (authors, categories, keywords) are stored as JSON so the same schema runs on SQLite and
 PostgreSQL. Every uniqueness rule the product promises ("one paper per id", "a chat never sees a
@@ -133,3 +134,15 @@ class SavedPaperRow(Base):
     chat_id: Mapped[str] = mapped_column(String(80), primary_key=True)
     paper_id: Mapped[str] = mapped_column(String(40), primary_key=True)
     saved_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class FeedbackRow(Base):
+    """A chat's opinion of a paper: +1 (👍, /seed, BibTeX import) or -1 (👎); the latest one wins."""
+
+    __tablename__ = "paper_feedback"
+
+    chat_id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    paper_id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[int] = mapped_column(Integer)
+    source: Mapped[str] = mapped_column(String(8))  # up | down | seed | bib
+    created: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -6,6 +6,8 @@ from __future__ import annotations
 import asyncio
 import time
 
+from sqlalchemy import text
+
 from adapters.telegram.limits import RateLimits
 from adapters.telegram.shared_limits import SharedRateLimiter
 from bot.flood import SharedBuckets
@@ -68,3 +70,26 @@ async def test_discord_buckets_space_requests_across_processes(pg_url):
     await asyncio.gather(*(post(one if i % 2 else two) for i in range(8)))
     moments.sort()
     assert min(y - x for x, y in zip(moments, moments[1:])) >= 0.15
+
+
+def test_a_sender_can_retake_the_chat_slot_it_let_pass_but_no_other_can(pg_url):
+    init_db(make_engine(pg_url))
+    buckets = SharedBuckets(make_engine(pg_url))
+    chat = [("tg:chat:42", 1.0)]
+    first = buckets.take_with(chat, ("tg:overall", 0.01))
+    assert first is not None and len(first.anchors) == 1
+    assert buckets.take_with(chat, ("tg:overall", 0.01)) is None  # the chat's next slot is a second away
+    again = buckets.take_with(chat, ("tg:overall", 0.01), mine=first.anchors)  # its own unused anchor
+    assert again is not None
+    assert buckets.take_with(chat, ("tg:overall", 0.01), mine=first.anchors) is None  # that anchor is gone
+
+
+def test_the_shared_row_comes_back_after_it_was_pruned(pg_url):
+    engine = make_engine(pg_url)
+    init_db(engine)
+    buckets = SharedBuckets(engine)
+    assert buckets.take_with([("tg:chat:1", 1.0)], ("tg:overall", 0.01)) is not None
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM flood_buckets WHERE key = 'tg:overall'"))  # idle for an hour
+    taken = [buckets.take_with([(f"tg:chat:{i}", 1.0)], ("tg:overall", 0.01)) for i in range(2, 5)]
+    assert taken[-1] is not None  # at worst the first try after the prune finds no row

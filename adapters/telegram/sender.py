@@ -188,8 +188,9 @@ class TelegramSender:
         BadRequest is left to the caller (it knows whether "not modified" or a parse error is fine).
         """
         for attempt in range(1, self.max_attempts + 1):
-            permit = await self.limiter.acquire(tg_id, group=tg_id < 0, edit=edit, wait=wait,
-                                                ready=turn.take if turn is not None else None)
+            # The turn is asked for once per message: a later part (or a resend) already holds it.
+            ready = turn.take if turn is not None and not turn.held else None
+            permit = await self.limiter.acquire(tg_id, group=tg_id < 0, edit=edit, wait=wait, ready=ready)
             if permit is None:
                 return None
             try:

@@ -14,7 +14,7 @@ import pytest
 from bot.app import APOLOGY, NOT_ALLOWED
 from bot.untrusted import BUTTON_EXPIRED
 from digest.clean import MAX_TITLE_CHARS
-from digest.personal import chat_signal
+from digest.feedback import chat_signal
 from digest.rss import parse_feed
 from digest.subscriptions import MAX_AUTHORS, MAX_CATEGORIES, MAX_KEYWORDS
 from tests.bot.test_commands import GROUP_ADMIN, GROUP_MEMBER, PRIVATE, actions, said

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from digest.db import make_sessionmaker
-from digest.personal import PersonalRanker, add_likes, chat_signal, rank_papers, toggle_feedback
+from digest.feedback import add_likes, chat_signal, toggle_feedback
+from digest.personal import PersonalRanker, rank_papers
 from digest.saved import toggle_saved
 from digest.store import PaperStore
 from tests.fakes.find_papers import by_topic, topical_papers
@@ -63,15 +64,6 @@ def test_thumbs_up_and_down_change_the_order(ranker, sessions):
     assert "👍" in (after[order(after)[0]][1] or "")
 
 
-def test_pressing_the_same_feedback_twice_clears_it(sessions):
-    paper = topical_papers()[0].id
-    assert toggle_feedback(sessions, CHAT, paper, +1) == 1
-    assert toggle_feedback(sessions, CHAT, paper, +1) == 0
-    assert chat_signal(sessions, CHAT).empty
-    assert toggle_feedback(sessions, CHAT, paper, -1) == -1
-    assert chat_signal(sessions, CHAT).dislikes == {paper}
-
-
 def test_seeds_count_as_likes_but_never_override_an_opinion(sessions, ranker):
     disliked = topical_papers()[0].id
     toggle_feedback(sessions, CHAT, disliked, -1)
@@ -82,14 +74,6 @@ def test_seeds_count_as_likes_but_never_override_an_opinion(sessions, ranker):
     scores = ranker.scores(CHAT, candidates())
     assert order(scores)[0].startswith("2502.")
     assert "seeded" in (scores[order(scores)[0]][1] or "")
-
-
-def test_a_save_outweighs_an_old_thumbs_down(sessions):
-    paper = topical_papers()[0].id
-    toggle_feedback(sessions, CHAT, paper, -1)
-    toggle_saved(sessions, CHAT, paper)
-    signal = chat_signal(sessions, CHAT)
-    assert signal.likes == {paper: "saved"} and not signal.dislikes
 
 
 def test_one_chats_likes_do_not_reorder_another_chat(sessions, ranker):
@@ -126,9 +110,9 @@ def test_chats_without_signal_cost_next_to_nothing(ranker):
 
 
 def test_the_vector_cache_can_overflow_between_and_within_rankings():
-    from digest.personal import _Vectors
+    from digest.term_counts import HashedTermCounts
 
-    vectors = _Vectors(limit=3)
+    vectors = HashedTermCounts(limit=3)
     likes = by_topic(topical_papers(), 1)[:2]
     first = rank_papers(likes, candidates(), vectors=vectors)
     again = rank_papers(likes, candidates(), vectors=vectors)
