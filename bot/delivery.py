@@ -87,7 +87,8 @@ async def ingest(app: Paperboy, day: dt.date | None = None, categories: str = ""
         log.info("nothing to ingest: no chat follows any category and arxiv.categories is empty")
         return None
     expected = day or latest_announcement_day(app.clock(), delay=RSS_DELAY)
-    report = await ingest_day(app.http, app.store, app.settings.arxiv.rss_url, feeds, expected)
+    report = await ingest_day(app.http, app.store, app.settings.arxiv.rss_url, feeds, expected,
+                              in_db=in_db_thread)
     log.info("ingest %s", report.summary())
     FETCH_FAILURES.inc(sum(1 for status in report.feeds.values() if status == "failed"))
     if report.new_listings:

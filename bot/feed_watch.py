@@ -39,7 +39,6 @@ class DayAttempts:
     failures: int = 0  # consecutive failed fetches
     last_try: dt.datetime | None = None
     next_try: dt.datetime | None = None
-    last_outcome: str = ""  # announced | partial | not_yet | failed | unreachable
 
 
 class FeedWatch:
@@ -65,7 +64,7 @@ class FeedWatch:
     def record(self, day: dt.date, outcome: str, now: dt.datetime) -> None:
         """Remember an attempt's outcome and when the next one is due."""
         state = self.attempts(day)
-        state.last_try, state.last_outcome = now, outcome
+        state.last_try = now
         if outcome in ("failed", "unreachable"):
             state.failures += 1
             steps = BACKOFF_MIN[state.failures - 1] if state.failures <= len(BACKOFF_MIN) else None

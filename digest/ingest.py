@@ -16,15 +16,18 @@ report's `skipped`, never dropped silently.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 from digest.arxiv_http import ArxivHttp
 from digest.calendar import is_announcement_day, previous_announcement_day
 from digest.errors import FeedUnavailable
+from digest.models import FeedResult
 from digest.rss import fetch_feed
 from digest.store import PaperStore
 
@@ -72,60 +75,75 @@ class IngestReport:
         return line
 
 
+InDb = Callable[..., Awaitable[Any]]
+
+
 async def ingest_day(
-    http: ArxivHttp, store: PaperStore, rss_url: str, feeds: Sequence[str], expected_day: dt.date
+    http: ArxivHttp, store: PaperStore, rss_url: str, feeds: Sequence[str], expected_day: dt.date,
+    *, in_db: InDb = asyncio.to_thread,
 ) -> IngestReport:
-    """Fetch each `+`-joined feed once and store what it announces."""
+    """Fetch each `+`-joined feed once and store what it announces.
+
+    Every store call goes through `in_db` (the bot passes its `in_db_thread`), never on the loop.
+    """
     report = IngestReport(expected_day=expected_day)
     for feed in feeds:
         try:
             result = await fetch_feed(http, rss_url, feed, day=expected_day,
-                                      skip_day=_announced_in(store, feed))
+                                      skip_day=_announced_in(store, feed, in_db))
         except FeedUnavailable as exc:
             log.warning("feed %s failed: %s", feed, exc)
             report.feeds[feed] = "failed"
             report.errors[feed] = str(exc)
-            store.record_mailing(expected_day, feed, "failed", error=str(exc)[:500])
+            await in_db(store.record_mailing, expected_day, feed, "failed", error=str(exc)[:500])
             continue
-        report.skipped.update(result.skipped)
-        days = {a.day for a in result.announcements}
-        feed_day = result.feed_date or (max(days) if days else None)
-        refusal = _refusal(feed_day, expected_day) if result.announcements else None
-        if refusal:
-            log.warning("feed %s refused: %s", feed, refusal)
-            report.feeds[feed] = "failed"
-            report.errors[feed] = refusal
-            report.skipped["feed refused"] += len(result.announcements)
-            store.record_mailing(expected_day, feed, "failed", error=refusal[:500])
-            continue
-        taken = [a for a in result.announcements if a.day == feed_day]
-        report.skipped["dated another day"] += len(result.announcements) - len(taken)
-        if feed_day is not None and feed_day != expected_day \
-                and store.announced_days(feed_day - dt.timedelta(days=1), feed_day):
-            # Still the previous day's feed, which is stored already: not announced yet, and it may
-            # not add to that day (a feed mislabelled with a stored day would, otherwise).
-            report.skipped["earlier day, already stored"] += len(taken)
-            taken = []
-        report.new_listings += store.record_announcements(taken)
-        if feed_day is not None and feed_day != expected_day and taken:
-            store.record_mailing(feed_day, feed, "announced", items=len(taken))
-        if result.announcements and feed_day == expected_day:
-            report.feeds[feed] = "announced"
-            report.by_type.update(a.announce_type.value for a in taken)
-            store.record_mailing(expected_day, feed, "announced", items=len(taken))
-        else:
-            report.feeds[feed] = "not_yet"
-            report.other_days |= {d for d in days if d != expected_day}
-            store.record_mailing(expected_day, feed, "empty")
+        await in_db(_store_feed, store, report, feed, result)
     if +report.skipped:
         log.warning("ingest %s: items skipped: %s", expected_day, dict(report.skipped))
     report.skipped = +report.skipped  # drop zero counts
     return report
 
 
-def _announced_in(store: PaperStore, feed: str) -> Callable[[dt.date], bool]:
+def _store_feed(store: PaperStore, report: IngestReport, feed: str, result: FeedResult) -> None:
+    """Store one fetched feed's announcements (or refuse them) and record its mailing in `report`."""
+    expected_day = report.expected_day
+    report.skipped.update(result.skipped)
+    days = {a.day for a in result.announcements}
+    feed_day = result.feed_date or (max(days) if days else None)
+    refusal = _refusal(feed_day, expected_day) if result.announcements else None
+    if refusal:
+        log.warning("feed %s refused: %s", feed, refusal)
+        report.feeds[feed] = "failed"
+        report.errors[feed] = refusal
+        report.skipped["feed refused"] += len(result.announcements)
+        store.record_mailing(expected_day, feed, "failed", error=refusal[:500])
+        return
+    taken = [a for a in result.announcements if a.day == feed_day]
+    report.skipped["dated another day"] += len(result.announcements) - len(taken)
+    if feed_day is not None and feed_day != expected_day \
+            and store.announced_days(feed_day - dt.timedelta(days=1), feed_day):
+        # Still the previous day's feed, which is stored already: not announced yet, and it may
+        # not add to that day (a feed mislabelled with a stored day would, otherwise).
+        report.skipped["earlier day, already stored"] += len(taken)
+        taken = []
+    report.new_listings += store.record_announcements(taken)
+    if feed_day is not None and feed_day != expected_day and taken:
+        store.record_mailing(feed_day, feed, "announced", items=len(taken))
+    if result.announcements and feed_day == expected_day:
+        report.feeds[feed] = "announced"
+        report.by_type.update(a.announce_type.value for a in taken)
+        store.record_mailing(expected_day, feed, "announced", items=len(taken))
+    else:
+        report.feeds[feed] = "not_yet"
+        report.other_days |= {d for d in days if d != expected_day}
+        store.record_mailing(expected_day, feed, "empty")
+
+
+def _announced_in(store: PaperStore, feed: str, in_db: InDb) -> Callable[[dt.date], Awaitable[bool]]:
     """Whether `feed` of a given day is stored as announced already (then its items need no parsing)."""
-    return lambda dated: store.mailing_status(dated).get(feed) == "announced"
+    async def announced(dated: dt.date) -> bool:
+        return bool((await in_db(store.mailing_status, dated)).get(feed) == "announced")
+    return announced
 
 
 def _refusal(feed_day: dt.date | None, expected_day: dt.date) -> str | None:

@@ -24,7 +24,7 @@ import datetime as dt
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 from xml.sax import SAXException
 
@@ -76,7 +76,7 @@ async def fetch_feed(
     categories: list[str] | tuple[str, ...] | str,
     *,
     day: dt.date | None = None,
-    skip_day: Callable[[dt.date], bool] | None = None,
+    skip_day: Callable[[dt.date], Awaitable[bool]] | None = None,
 ) -> FeedResult:
     """Fetch and parse one feed; `FeedUnavailable` when arXiv could not give a real feed.
 
@@ -91,7 +91,7 @@ async def fetch_feed(
     if response.status_code != 200:
         raise FeedUnavailable(f"arXiv answered HTTP {response.status_code} for {url}")
     dated = peek_feed_date(response.content) if skip_day is not None else None
-    if skip_day is not None and dated is not None and dated != day and skip_day(dated):
+    if skip_day is not None and dated is not None and dated != day and await skip_day(dated):
         cats = tuple(categories.split("+")) if isinstance(categories, str) else tuple(categories)
         unread = response.content.count(b"<item>") + response.content.count(b"<item ")
         return FeedResult(announcements=(), feed_date=dated, categories=cats,

@@ -22,6 +22,19 @@ async def test_delivering_due_digests_calls_the_database_off_the_loop(app, fake_
     assert app.subscriptions.get(BERLIN.chat_id).last_digest_day == TUE and sender.sent
 
 
+async def test_ingesting_a_day_calls_the_database_off_the_loop(app, fake_arxiv, clock):
+    from bot.delivery import ingest
+    from tests.bot.test_delivery import serve_day
+
+    clock.set("2026-06-16 06:00")
+    serve_day(fake_arxiv, TUE, [("2606.00001", 1, "new"), ("2606.00002", 1, "new")])
+    with database_calls_on_the_loop(app.engine) as on_loop:
+        report = await ingest(app, TUE, "cs.CL")
+        again = await ingest(app, TUE, "cs.CL")  # the day is stored: the skip check reads the store too
+    assert on_loop == [], on_loop[0]
+    assert report is not None and report.new_listings == 2 and again is not None
+
+
 async def test_the_assistant_calls_the_database_off_the_loop(rig):
     rig.assistant.settings = rig.settings.replace("llm", tldr=True)
     with database_calls_on_the_loop(rig.sessions.kw["bind"]) as on_loop:
