@@ -293,7 +293,7 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         if missing:
             print(f"No such file: {', '.join(missing)}", file=sys.stderr)
             return 2
-        report = await asyncio.to_thread(_bulk_import, app, [Path(p) for p in args.files], args.quiet)
+        report = await in_db_thread(_bulk_import, app, [Path(p) for p in args.files], args.quiet)
         for refusal in report.refusals:
             print(f"refused {refusal}", file=sys.stderr)
         if report.refused > len(report.refusals):

@@ -22,6 +22,7 @@ from collections.abc import Awaitable, Callable, Iterator
 
 from bot.app import Paperboy
 from bot.config import Settings
+from bot.db_thread import in_db_thread
 from bot.lease import LEASE_TTL, SCHEDULER_LEASE, Lease
 from bot.ports import PlatformUnavailable
 from digest.errors import PaperboyError
@@ -46,7 +47,7 @@ async def run_scheduler_with_lease(app: Paperboy, holder: str, stop: asyncio.Eve
     try:
         while not stop.is_set():
             try:
-                held = await asyncio.to_thread(lease.try_acquire)
+                held = await in_db_thread(lease.try_acquire)
             except Exception:
                 log.warning("could not reach the database to renew the scheduler lease", exc_info=True)
                 held = False
@@ -68,7 +69,7 @@ async def run_scheduler_with_lease(app: Paperboy, holder: str, stop: asyncio.Eve
         if scheduler is not None:
             scheduler.shutdown(wait=False)
             with contextlib.suppress(Exception):
-                await asyncio.to_thread(lease.release)
+                await in_db_thread(lease.release)
 
 
 async def flush_outbox_forever(app: Paperboy, interval_s: float, stop: asyncio.Event) -> None:
