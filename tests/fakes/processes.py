@@ -43,7 +43,7 @@ class PaperboyProcess:
         self.proc: subprocess.Popen | None = None
         self.started_at = 0.0
 
-    def start(self, extra_env: dict[str, str] | None = None) -> "PaperboyProcess":
+    def start(self, extra_env: dict[str, str] | None = None) -> PaperboyProcess:
         log = open(self.log_path, "ab")
         log.write(f"\n--- start {' '.join(self.args)} {extra_env or ''}\n".encode())
         log.flush()
@@ -89,7 +89,7 @@ def current_announcement() -> tuple[dt.date, str]:
     """The announcement day a `paperboy run` started now (on the real clock) delivers, and its feed date."""
     from digest.calendar import NEW_YORK, RSS_DELAY, latest_announcement_day
 
-    day = latest_announcement_day(dt.datetime.now(dt.timezone.utc), delay=RSS_DELAY)
+    day = latest_announcement_day(dt.datetime.now(dt.UTC), delay=RSS_DELAY)
     return day, email.utils.format_datetime(dt.datetime.combine(day, dt.time(0, 0), tzinfo=NEW_YORK))
 
 
@@ -99,10 +99,13 @@ async def seed_due_chats(url: str, fake_arxiv, chats: list[str]) -> None:  # typ
     from bot.cli import build_app
     from bot.config import Settings
     from bot.delivery import ingest
+    from digest.calendar import feed_time
     from digest.subscriptions import Subscription
     from tests.fakes.fake_arxiv import rss_feed, rss_item
 
     day, pub = current_announcement()
+    # Delivered at the feed's own time (00:00 or 01:00 UTC by the season): due at once, at any hour.
+    at = feed_time(day).astimezone(dt.UTC)
     fake_arxiv.rss["cs.CL"] = rss_feed("cs.CL", [
         rss_item("2606.00001", "Crash-safe fan-out", categories=("cs.CL",), authors="Ada Lovelace", pub_date=pub),
     ], pub_date=pub)
@@ -112,6 +115,6 @@ async def seed_due_chats(url: str, fake_arxiv, chats: list[str]) -> None:  # typ
         for chat in chats:
             kind = "group" if chat.startswith("tg:-") else "private"
             app.subscriptions.save(Subscription(chat_id=chat, chat_kind=kind, categories="cs.CL",
-                                                delivery_time="00:00", created_at=dt.datetime(2026, 1, 1)))
+                                                delivery_time=f"{at:%H:%M}", created_at=dt.datetime(2026, 1, 1)))
     finally:
         await app.aclose()
