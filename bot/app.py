@@ -26,6 +26,7 @@ from bot.assistant import Assistant
 from bot.command_specs import COMMANDS_BY_NAME
 from bot.config import Settings
 from bot.db_thread import in_db_thread
+from bot.embedder import Embedder
 from bot.feed_watch import FeedWatch
 from bot.finder import Finder
 from bot.outbox import Outbox
@@ -81,6 +82,7 @@ class Paperboy:
         commands: Mapping[str, CommandHandler],
         actions: Mapping[str, ActionHandler],
         clock: Clock = utc_clock,
+        embedder: Embedder | None = None,
     ) -> None:
         self.settings = settings
         self.engine = engine
@@ -92,6 +94,7 @@ class Paperboy:
         self.assistant = assistant
         self.personal = personal
         self.finder = finder
+        self.embedder = embedder  # provider embeddings (llm.embedding_model), or None when off
         self.commands = commands
         self.actions = actions
         self.urls = ArxivUrls(settings.arxiv.abs_url, settings.arxiv.pdf_url, settings.arxiv.html_url)
@@ -142,6 +145,8 @@ class Paperboy:
             task.cancel()
         await asyncio.gather(*list(self._tasks), return_exceptions=True)
         await self.assistant.aclose()
+        if self.embedder is not None:
+            await self.embedder.aclose()
         await self.http.aclose()
         self.engine.dispose()
 
@@ -156,6 +161,7 @@ class Paperboy:
             if fetched:
                 await in_db_thread(self.store.upsert_papers, fetched.values())
                 self.papers_stored(list(fetched))
+                self.embed_new(list(fetched))
             found.update(fetched)
         return found
 
@@ -188,6 +194,17 @@ class Paperboy:
             log.exception("keeping the Related index current failed")
             return
         self.spawn(asyncio.to_thread(self.finder.vectors.refresh))
+
+    def embed_new(self, ids: list[str]) -> None:
+        """Papers arrived: ask the provider for their embeddings in a background task, when
+        `llm.embedding_model` is set (nothing waits for it; a failure leaves them to TF-IDF)."""
+        if self.embedder is None or not self.embedder.enabled or not ids:
+            return
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            return
+        self.spawn(self.embedder.embed_new(ids))
 
     # --- incoming ----------------------------------------------------------------------------
 

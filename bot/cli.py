@@ -7,6 +7,7 @@
     paperboy digest --categories EXPR [--keywords ...] [--date D] [--format text|json]
     paperboy import FILE [FILE ...]     paper metadata from JSONL / JSONL.gz (arXiv's snapshot too)
     paperboy backfill --from DATE        arXiv's history over OAI-PMH, resumable
+    paperboy embed [--limit N]          provider embeddings of stored papers that have none (llm.embedding_model)
     paperboy search | related | rank    see `paperboy <command> --help`
 
 Every subcommand takes `--config PATH` (else $PAPERBOY_CONFIG, else ./paperboy.toml, else defaults).
@@ -27,6 +28,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot import features
 from bot.app import Paperboy, utc_clock
@@ -34,11 +36,13 @@ from bot.assistant import Assistant
 from bot.cli_find import add_find_commands
 from bot.config import ConfigError, Settings, load_settings
 from bot.db_thread import in_db_thread
+from bot.embedder import Embedder
 from bot.feed_watch import FeedWatch
 from bot.finder import Finder
 from bot.migrate import init_db, wait_for_schema
 from digest.arxiv_http import ArxivHttp
 from digest.db import make_engine, make_sessionmaker
+from digest.embeddings import PaperEmbeddings, model_key
 from digest.errors import PaperboyError
 from digest.personal import PersonalRanker
 from digest.store import PaperStore
@@ -64,6 +68,7 @@ def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = N
     sessions = make_sessionmaker(engine)
     http = ArxivHttp.from_settings(settings.arxiv)
     store = PaperStore(sessions, clock)
+    embeddings = _embeddings(settings, sessions)
     defaults = Subscription(chat_id="", delivery_time=settings.digest.default_time,
                             timezone=settings.digest.default_timezone, max_papers=settings.digest.default_max_papers)
     return Paperboy(
@@ -74,13 +79,21 @@ def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = N
         store=store,
         subscriptions=SubscriptionStore(sessions, defaults=defaults, clock=clock),
         assistant=Assistant(settings, sessions, http, clock),
-        personal=PersonalRanker(sessions),
-        finder=Finder.build(engine, sessions, settings.search.engine, settings.search.index_dir),
+        personal=PersonalRanker(sessions, embeddings=embeddings),
+        finder=Finder.build(engine, sessions, settings.search.engine, settings.search.index_dir, embeddings),
         feed_watch=FeedWatch(settings.schedule.ingest_retry_min),
         commands=features.COMMAND_HANDLERS,
         actions=features.ACTION_HANDLERS,
         clock=clock,
+        embedder=Embedder(settings.llm, embeddings, in_db=in_db_thread) if embeddings is not None else None,
     )
+
+
+def _embeddings(settings: Settings, sessions: sessionmaker[Session]) -> PaperEmbeddings | None:
+    """The stored provider embeddings of `llm.embedding_model`, or None when the option is off."""
+    if not settings.llm.embedding_model:
+        return None
+    return PaperEmbeddings(sessions, model_key(settings.llm.embedding_model, settings.llm.embedding_dimensions))
 
 
 def warm_up(app: Paperboy) -> None:
@@ -267,6 +280,7 @@ async def cmd_ingest(settings: Settings, args: argparse.Namespace) -> int:
     app = build_app(settings)
     try:
         report = await ingest(app, args.date, args.categories or "")
+        await app.wait_idle()  # the new papers' embeddings (when on) are asked for before the process ends
     finally:
         await app.aclose()
     if report is None:
@@ -354,6 +368,42 @@ async def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
+async def cmd_embed(settings: Settings, args: argparse.Namespace) -> int:
+    """Embed the stored papers that have no vector yet (history), with a progress bar; resumable."""
+    from tqdm import tqdm
+
+    from bot.embedder import EmbeddingsUnavailable
+
+    if not settings.llm.embedding_model:
+        print("paperboy embed: embeddings are off; set llm.embedding_model (e.g. text-embedding-3-small)",
+              file=sys.stderr)
+        return 2
+    if args.limit is not None and args.limit < 1:
+        print("paperboy embed: --limit must be at least 1", file=sys.stderr)
+        return 2
+    app = build_app(settings)
+    assert app.embedder is not None
+    try:
+        if not app.embedder.enabled:
+            print("paperboy embed: set llm.api_key (or a local llm.base_url) to reach the provider", file=sys.stderr)
+            return 2
+        todo = await in_db_thread(app.embedder.embeddings.count_missing)
+        total = todo if args.limit is None else min(todo, args.limit)
+        with tqdm(total=total, unit=" papers", disable=args.quiet or not sys.stderr.isatty(), desc="embed") as bar:
+            try:
+                done = await app.embedder.embed_history(limit=args.limit, progress=bar.update)
+            except EmbeddingsUnavailable as exc:
+                print(f"paperboy embed: {exc}\nWhat was embedded is stored; run the same command again to resume.",
+                      file=sys.stderr)
+                return 1
+    finally:
+        await app.aclose()
+    left = todo - done
+    print(f"embedded {done} papers ({app.embedder.requests} requests, {app.embedder.tokens} tokens); "
+          f"{left} stored papers have no vector yet")
+    return 0
+
+
 def _date(text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -412,6 +462,11 @@ def make_parser() -> argparse.ArgumentParser:
     backfill.add_argument("--restart", action="store_true", help="forget an earlier run's progress, start over")
     backfill.add_argument("--quiet", action="store_true", help="no progress bar")
     backfill.set_defaults(run=cmd_backfill)
+
+    embed = sub.add_parser("embed", help="embed stored papers that have no embedding yet (llm.embedding_model)")
+    embed.add_argument("--limit", type=int, metavar="N", help="embed at most N papers (default: all)")
+    embed.add_argument("--quiet", action="store_true", help="no progress bar")
+    embed.set_defaults(run=cmd_embed)
 
     add_find_commands(sub, build_app)
     for command in sub.choices.values():  # `paperboy chat --log-file x` as well as `paperboy --log-file x chat`

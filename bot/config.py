@@ -238,6 +238,10 @@ class LLMSettings(_Section):
     answer_timeout_s: Annotated[Number, _rule(lambda v: v > 0, "must be more than 0")] = 120.0
     # tokens all chats together may spend a day (UTC); 0 = unlimited
     daily_token_budget: Annotated[Whole, _rule(lambda v: v >= 0, "must be 0 (unlimited) or more")] = 5_000_000
+    # embeddings for Related and ranking, from the same provider's /v1/embeddings; "" = off (TF-IDF only)
+    embedding_model: Text = ""
+    # the `dimensions` asked of the embedding model (text-embedding-3 and later); 0 = the model's own
+    embedding_dimensions: Annotated[Whole, _rule(lambda v: v >= 0, "must be 0 (the model's own) or more")] = 0
 
 
 class FulltextSettings(_Section):

@@ -94,6 +94,7 @@ async def ingest(app: Paperboy, day: dt.date | None = None, categories: str = ""
     if report.new_listings:
         announced = await in_db_thread(app.store.announced_on, expected)
         app.papers_stored([p.id for p, _ in announced])
+        app.embed_new([p.id for p, _ in announced])
     return report
 
 

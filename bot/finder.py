@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.embeddings import PaperEmbeddings
 from digest.related import PaperVectors, RelatedFinder, default_index_dir
 from digest.search import PaperSearch
 
@@ -27,8 +28,8 @@ class Finder:
 
     @classmethod
     def build(cls, engine: Engine, sessions: sessionmaker[Session], engine_choice: str = "auto",
-              index_dir: str = "") -> Finder:
+              index_dir: str = "", embeddings: PaperEmbeddings | None = None) -> Finder:
         """One over the database at `engine`; `index_dir` holds the persisted Related index ("" = next to it)."""
         search = PaperSearch(engine, engine_choice)
         vectors = PaperVectors(sessions, index_dir=default_index_dir(engine.url.render_as_string(), index_dir))
-        return cls(search=search, vectors=vectors, related=RelatedFinder(vectors, search))
+        return cls(search=search, vectors=vectors, related=RelatedFinder(vectors, search, embeddings))

@@ -25,6 +25,7 @@ TABLE_MODULES = (
     "bot.schema",
     "bot.search_memory",
     "bot.assistant.schema",
+    "digest.embeddings",
 )
 
 

@@ -31,22 +31,30 @@ Every score comes with a reason when there is one worth saying ("close to your s
 What a chat liked and disliked is read from `digest.feedback`; the hashed word counts come from
 `digest.term_counts`. `PersonalRanker.scores` is what the digest builder calls per chat; a chat
 with no signal costs one indexed query and returns {}.
+
+With provider embeddings on (`llm.embedding_model`), `EMBED_WEIGHT` times the embedding
+affinity (best cosine to a liked paper plus cosine to the likes' centroid, over the papers that
+have vectors) is added to each score (`_embedding_affinity`); not tuned, see the README.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import logging
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from sqlalchemy.orm import Session, sessionmaker
 
 from digest.clean import collapse_whitespace
+from digest.embeddings import PaperEmbeddings
 from digest.feedback import chat_signal, has_signal
 from digest.models import Paper
 from digest.store import PaperStore
 from digest.term_counts import HashedTermCounts, bm25_weights
 
 __all__ = ["PersonalRanker", "rank_papers"]
+
+log = logging.getLogger(__name__)
 
 AUTHOR_BONUS = 0.5  # per shared author, at most two
 CENTROID_WEIGHT = 1.0
@@ -55,6 +63,7 @@ DAY_WEIGHT = 0.6
 DAY_MIN = 20
 REASON_MIN_COSINE = 0.12  # below this, "close to" would be a stretch: no reason is given
 SOURCE_LABELS = {"saved": "saved", "up": "👍", "seed": "seeded", "bib": "BibTeX"}
+EMBED_WEIGHT = 1.0  # the embedding affinity's weight next to the text model's score (not tuned)
 
 
 def rank_papers(
@@ -65,6 +74,7 @@ def rank_papers(
     sources: dict[str, str] | None = None,
     vectors: HashedTermCounts | None = None,
     use_authors: bool = True,
+    embeddings: Mapping[str, np.ndarray] | None = None,
 ) -> dict[str, tuple[float, str | None]]:
     """Score candidates against liked and disliked papers: {paper_id: (score, reason or None)}."""
     if not candidates or not (likes or dislikes):
@@ -91,6 +101,8 @@ def rank_papers(
             day = np.asarray(cand_m.mean(axis=0)).ravel()
             day /= np.linalg.norm(day) or 1.0
             scores = scores - DAY_WEIGHT * (cand_m @ day)
+    if embeddings and n_like:
+        scores = scores + EMBED_WEIGHT * _embedding_affinity(likes, candidates, embeddings)
     if n_dis:
         scores = scores - 0.5 * np.asarray((cand_m @ dis_m.T).todense()).max(axis=1)
 
@@ -116,6 +128,27 @@ def rank_papers(
     return result
 
 
+def _embedding_affinity(likes: Sequence[Paper], candidates: Sequence[Paper],
+                        embeddings: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Each candidate's best embedding cosine to a like plus its cosine to the likes' centroid;
+    a candidate without a vector gets the mean of the others (neither helped nor hurt); all 0
+    when no like has a vector."""
+    liked = [embeddings[p.id] for p in likes if p.id in embeddings]
+    have = [i for i, p in enumerate(candidates) if p.id in embeddings]
+    out = np.zeros(len(candidates))
+    if not liked or not have or len({v.shape for v in liked} | {embeddings[candidates[i].id].shape for i in have}) != 1:
+        return out
+    like_m = np.vstack(liked)
+    cand_m = np.vstack([embeddings[candidates[i].id] for i in have])
+    centroid = like_m.mean(axis=0)
+    centroid /= np.linalg.norm(centroid) or 1.0
+    out[have] = (cand_m @ like_m.T).max(axis=1) + cand_m @ centroid
+    without = np.ones(len(candidates), dtype=bool)
+    without[have] = False
+    out[without] = out[have].mean()
+    return out
+
+
 def _norm_name(name: str) -> str:
     return collapse_whitespace(name.lower().replace(".", " "))
 
@@ -133,9 +166,11 @@ def _author_index(likes: Sequence[Paper]) -> dict[str, str]:
 class PersonalRanker:
     """Per-chat scores for the digest builder: `scores(chat_id, papers)`; {} when the chat gave no signal."""
 
-    def __init__(self, sessions: sessionmaker[Session], store: PaperStore | None = None) -> None:
+    def __init__(self, sessions: sessionmaker[Session], store: PaperStore | None = None, *,
+                 embeddings: PaperEmbeddings | None = None) -> None:
         self.sessions = sessions
         self.store = store or PaperStore(sessions)
+        self.embeddings = embeddings  # provider embeddings (llm.embedding_model), or None when off
         self._vectors = HashedTermCounts()
 
     def scores(self, chat_id: str, papers: list[Paper]) -> dict[str, tuple[float, str | None]]:
@@ -151,10 +186,21 @@ class PersonalRanker:
         stored.update({i: known[i] for i in [*signal.likes, *signal.dislikes] if i in known})
         likes = [stored[i] for i in signal.likes if i in stored]
         dislikes = [stored[i] for i in signal.dislikes if i in stored]
-        return rank_papers(likes, papers, dislikes=dislikes, sources=signal.likes, vectors=self._vectors)
+        return rank_papers(likes, papers, dislikes=dislikes, sources=signal.likes, vectors=self._vectors,
+                           embeddings=self._embedded([*likes, *papers]))
 
     def rank(self, likes: Sequence[Paper], candidates: Sequence[Paper]) -> list[tuple[Paper, float, str | None]]:
         """Candidates best first against an explicit list of liked papers (the `paperboy rank` CLI)."""
-        scored = rank_papers(likes, candidates, vectors=self._vectors)
+        scored = rank_papers(likes, candidates, vectors=self._vectors, embeddings=self._embedded([*likes, *candidates]))
         order = sorted(candidates, key=lambda p: -scored.get(p.id, (0.0, None))[0])
         return [(p, *scored.get(p.id, (0.0, None))) for p in order]
+
+    def _embedded(self, papers: Sequence[Paper]) -> dict[str, np.ndarray] | None:
+        """The stored embeddings of `papers` (None when embeddings are off or cannot be read)."""
+        if self.embeddings is None:
+            return None
+        try:
+            return self.embeddings.vectors(p.id for p in papers)
+        except Exception:  # an extra: never let it cost a digest
+            log.exception("ranking: reading embeddings failed; text only")
+            return None

@@ -17,6 +17,14 @@ The vocabulary is fitted only when there is none or the store has more than doub
 fit; on a large store that fit (and any large catch-up) runs in a background thread, and answers
 meanwhile come from the index as it is (or, with no index at all yet, from the search index by
 title words), so no answer waits for it. Nothing here is global: the composition root owns one.
+
+With provider embeddings on (`llm.embedding_model`, `digest.embeddings`), Related takes TF-IDF's
+best `EMBED_POOL` candidates and orders them by (1 - `EMBED_WEIGHT`) x TF-IDF cosine +
+`EMBED_WEIGHT` x embedding cosine, for the candidates that have a vector when the paper has one
+(a candidate without one gets the pool's mean cosine, so it is neither helped nor hurt). The
+candidates still come from TF-IDF: a paper that shares no words with the query is not found (a
+nearest-neighbour search over every stored vector would be the next step). The weight was not
+tuned on real embeddings: no provider was reachable where this was built (see the README).
 """
 
 from __future__ import annotations
@@ -30,6 +38,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from digest.embeddings import PaperEmbeddings, cosines
 from digest.models import Paper
 from digest.schema import PaperRow
 from digest.search import STOPWORDS, Hit, PaperSearch
@@ -42,6 +51,8 @@ log = logging.getLogger(__name__)
 
 _LOAD_CHUNK = 5000
 SYNC_LIMIT = 5000  # papers fitted or added inline (about a second); more go to a background thread
+EMBED_POOL = 50  # TF-IDF candidates re-ranked with embeddings
+EMBED_WEIGHT = 0.5  # share of the embedding cosine in the blended score (not tuned: see the module docstring)
 
 
 def paper_text(title: str, abstract: str) -> str:
@@ -221,9 +232,10 @@ class PaperVectors:
 class RelatedFinder:
     """The 10 (or k) stored papers most related to one paper."""
 
-    def __init__(self, vectors: PaperVectors, search: PaperSearch) -> None:
+    def __init__(self, vectors: PaperVectors, search: PaperSearch, embeddings: PaperEmbeddings | None = None) -> None:
         self.vectors = vectors
         self.search = search
+        self.embeddings = embeddings
 
     def related(self, paper: Paper, k: int = 10) -> list[Hit]:
         """The stored papers whose whole text is closest (TF-IDF cosine) to the paper's."""
@@ -232,7 +244,26 @@ class RelatedFinder:
         if index is None:  # the first fit of a large store is still running: never make the reader wait
             return self._by_title_words(paper, k)
         query = index.vocabulary.weigh([paper_text(paper.title, paper.abstract)])
+        if self.embeddings is not None:
+            return self._blended(paper.id, index.top(query, max(k, EMBED_POOL), exclude=paper.id), k)
         return [Hit(paper_id, score) for paper_id, score in index.top(query, k, exclude=paper.id)]
+
+    def _blended(self, paper_id: str, pool: list[tuple[str, float]], k: int) -> list[Hit]:
+        """TF-IDF's candidates re-ranked with the embedding cosine, when the paper and some candidates have vectors."""
+        assert self.embeddings is not None
+        try:
+            vectors = self.embeddings.vectors([paper_id, *(pid for pid, _ in pool)])
+        except Exception:  # the embeddings are an extra: never let them cost an answer
+            log.exception("Related: reading embeddings failed; TF-IDF only")
+            vectors = {}
+        own = vectors.pop(paper_id, None)
+        similar = cosines(own, vectors) if own is not None else {}
+        if not similar:
+            return [Hit(pid, score) for pid, score in pool[:k]]
+        fill = sum(similar.values()) / len(similar)
+        blended = [(pid, (1 - EMBED_WEIGHT) * score + EMBED_WEIGHT * similar.get(pid, fill)) for pid, score in pool]
+        blended.sort(key=lambda item: (-item[1], item[0]))
+        return [Hit(pid, score) for pid, score in blended[:k]]
 
     def baseline(self, paper: Paper, k: int = 10) -> list[Hit]:
         """Cool Papers' [REL]: the paper's 10 TF-IDF keywords as one BM25 query (for the benchmark)."""

@@ -17,10 +17,17 @@ instead. It serves `POST /v1/chat/completions`, plain or streamed (`stream: true
   `reasoning` is streamed before it as `reasoning_content` deltas, as reasoning models do;
 - usage counts ~4 characters a token, and reports as `cached_tokens` the longest prefix of
   messages it has seen before, the way providers' prompt caches do.
+
+It also serves `POST /v1/embeddings` with deterministic vectors (`fake_embedding`): a hashed bag of
+words projected into `dimensions` (default `embedding_dim`) and normalised, so texts that share
+words get close vectors and the same text always gets the same vector. `input` may be a string or
+a list; `encoding_format` "base64" (what the openai SDK asks for by default: little-endian
+float32) or "float". `embedded` keeps every text embedded, in order; faults apply here too.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import re
@@ -32,9 +39,28 @@ from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+import numpy as np
+
 from tests.fakes.servers import ThreadedHttpFake
 
-__all__ = ["FakeOpenAI", "Fault", "echo_answer"]
+__all__ = ["FakeOpenAI", "Fault", "echo_answer", "fake_embedding"]
+
+_WORD = re.compile(r"[a-z0-9]+")
+
+
+def fake_embedding(text: str, dimensions: int) -> np.ndarray:
+    """A unit vector for `text`: each word adds +-1 to three dimensions chosen by its hash."""
+    vector = np.zeros(dimensions, dtype=np.float64)
+    for word in _WORD.findall(text.lower()):
+        digest = hashlib.blake2b(word.encode(), digest_size=12).digest()
+        for i in range(3):
+            slot = int.from_bytes(digest[4 * i : 4 * i + 4], "little")
+            vector[slot % dimensions] += 1.0 if slot & 0x80000000 else -1.0
+    norm = np.linalg.norm(vector)
+    if norm == 0:
+        vector[0] = 1.0
+        return vector.astype(np.float32)
+    return (vector / norm).astype(np.float32)
 
 
 @dataclass
@@ -89,8 +115,11 @@ class FakeOpenAI(ThreadedHttpFake):
         chunk_delay_s: float = 0.0,
         first_token_delay_s: float = 0.0,
         reasoning: str = "",
+        embedding_dim: int = 64,
     ) -> None:
         self.answer = answer
+        self.embedding_dim = embedding_dim
+        self.embedded: list[str] = []  # every text /v1/embeddings was asked to embed, in order
         self.reasoning = reasoning  # streamed first as `reasoning_content` deltas, as DeepSeek/Kimi do
         self.chunk_chars = chunk_chars
         self.chunk_delay_s = chunk_delay_s
@@ -127,6 +156,7 @@ class FakeOpenAI(ThreadedHttpFake):
             self.requests.clear()
             self.headers.clear()
             self.calls = 0
+            self.embedded.clear()
             self.first_token_at.clear()
             self.max_in_flight = 0
             self._seen_prefixes.clear()
@@ -176,6 +206,9 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:  # noqa: N802 (http.server's naming)
             length = int(self.headers.get("Content-Length") or 0)
             raw = self.rfile.read(length) if length else b""
+            if self.path.rstrip("/") == "/v1/embeddings":
+                self._embeddings(raw)
+                return
             if self.path.rstrip("/") != "/v1/chat/completions":
                 self._json(404, {"error": {"message": f"no route {self.path}", "type": "not_found"}})
                 return
@@ -191,6 +224,47 @@ def _make_handler(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
                 pass  # the client gave up (a timeout test)
             finally:
                 fake._end()
+
+        def _embeddings(self, raw: bytes) -> None:
+            try:
+                body = json.loads(raw or b"{}")
+            except ValueError:
+                self._json(400, {"error": {"message": "body is not JSON", "type": "invalid_request_error"}})
+                return
+            _, fault, _ = fake._begin(body, {k.lower(): v for k, v in self.headers.items()})
+            try:
+                self._embed(body, fault)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            finally:
+                fake._end()
+
+        def _embed(self, body: dict[str, Any], fault: Fault | None) -> None:
+            if fault is not None and fault.kind == "slow":
+                time.sleep(fault.delay_s)
+            if fault is not None and fault.kind == "status":
+                self._json(fault.status, {"error": {"message": f"injected HTTP {fault.status}", "type": "server_error"}})
+                return
+            texts = body.get("input")
+            texts = [texts] if isinstance(texts, str) else texts
+            if not body.get("model") or not isinstance(texts, list) or not texts \
+                    or not all(isinstance(t, str) and t for t in texts):
+                self._json(400, {"error": {"message": "model and a non-empty input are required",
+                                           "type": "invalid_request_error"}})
+                return
+            dimensions = int(body.get("dimensions") or fake.embedding_dim)
+            fmt = body.get("encoding_format") or "float"
+            with fake._lock:
+                fake.embedded.extend(texts)
+            data = []
+            for i, text in enumerate(texts):
+                vector = fake_embedding(text, dimensions)
+                encoded: Any = (base64.b64encode(vector.astype("<f4").tobytes()).decode() if fmt == "base64"
+                                else vector.tolist())
+                data.append({"object": "embedding", "index": i, "embedding": encoded})
+            tokens = sum(_tokens(t) for t in texts)
+            self._json(200, {"object": "list", "data": data, "model": body["model"],
+                             "usage": {"prompt_tokens": tokens, "total_tokens": tokens}})
 
         def _answer(self, index: int, body: dict[str, Any], fault: Fault | None, usage: dict[str, int]) -> None:
             if fault is not None and fault.kind == "slow":
