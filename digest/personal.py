@@ -63,7 +63,7 @@ DAY_WEIGHT = 0.6
 DAY_MIN = 20
 REASON_MIN_COSINE = 0.12  # below this, "close to" would be a stretch: no reason is given
 SOURCE_LABELS = {"saved": "saved", "up": "👍", "seed": "seeded", "bib": "BibTeX"}
-EMBED_WEIGHT = 1.0  # the embedding affinity's weight next to the text model's score (not tuned)
+EMBED_WEIGHT = 0.5  # the embedding affinity's weight next to the text model's score (not tuned)
 
 
 def rank_papers(

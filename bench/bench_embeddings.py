@@ -1,0 +1,186 @@
+"""What provider embeddings (`llm.embedding_model`) cost: requests, tokens, time, disk, and (with a
+real provider) what they do to the personal ranker's nDCG@10.
+
+    python bench/bench_embeddings.py                       # the fake server of tests/fakes: plumbing only
+    python bench/bench_embeddings.py --base-url https://api.openai.com/v1 --api-key sk-... \\
+        --model text-embedding-3-small [--dimensions 256] [--papers 2000] [--ndcg --users 100]
+
+It stores `--papers` papers of the 75k corpus in a fresh SQLite file and measures:
+- embedding them through `bot.embedder.Embedder` (the bot's own path: the openai SDK, 100 a request,
+  vectors stored as float16): ms per 100 papers, requests, tokens per paper as the server reports;
+- storage: bytes per paper in the database file (vector and row), and what 1M and 2.7M papers take;
+- reading: the vectors Related reads per answer (the paper and 50 candidates), p50 / p95;
+- Related with and without the blend, and the personal ranker with and without it (ms per call);
+- with `--ndcg`: bench_ranking's text-only evaluation (same readers, same days) with and without
+  the embedding term. On the fake server its vectors are hashed words, so that figure says
+  nothing about real embeddings: only a real provider's run measures the quality effect.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from _corpus import ROOT, corpus_path, load_papers, ndcg_at, percentile
+
+sys.path.insert(0, str(ROOT))
+
+from bot.config import Settings  # noqa: E402
+from bot.embedder import BATCH, Embedder  # noqa: E402
+from bot.migrate import init_db  # noqa: E402
+from digest.db import make_engine, make_sessionmaker  # noqa: E402
+from digest.embeddings import PaperEmbeddings, model_key  # noqa: E402
+from digest.personal import rank_papers  # noqa: E402
+from digest.related import PaperVectors, RelatedFinder  # noqa: E402
+from digest.search import PaperSearch  # noqa: E402
+from digest.store import PaperStore  # noqa: E402
+
+DAY = 600  # new papers arXiv announces on a typical day, roughly
+HISTORY = 2_700_000
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--base-url", help="an OpenAI-compatible /v1 URL (default: start the fake server)")
+    parser.add_argument("--api-key", default=os.environ.get("OPENAI_API_KEY", "none"))
+    parser.add_argument("--model", default="fake-embed")
+    parser.add_argument("--dimensions", type=int, default=0, help="ask for this many dimensions (0: the model's)")
+    parser.add_argument("--papers", type=int, default=2000)
+    parser.add_argument("--ndcg", action="store_true", help="also run bench_ranking's evaluation with embeddings")
+    parser.add_argument("--users", type=int, default=100, help="readers for --ndcg")
+    parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--corpus")
+    args = parser.parse_args()
+
+    fake = None
+    if not args.base_url:
+        from tests.fakes.fake_openai import FakeOpenAI
+
+        fake = FakeOpenAI(embedding_dim=1536)  # text-embedding-3-small's size
+        fake.start()
+        args.base_url = fake.base_url
+    try:
+        asyncio.run(run(args))
+    finally:
+        if fake is not None:
+            fake.stop()
+
+
+async def run(args: argparse.Namespace) -> None:
+    papers = load_papers(corpus_path(args.corpus), limit=args.papers)
+    llm = Settings().replace("llm", base_url=args.base_url, api_key=args.api_key, embedding_model=args.model,
+                             embedding_dimensions=args.dimensions, timeout_s=60.0, retries=3).llm
+    with tempfile.TemporaryDirectory() as folder:
+        db = Path(folder) / "bench.sqlite3"
+        engine = make_engine(f"sqlite:///{db}")
+        init_db(engine)
+        sessions = make_sessionmaker(engine)
+        PaperStore(sessions).upsert_papers(papers)
+        embeddings = PaperEmbeddings(sessions, model_key(args.model, args.dimensions))
+        embedder = Embedder(llm, embeddings)
+        before = _db_bytes(engine, db)
+        started = time.perf_counter()
+        done = await embedder.embed_history()
+        seconds = time.perf_counter() - started
+        await embedder.aclose()
+        per_paper_bytes = (_db_bytes(engine, db) - before) / max(done, 1)
+        dims = len(next(iter(embeddings.vectors([papers[0].id]).values())))
+        tokens = embedder.tokens / max(done, 1)
+        print(f"server: {args.base_url} model {args.model} ({dims} dimensions); {done} papers embedded")
+        print(f"embedding: {seconds * 1000 / done * 100:.0f} ms per 100 papers ({done / seconds:.0f} papers/s), "
+              f"{embedder.requests} requests of up to {BATCH}, {tokens:.0f} tokens per paper as the server counts")
+        print(f"storage: {per_paper_bytes:.0f} bytes per paper in SQLite ({dims * 2} of them the float16 vector); "
+              f"1M papers: {per_paper_bytes * 1e6 / 2**30:.2f} GiB, 2.7M: {per_paper_bytes * HISTORY / 2**30:.2f} GiB")
+        print(f"a day of {DAY} papers: {-(-DAY // BATCH)} requests, {tokens * DAY / 1e3:.0f}k tokens; "
+              f"the {HISTORY / 1e6:.1f}M history: {-(-HISTORY // BATCH)} requests, {tokens * HISTORY / 1e6:.0f}M tokens")
+        _reads(papers, embeddings)
+        _related(engine, sessions, papers, embeddings)
+        _ranking(papers, embeddings)
+        if args.ndcg:
+            await _quality(args, llm, sessions, embeddings)
+        engine.dispose()
+
+
+def _db_bytes(engine, db: Path) -> int:  # type: ignore[no-untyped-def]
+    with engine.begin() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+    return db.stat().st_size
+
+
+def _timed(calls) -> tuple[float, float]:  # type: ignore[no-untyped-def]
+    times = []
+    for call in calls:
+        t0 = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - t0) * 1000)
+    return percentile(times, 50), percentile(times, 95)
+
+
+def _reads(papers, embeddings: PaperEmbeddings) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(1)
+    ids = [p.id for p in papers]
+    p50, p95 = _timed([lambda: embeddings.vectors(rng.sample(ids, 51)) for _ in range(200)])
+    print(f"reading 51 vectors (one Related answer): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+
+
+def _related(engine, sessions, papers, embeddings: PaperEmbeddings) -> None:  # type: ignore[no-untyped-def]
+    vectors = PaperVectors(sessions)
+    vectors.refresh(wait=True)
+    plain = RelatedFinder(vectors, PaperSearch(engine))
+    blended = RelatedFinder(vectors, PaperSearch(engine), embeddings)
+    sample = random.Random(2).sample(papers, min(100, len(papers)))
+    for name, finder in (("TF-IDF only", plain), ("blended", blended)):
+        p50, p95 = _timed([lambda p=p: finder.related(p, 10) for p in sample])
+        print(f"Related, {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
+    changed = sum(1 for p in sample if [h.id for h in plain.related(p, 10)] != [h.id for h in blended.related(p, 10)])
+    print(f"Related: the blend changed the top 10 of {changed} of {len(sample)} papers")
+
+
+def _ranking(papers, embeddings: PaperEmbeddings) -> None:  # type: ignore[no-untyped-def]
+    rng = random.Random(3)
+    cases = [(rng.sample(papers, 10), rng.sample(papers, 300)) for _ in range(30)]
+    stored = embeddings.vectors(p.id for likes, cands in cases for p in [*likes, *cands])
+    p50, _ = _timed([lambda c=c: rank_papers(*c, use_authors=False) for c in cases])
+    q50, _ = _timed([lambda c=c: rank_papers(*c, use_authors=False, embeddings=stored) for c in cases])
+    r50, _ = _timed([lambda c=c: embeddings.vectors(p.id for p in [*c[0], *c[1]]) for c in cases])
+    print(f"ranking 300 papers for 10 likes: {p50:.1f} ms text only, {q50:.1f} ms with embeddings "
+          f"(+ {r50:.1f} ms reading the 310 vectors)")
+
+
+async def _quality(args, llm, sessions, embeddings: PaperEmbeddings) -> None:  # type: ignore[no-untyped-def]
+    from bench_ranking import build_cases
+
+    from digest.term_counts import HashedTermCounts
+
+    corpus = load_papers(corpus_path(args.corpus))
+    cases = build_cases(corpus, args.users, args.seed)
+    needed = {p.id: p for _, likes, cands, _ in cases for p in [*likes, *cands]}
+    PaperStore(sessions).upsert_papers(needed.values())
+    embedder = Embedder(llm, embeddings)
+    started = time.perf_counter()
+    await embedder.embed_new(list(needed))
+    print(f"nDCG: {len(cases)} readers, {len(needed)} papers embedded in {time.perf_counter() - started:.0f} s "
+          f"({embedder.tokens} tokens)")
+    await embedder.aclose()
+    stored = embeddings.vectors(needed)
+    if args.model == "fake-embed":
+        print("nDCG: the fake server's vectors are hashed words, not meaning: these two lines test the plumbing, "
+              "not the quality of embeddings")
+    counts = HashedTermCounts(limit=10**6)
+    for label, vectors in (("text only", None), ("text + embeddings", stored)):
+        scores = []
+        for _, likes, cands, relevant in cases:
+            ranked = rank_papers(likes, cands, vectors=counts, use_authors=False, embeddings=vectors)
+            scores.append(ndcg_at(sorted(ranked, key=lambda pid: -ranked[pid][0]), relevant))
+        print(f"nDCG@10 {label}: {statistics.mean(scores):.3f}")
+
+
+if __name__ == "__main__":
+    main()
