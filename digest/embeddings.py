@@ -41,6 +41,7 @@ __all__ = [
 
 MAX_TEXT_CHARS = 4000  # about 1,000 tokens: an arXiv abstract is at most 1,920 characters, a title a few hundred
 _IN_CHUNK = 500  # ids per IN (...) query
+CACHE_SIZE = 20_000  # vectors kept in memory (float16: 60 MB at 1536 dimensions, 10 MB at 256)
 
 
 class PaperEmbeddingRow(Base):
@@ -84,22 +85,31 @@ def unpack(blob: bytes) -> np.ndarray:
 class PaperEmbeddings:
     """The stored vectors of one model: read them, find what still needs one, save new ones."""
 
-    def __init__(self, sessions: sessionmaker[Session], model: str) -> None:
+    def __init__(self, sessions: sessionmaker[Session], model: str, *, cache_size: int = CACHE_SIZE) -> None:
         self.sessions = sessions
         self.model = model  # a `model_key`
+        self.cache_size = cache_size
+        # A day's papers are read again for every chat's ranking: their packed vectors stay here
+        # (emptied when full; `save` keeps it current for this process's own writes).
+        self._cache: dict[str, bytes] = {}
 
     def vectors(self, ids: Iterable[str]) -> dict[str, np.ndarray]:
         """{paper_id: vector} for the papers among `ids` that have one from this model."""
         wanted = list(dict.fromkeys(ids))
-        found: dict[str, np.ndarray] = {}
+        cache = self._cache
+        found = {paper_id: cache[paper_id] for paper_id in wanted if paper_id in cache}
+        unknown = [paper_id for paper_id in wanted if paper_id not in found]
         with self.sessions() as session:
-            for start in range(0, len(wanted), _IN_CHUNK):
+            for start in range(0, len(unknown), _IN_CHUNK):
                 rows = session.execute(
                     select(PaperEmbeddingRow.paper_id, PaperEmbeddingRow.vector)
-                    .where(PaperEmbeddingRow.paper_id.in_(wanted[start : start + _IN_CHUNK]),
+                    .where(PaperEmbeddingRow.paper_id.in_(unknown[start : start + _IN_CHUNK]),
                            PaperEmbeddingRow.model == self.model))
-                found.update((paper_id, unpack(blob)) for paper_id, blob in rows)
-        return found
+                found.update((paper_id, blob) for paper_id, blob in rows)
+        if len(cache) + len(found) > self.cache_size:
+            cache.clear()
+        cache.update(list(found.items())[: self.cache_size])
+        return {paper_id: unpack(blob) for paper_id, blob in found.items()}
 
     def stale(self, ids: Iterable[str]) -> list[tuple[str, str]]:
         """(paper_id, text) for the stored papers among `ids` whose vector is missing, from another
@@ -157,6 +167,7 @@ class PaperEmbeddings:
                 row = existing.get(paper_id) or PaperEmbeddingRow(paper_id=paper_id)
                 row.model, row.text_hash, row.vector = self.model, text_hash(text), pack(vector)
                 row.embedded_at = utcnow()
+                self._cache.pop(paper_id, None)
                 if paper_id not in existing:
                     session.add(row)
                     existing[paper_id] = row
