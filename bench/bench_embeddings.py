@@ -28,6 +28,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 from _corpus import ROOT, corpus_path, load_papers, ndcg_at, percentile
 
 sys.path.insert(0, str(ROOT))
@@ -56,6 +57,8 @@ def main() -> None:
     parser.add_argument("--ndcg", action="store_true", help="also run bench_ranking's evaluation with embeddings")
     parser.add_argument("--users", type=int, default=100, help="readers for --ndcg")
     parser.add_argument("--seed", type=int, default=7)
+    parser.add_argument("--pad", type=int, default=0,
+                        help="add this many random vectors (of other ids) first, to measure reads at that table size")
     parser.add_argument("--corpus")
     args = parser.parse_args()
 
@@ -100,7 +103,9 @@ async def run(args: argparse.Namespace) -> None:
               f"1M papers: {per_paper_bytes * 1e6 / 2**30:.2f} GiB, 2.7M: {per_paper_bytes * HISTORY / 2**30:.2f} GiB")
         print(f"a day of {DAY} papers: {-(-DAY // BATCH)} requests, {tokens * DAY / 1e3:.0f}k tokens; "
               f"the {HISTORY / 1e6:.1f}M history: {-(-HISTORY // BATCH)} requests, {tokens * HISTORY / 1e6:.0f}M tokens")
-        _reads(papers, embeddings)
+        if args.pad:
+            _pad(embeddings, args.pad, dims)
+        _reads(papers, sessions, embeddings.model)
         _related(engine, sessions, papers, embeddings)
         _ranking(papers, embeddings)
         if args.ndcg:
@@ -123,11 +128,28 @@ def _timed(calls) -> tuple[float, float]:  # type: ignore[no-untyped-def]
     return percentile(times, 50), percentile(times, 95)
 
 
-def _reads(papers, embeddings: PaperEmbeddings) -> None:  # type: ignore[no-untyped-def]
+def _pad(embeddings: PaperEmbeddings, rows: int, dims: int) -> None:
+    """`rows` random vectors under ids no paper has, so reads are timed on a table of that size."""
+    rng = np.random.default_rng(4)
+    started = time.perf_counter()
+    for start in range(0, rows, 10_000):
+        count = min(10_000, rows - start)
+        vectors = rng.standard_normal((count, dims)).astype(np.float32)
+        embeddings.save([(f"pad.{start + i:08d}", "", vectors[i]) for i in range(count)])
+    embeddings._cache.clear()
+    print(f"padded the table with {rows} vectors in {time.perf_counter() - started:.0f} s")
+
+
+def _reads(papers, sessions, model: str) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(1)
     ids = [p.id for p in papers]
-    p50, p95 = _timed([lambda: embeddings.vectors(rng.sample(ids, 51)) for _ in range(200)])
-    print(f"reading 51 vectors (one Related answer): p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    cold = PaperEmbeddings(sessions, model, cache_size=0)
+    p50, p95 = _timed([lambda: cold.vectors(rng.sample(ids, 51)) for _ in range(200)])
+    print(f"reading 51 vectors (one Related answer) from the database: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
+    warm = PaperEmbeddings(sessions, model)
+    warm.vectors(ids)
+    p50, p95 = _timed([lambda: warm.vectors(rng.sample(ids, 51)) for _ in range(200)])
+    print(f"reading 51 vectors from the in-process cache: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 
 
 def _related(engine, sessions, papers, embeddings: PaperEmbeddings) -> None:  # type: ignore[no-untyped-def]
@@ -149,9 +171,11 @@ def _ranking(papers, embeddings: PaperEmbeddings) -> None:  # type: ignore[no-un
     stored = embeddings.vectors(p.id for likes, cands in cases for p in [*likes, *cands])
     p50, _ = _timed([lambda c=c: rank_papers(*c, use_authors=False) for c in cases])
     q50, _ = _timed([lambda c=c: rank_papers(*c, use_authors=False, embeddings=stored) for c in cases])
-    r50, _ = _timed([lambda c=c: embeddings.vectors(p.id for p in [*c[0], *c[1]]) for c in cases])
+    cold = PaperEmbeddings(embeddings.sessions, embeddings.model, cache_size=0)
+    r50, _ = _timed([lambda c=c: cold.vectors(p.id for p in [*c[0], *c[1]]) for c in cases])
+    w50, _ = _timed([lambda c=c: embeddings.vectors(p.id for p in [*c[0], *c[1]]) for c in cases])
     print(f"ranking 300 papers for 10 likes: {p50:.1f} ms text only, {q50:.1f} ms with embeddings "
-          f"(+ {r50:.1f} ms reading the 310 vectors)")
+          f"(+ reading the 310 vectors: {r50:.1f} ms from the database, {w50:.1f} ms from the cache)")
 
 
 async def _quality(args, llm, sessions, embeddings: PaperEmbeddings) -> None:  # type: ignore[no-untyped-def]
