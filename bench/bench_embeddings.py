@@ -23,26 +23,23 @@ import asyncio
 import os
 import random
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
-from _corpus import ROOT, corpus_path, load_papers, ndcg_at, percentile
+from _corpus import corpus_path, load_papers, ndcg_at, percentile  # also puts the project on sys.path
 
-sys.path.insert(0, str(ROOT))
-
-from bot.config import Settings  # noqa: E402
-from bot.embedder import BATCH, Embedder  # noqa: E402
-from bot.migrate import init_db  # noqa: E402
-from digest.db import make_engine, make_sessionmaker  # noqa: E402
-from digest.embeddings import PaperEmbeddings, model_key  # noqa: E402
-from digest.personal import rank_papers  # noqa: E402
-from digest.related import PaperVectors, RelatedFinder  # noqa: E402
-from digest.search import PaperSearch  # noqa: E402
-from digest.store import PaperStore  # noqa: E402
-from digest.term_counts import HashedTermCounts  # noqa: E402
+from bot.config import Settings
+from bot.embedder import BATCH, Embedder
+from bot.migrate import init_db
+from digest.db import make_engine, make_sessionmaker
+from digest.embeddings import PaperEmbeddings, model_key
+from digest.personal import rank_papers
+from digest.related import PaperVectors, RelatedFinder
+from digest.search import PaperSearch
+from digest.store import PaperStore
+from digest.term_counts import HashedTermCounts
 
 DAY = 600  # new papers arXiv announces on a typical day, roughly
 HISTORY = 2_700_000
@@ -103,7 +100,8 @@ async def run(args: argparse.Namespace) -> None:
         print(f"storage: {per_paper_bytes:.0f} bytes per paper in SQLite ({dims * 2} of them the float16 vector); "
               f"1M papers: {per_paper_bytes * 1e6 / 2**30:.2f} GiB, 2.7M: {per_paper_bytes * HISTORY / 2**30:.2f} GiB")
         print(f"a day of {DAY} papers: {-(-DAY // BATCH)} requests, {tokens * DAY / 1e3:.0f}k tokens; "
-              f"the {HISTORY / 1e6:.1f}M history: {-(-HISTORY // BATCH)} requests, {tokens * HISTORY / 1e6:.0f}M tokens")
+              f"the {HISTORY / 1e6:.1f}M history: {-(-HISTORY // BATCH)} requests, "
+              f"{tokens * HISTORY / 1e6:.0f}M tokens")
         if args.pad:
             _pad(embeddings, args.pad, dims)
         _reads(papers, sessions, embeddings.model)
@@ -160,7 +158,7 @@ def _related(engine, sessions, papers, embeddings: PaperEmbeddings) -> None:  # 
     blended = RelatedFinder(vectors, PaperSearch(engine), embeddings)
     sample = random.Random(2).sample(papers, min(100, len(papers)))
     for name, finder in (("TF-IDF only", plain), ("blended", blended)):
-        p50, p95 = _timed([lambda p=p: finder.related(p, 10) for p in sample])
+        p50, p95 = _timed([lambda p=p, f=finder: f.related(p, 10) for p in sample])
         print(f"Related, {name}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     changed = sum(1 for p in sample if [h.id for h in plain.related(p, 10)] != [h.id for h in blended.related(p, 10)])
     print(f"Related: the blend changed the top 10 of {changed} of {len(sample)} papers")
