@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import collections
 import os
 import random
 import statistics
@@ -33,6 +34,7 @@ from _corpus import corpus_path, load_papers, ndcg_at, percentile  # also puts t
 from bot.config import Settings
 from bot.embedder import BATCH, Embedder
 from bot.migrate import init_db
+from digest import personal
 from digest.db import make_engine, make_sessionmaker
 from digest.embeddings import PaperEmbeddings, model_key
 from digest.personal import rank_papers
@@ -54,6 +56,9 @@ def main() -> None:
     parser.add_argument("--papers", type=int, default=2000)
     parser.add_argument("--ndcg", action="store_true", help="also run bench_ranking's evaluation with embeddings")
     parser.add_argument("--users", type=int, default=100, help="readers for --ndcg")
+    parser.add_argument("--days", type=int, default=0,
+                        help="--ndcg on the readers of the N days with most readers only (fewer papers to embed)")
+    parser.add_argument("--weights", default="0.5", help="embedding weights to score with --ndcg, e.g. 0.25,0.5,1")
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pad", type=int, default=0,
                         help="add this many random vectors (of other ids) first, to measure reads at that table size")
@@ -186,6 +191,9 @@ async def _quality(args, llm, sessions, embeddings: PaperEmbeddings) -> None:  #
 
     corpus = load_papers(corpus_path(args.corpus))
     cases = build_cases(corpus, args.users, args.seed)
+    if args.days:
+        busiest = collections.Counter(cands[0].published for _, _, cands, _ in cases).most_common(args.days)
+        cases = [c for c in cases if c[2][0].published in {day for day, _ in busiest}]
     needed = {p.id: p for _, likes, cands, _ in cases for p in [*likes, *cands]}
     PaperStore(sessions).upsert_papers(needed.values())
     embedder = Embedder(llm, embeddings)
@@ -199,12 +207,20 @@ async def _quality(args, llm, sessions, embeddings: PaperEmbeddings) -> None:  #
         print("nDCG: the fake server's vectors are hashed words, not meaning: these two lines test the plumbing, "
               "not the quality of embeddings")
     counts = HashedTermCounts(limit=10**6)
-    for label, vectors in (("text only", None), ("text + embeddings", stored)):
+    runs: list[tuple[str, dict | None, float]] = [("text only", None, 0.0)]
+    runs += [(f"text + embeddings x {w:g}", stored, w) for w in map(float, args.weights.split(","))]
+    for label, vectors, weight in runs:
+        personal.EMBED_WEIGHT = weight
         scores = []
         for _, likes, cands, relevant in cases:
             ranked = rank_papers(likes, cands, vectors=counts, use_authors=False, embeddings=vectors)
             scores.append(ndcg_at(sorted(ranked, key=lambda pid: -ranked[pid][0]), relevant))
         print(f"nDCG@10 {label}: {statistics.mean(scores):.3f}")
+    alone = []
+    for _, likes, cands, relevant in cases:  # the embedding term by itself, no text model
+        affinity = personal._embedding_affinity(likes, cands, stored)
+        alone.append(ndcg_at([cands[i].id for i in np.argsort(-affinity, kind="stable")], relevant))
+    print(f"nDCG@10 embeddings alone: {statistics.mean(alone):.3f}")
 
 
 if __name__ == "__main__":

@@ -4,7 +4,7 @@ The same OpenAI-compatible server as the assistant (`llm.base_url`, `llm.api_key
 openai SDK's `embeddings.create`, 100 papers a request (title and abstract, at most 4,000
 characters each), `dimensions` when `llm.embedding_dimensions` is set. Retries as the assistant's
 calls: the SDK's own are off, tenacity retries timeouts, connection errors, 429 and 5xx
-`llm.retries` times with exponential backoff, each request bounded by `llm.timeout_s`.
+`llm.retries` times with exponential backoff, each request bounded by `llm.timeout_s` (at most 30 s).
 
 When it runs: `embed_new(ids)` after each ingest and each paper fetched by link (a background task:
 no digest or answer waits for it), and `embed_history()` only when the operator asks
@@ -39,6 +39,7 @@ __all__ = ["BATCH", "Embedder", "EmbeddingsUnavailable"]
 log = logging.getLogger(__name__)
 
 BATCH = 100  # texts per request: ~30k tokens, far under the providers' per-request limits
+TIMEOUT_CAP_S = 30.0  # a request of 100 abstracts takes seconds; llm.timeout_s (120 s) is sized for answers
 
 InDb = Callable[..., Awaitable[Any]]
 
@@ -68,7 +69,7 @@ class Embedder:
         self._client = openai.AsyncOpenAI(
             base_url=llm.base_url,
             api_key=llm.api_key.get_secret_value().strip() or "unused",
-            timeout=llm.timeout_s,
+            timeout=min(llm.timeout_s, TIMEOUT_CAP_S),
             max_retries=0,  # tenacity retries instead; never both
         )
 
