@@ -31,6 +31,7 @@ from pathlib import Path
 import numpy as np
 from _corpus import corpus_path, load_papers, ndcg_at, percentile  # also puts the project on sys.path
 
+import bot.embedder
 from bot.config import Settings
 from bot.embedder import BATCH, Embedder
 from bot.migrate import init_db
@@ -62,8 +63,12 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--pad", type=int, default=0,
                         help="add this many random vectors (of other ids) first, to measure reads at that table size")
+    parser.add_argument("--batch", type=int, default=BATCH, help="papers per request (a slow local server: fewer)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
     parser.add_argument("--corpus")
     args = parser.parse_args()
+    bot.embedder.BATCH = args.batch
+    bot.embedder.TIMEOUT_CAP_S = args.timeout
 
     fake = None
     if not args.base_url:
@@ -82,7 +87,7 @@ def main() -> None:
 async def run(args: argparse.Namespace) -> None:
     papers = load_papers(corpus_path(args.corpus), limit=args.papers)
     llm = Settings().replace("llm", base_url=args.base_url, api_key=args.api_key, embedding_model=args.model,
-                             embedding_dimensions=args.dimensions, timeout_s=60.0, retries=3).llm
+                             embedding_dimensions=args.dimensions, timeout_s=args.timeout, retries=3).llm
     with tempfile.TemporaryDirectory() as folder:
         db = Path(folder) / "bench.sqlite3"
         engine = make_engine(f"sqlite:///{db}")
@@ -101,11 +106,12 @@ async def run(args: argparse.Namespace) -> None:
         tokens = embedder.tokens / max(done, 1)
         print(f"server: {args.base_url} model {args.model} ({dims} dimensions); {done} papers embedded")
         print(f"embedding: {seconds * 1000 / done * 100:.0f} ms per 100 papers ({done / seconds:.0f} papers/s), "
-              f"{embedder.requests} requests of up to {BATCH}, {tokens:.0f} tokens per paper as the server counts")
+              f"{embedder.requests} requests of up to {bot.embedder.BATCH}, "
+              f"{tokens:.0f} tokens per paper as the server counts")
         print(f"storage: {per_paper_bytes:.0f} bytes per paper in SQLite ({dims * 2} of them the float16 vector); "
               f"1M papers: {per_paper_bytes * 1e6 / 2**30:.2f} GiB, 2.7M: {per_paper_bytes * HISTORY / 2**30:.2f} GiB")
-        print(f"a day of {DAY} papers: {-(-DAY // BATCH)} requests, {tokens * DAY / 1e3:.0f}k tokens; "
-              f"the {HISTORY / 1e6:.1f}M history: {-(-HISTORY // BATCH)} requests, "
+        print(f"a day of {DAY} papers: {-(-DAY // bot.embedder.BATCH)} requests, {tokens * DAY / 1e3:.0f}k tokens; "
+              f"the {HISTORY / 1e6:.1f}M history: {-(-HISTORY // bot.embedder.BATCH)} requests, "
               f"{tokens * HISTORY / 1e6:.0f}M tokens")
         if args.pad:
             _pad(embeddings, args.pad, dims)
