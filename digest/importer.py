@@ -57,6 +57,9 @@ __all__ = ["ImportReport", "NotKept", "Refusal", "Refused", "import_jsonl", "pap
            "read_records", "write_papers"]
 
 CHUNK = 5000  # papers a transaction (the writer holds one, two more wait)
+# from this much input on, the writer runs in a process of its own (a second to start, then the
+# reading and the writing each get a core; see digest.import_writer.ChunkWriter)
+PROCESS_MIN_BYTES = 32 * 1024 * 1024
 REFUSALS_KEPT = 100  # refusals listed in the report; the count covers all of them
 _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 # arXiv category names, current and retired: cs.CL, math-ph, hep-th, astro-ph.GA, q-bio.NC, cmp-lg
@@ -451,7 +454,9 @@ def import_jsonl(
         report.papers += papers
         report.announcements += announcements
 
-    with ChunkWriter(sessions, written) as writer:
+    paths = [Path(p) for p in paths]
+    process = sum(p.stat().st_size for p in paths if p.is_file()) >= PROCESS_MIN_BYTES
+    with ChunkWriter(sessions, written, process=process) as writer:
         for path in paths:
             _import_file(Path(path), writer, report, progress)
     return report
