@@ -1,10 +1,11 @@
-"""Writing imported papers: one transaction per chunk, from a writer thread, search index included.
+"""Writing imported papers: one transaction per chunk, from a writer thread or process, search index included.
 
-Why a thread: parsing and validating a line is Python (it holds the GIL), while storing it is
-mostly the database's own work: SQLite tokenises and stems the text for its FTS5 index in C with
-the GIL released, PostgreSQL computes its tsvectors in the server process. So `ChunkWriter` stores
-chunk N while the importer reads chunk N+1, and on two cores the two halves overlap instead of
-adding up (`bench/bench_scale.py` measures it; figures in the README's "Scale").
+Why a separate writer: parsing and validating a line is Python, while storing it is mostly the
+database's own work (SQLite tokenises and stems the text for its FTS5 index in C; PostgreSQL
+computes its tsvectors in the server process). So `ChunkWriter` stores chunk N while the importer
+reads chunk N+1. For a large file the writer is a process of its own, so each half gets a core
+(a thread would wait for the GIL at every row); `bench/bench_scale.py` measures it, figures in the
+README's "Scale".
 
 Why it stays consistent: every chunk is one transaction holding its papers, their announcements
 and their search index entries. A crash or Ctrl-C at any moment leaves the store as it was after
