@@ -262,6 +262,9 @@ class _SessionChunks:
 # --- the writer: a thread, or a process for large imports ------------------------------------------
 
 
+_STOP = "stop"  # the reader stopped early (Ctrl-C, an unreadable file): no final `optimize`
+
+
 def _open_target(sessions: sessionmaker[Session]) -> _SqliteChunks | _SessionChunks:
     engine = sessions.kw["bind"]
     return _SqliteChunks(engine) if engine.dialect.name == "sqlite" else _SessionChunks(sessions)
@@ -278,19 +281,20 @@ def _serve(sessions: sessionmaker[Session], inbox: Connection, outbox: Connectio
     try:
         target = _open_target(sessions)
         written = chunks = 0
-        while (chunk := inbox.recv()) is not None:
+        while (chunk := inbox.recv()) not in (None, _STOP):
             added = target.write(chunk)
             size = len(chunk[0]) if isinstance(chunk, tuple) else len(chunk)
             outbox.send(("written", size, added))
             written, chunks = written + size, chunks + 1
-        target.finish(written, chunks)
+        if chunk is None:  # the end of the input: merge the index; after an interruption, the next run will
+            target.finish(written, chunks)
         outbox.send(("done",))
     except (EOFError, OSError) as exc:  # the reader is gone: nothing to tell, nothing left to write
         log.debug("import writer stopped: %s", exc)
     except BaseException as exc:
         _send_error(outbox, exc)
         try:
-            while inbox.recv() is not None:
+            while inbox.recv() not in (None, _STOP):
                 pass
         except (EOFError, OSError):
             pass
@@ -348,6 +352,7 @@ class ChunkWriter:
         self.sqlite = sessions.kw["bind"].dialect.name == "sqlite"
         self.error: BaseException | None = None
         self.finished = False
+        self.interrupted = False  # set by the reader when it stops before the end of its input
         self._inbox, self._sender = multiprocessing.Pipe(duplex=False)
         self._receiver, self._outbox = multiprocessing.Pipe(duplex=False)
         self.worker: threading.Thread | multiprocessing.process.BaseProcess
@@ -380,7 +385,7 @@ class ChunkWriter:
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
         try:
-            self._sender.send(None)
+            self._sender.send(None if kind is None and not self.interrupted else _STOP)
         except OSError:
             pass
         self._collect(block=True)

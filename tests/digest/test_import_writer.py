@@ -226,3 +226,41 @@ def test_on_postgres_the_imports_index_is_the_triggers_and_the_trigger_still_ind
     store.upsert_papers([dataclasses.replace(store.get_paper("1501.00003"), title="Origami folding")])
     assert [h.id for h in PaperSearch(engine).search(parse_query("origami")).hits] == ["1501.00003"]
     engine.dispose()
+
+
+def test_ctrl_c_stops_paperboy_import_within_a_chunk_and_a_rerun_completes_it(tmp_path):
+    """A user's Ctrl-C on a long import: it stops in about a second, says what it stored, exits 130."""
+    import time
+
+    path = tmp_path / "snap.json"
+    path.write_text("\n".join(snapshot_lines(60000)) + "\n", encoding="utf-8")  # 27 MB: the writer is a process
+    url = f"sqlite:///{tmp_path / 'store.sqlite3'}"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "PAPERBOY_DATABASE__URL": url}
+    importing = subprocess.Popen([sys.executable, "-m", "bot.cli", "import", "--quiet", str(path)], cwd=tmp_path,
+                                 env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    engine = make_engine(url)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and stored_papers(engine) < 5000:
+        time.sleep(0.05)
+    importing.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    out, err = importing.communicate(timeout=60)
+    assert time.monotonic() - sent < 10
+    assert importing.returncode == 130, err
+    assert "Interrupted" in out and "run the same command again" in out
+    stored = stored_papers(engine)
+    assert 5000 <= stored < 60000
+    assert f"Imported {stored} papers" in out
+    assert_consistent(engine, papers=stored)
+    report = import_jsonl([path], make_sessionmaker(engine))
+    assert not report.interrupted and report.papers == 60000
+    assert_consistent(engine, papers=60000)
+    engine.dispose()
+
+
+def stored_papers(engine) -> int:  # type: ignore[no-untyped-def]
+    try:
+        with engine.begin() as conn:
+            return conn.execute(text("SELECT count(*) FROM papers")).scalar_one()
+    except Exception:  # the store is still being created
+        return 0
