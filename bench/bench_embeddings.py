@@ -65,6 +65,7 @@ def main() -> None:
                         help="add this many random vectors (of other ids) first, to measure reads at that table size")
     parser.add_argument("--batch", type=int, default=BATCH, help="papers per request (a slow local server: fewer)")
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds per request")
+    parser.add_argument("--workdir", help="keep the database here, so a second run embeds nothing again")
     parser.add_argument("--corpus")
     args = parser.parse_args()
     bot.embedder.BATCH = args.batch
@@ -88,7 +89,9 @@ async def run(args: argparse.Namespace) -> None:
     papers = load_papers(corpus_path(args.corpus), limit=args.papers)
     llm = Settings().replace("llm", base_url=args.base_url, api_key=args.api_key, embedding_model=args.model,
                              embedding_dimensions=args.dimensions, timeout_s=args.timeout, retries=3).llm
-    with tempfile.TemporaryDirectory() as folder:
+    with tempfile.TemporaryDirectory() as scratch:
+        folder = args.workdir or scratch
+        Path(folder).mkdir(parents=True, exist_ok=True)
         db = Path(folder) / "bench.sqlite3"
         engine = make_engine(f"sqlite:///{db}")
         init_db(engine)
@@ -154,11 +157,12 @@ def _reads(papers, sessions, model: str) -> None:  # type: ignore[no-untyped-def
     rng = random.Random(1)
     ids = [p.id for p in papers]
     cold = PaperEmbeddings(sessions, model, cache_size=0)
-    p50, p95 = _timed([lambda: cold.vectors(rng.sample(ids, 51)) for _ in range(200)])
+    k = min(51, len(ids))
+    p50, p95 = _timed([lambda: cold.vectors(rng.sample(ids, k)) for _ in range(200)])
     print(f"reading 51 vectors (one Related answer) from the database: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
     warm = PaperEmbeddings(sessions, model)
     warm.vectors(ids)
-    p50, p95 = _timed([lambda: warm.vectors(rng.sample(ids, 51)) for _ in range(200)])
+    p50, p95 = _timed([lambda: warm.vectors(rng.sample(ids, k)) for _ in range(200)])
     print(f"reading 51 vectors from the in-process cache: p50 {p50:.2f} ms, p95 {p95:.2f} ms")
 
 
@@ -177,7 +181,7 @@ def _related(engine, sessions, papers, embeddings: PaperEmbeddings) -> None:  # 
 
 def _ranking(papers, embeddings: PaperEmbeddings) -> None:  # type: ignore[no-untyped-def]
     rng = random.Random(3)
-    cases = [(rng.sample(papers, 10), rng.sample(papers, 300)) for _ in range(30)]
+    cases = [(rng.sample(papers, min(10, len(papers))), rng.sample(papers, min(300, len(papers)))) for _ in range(30)]
     stored = embeddings.vectors(p.id for likes, cands in cases for p in [*likes, *cands])
     counts = HashedTermCounts(limit=10**6)  # the day's word counts cached, as the bot keeps them
     for likes, cands in cases:
@@ -215,18 +219,21 @@ async def _quality(args, llm, sessions, embeddings: PaperEmbeddings) -> None:  #
     counts = HashedTermCounts(limit=10**6)
     runs: list[tuple[str, dict | None, float]] = [("text only", None, 0.0)]
     runs += [(f"text + embeddings x {w:g}", stored, w) for w in map(float, args.weights.split(","))]
-    for label, vectors, weight in runs:
-        personal.EMBED_WEIGHT = weight
-        scores = []
-        for _, likes, cands, relevant in cases:
-            ranked = rank_papers(likes, cands, vectors=counts, use_authors=False, embeddings=vectors)
-            scores.append(ndcg_at(sorted(ranked, key=lambda pid: -ranked[pid][0]), relevant))
-        print(f"nDCG@10 {label}: {statistics.mean(scores):.3f}")
-    alone = []
-    for _, likes, cands, relevant in cases:  # the embedding term by itself, no text model
-        affinity = personal._embedding_affinity(likes, cands, stored)
-        alone.append(ndcg_at([cands[i].id for i in np.argsort(-affinity, kind="stable")], relevant))
-    print(f"nDCG@10 embeddings alone: {statistics.mean(alone):.3f}")
+    for centred in (False, True):
+        personal.EMBED_CENTRED = centred
+        how = " (centred on the day)" if centred else ""
+        for label, vectors, weight in runs[0 if not centred else 1 :]:
+            personal.EMBED_WEIGHT = weight
+            scores = []
+            for _, likes, cands, relevant in cases:
+                ranked = rank_papers(likes, cands, vectors=counts, use_authors=False, embeddings=vectors)
+                scores.append(ndcg_at(sorted(ranked, key=lambda pid: -ranked[pid][0]), relevant))
+            print(f"nDCG@10 {label}{how if vectors else ''}: {statistics.mean(scores):.3f}")
+        alone = []
+        for _, likes, cands, relevant in cases:  # the embedding term by itself, no text model
+            affinity = personal._embedding_affinity(likes, cands, stored)
+            alone.append(ndcg_at([cands[i].id for i in np.argsort(-affinity, kind="stable")], relevant))
+        print(f"nDCG@10 embeddings alone{how}: {statistics.mean(alone):.3f}")
 
 
 if __name__ == "__main__":
