@@ -18,6 +18,7 @@ Authors are never part of any view.
 
 from __future__ import annotations
 
+import itertools
 import re
 import threading
 from collections import OrderedDict
@@ -36,7 +37,8 @@ N_FEATURES = 2**20
 CACHE_LIMIT = 20_000  # hashed vectors kept in memory (a few days of papers)
 # character n-grams are ~1,900 a paper against ~220 words (15 KB against 2 KB): a fifth as many kept
 CACHE_SHARE = {"chars": 0.2}
-DAY_CACHE = 8  # day matrices kept (one per distinct list of papers ranked: a day's feed, a category's)
+DAY_CACHE = 4  # day matrices kept (a day's papers each; ~4-10 MB of character n-grams)
+DAY_UNION_LIMIT = 5000  # the most papers one day matrix grows to
 COMMON_SHARE = 0.2  # a day matrix drops the columns more than this share of the day's papers use
 
 
@@ -66,8 +68,8 @@ def _style_grams(text: str, stop: frozenset[str]) -> list[str]:
         else:
             shapes.append("<w>")
     grams = list(shapes)
-    grams += [f"{a} {b}" for a, b in zip(shapes, shapes[1:])]
-    grams += [f"{a} {b} {c}" for a, b, c in zip(shapes, shapes[1:], shapes[2:])]
+    grams += [f"{a} {b}" for a, b in itertools.pairwise(shapes)]
+    grams += [f"{a} {b} {c}" for a, b, c in zip(shapes, shapes[1:], shapes[2:], strict=False)]
     return grams
 
 
@@ -116,7 +118,7 @@ class HashedTermCounts:
         self._hashers: dict[str, Callable[[Sequence[Paper]], sparse.csr_matrix]] = {}
         self._caches: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {kind: {} for kind in KINDS}
         self._limit = limit
-        self._days: OrderedDict[tuple[str, tuple[str, ...]], DayMatrix] = OrderedDict()
+        self._days: OrderedDict[tuple[str, int], DayMatrix] = OrderedDict()
         self._lock = threading.Lock()
 
     def counts(self, papers: Sequence[Paper], kind: str = "words") -> sparse.csr_matrix:
@@ -143,20 +145,32 @@ class HashedTermCounts:
         data = np.concatenate([d for _, d in parts]) if parts else np.zeros(0, dtype=np.float32)
         return sparse.csr_matrix((data, indices, indptr), shape=(len(parts), N_FEATURES))
 
-    def day_matrix(self, papers: Sequence[Paper], kind: str) -> DayMatrix:
-        """The TF-IDF matrix of one list of papers (a day's), built once and kept for every chat ranked
-        against the same list (the last `DAY_CACHE` lists)."""
-        key = (kind, tuple(p.id for p in papers))
+    def day_matrix(self, papers: Sequence[Paper], kind: str) -> tuple[DayMatrix, np.ndarray]:
+        """A TF-IDF matrix holding `papers` (a day's, or a chat's share of one), and the row of each.
+
+        Chats get different shares of one day (their categories, minus what they have seen), so a
+        matrix is kept and reused for every list it holds (the last `DAY_CACHE`); a list that is
+        mostly in the newest one is merged into it, so after a few chats one matrix holds the day
+        (at most `DAY_UNION_LIMIT` papers) and IDF comes from the whole day."""
+        ids = [p.id for p in papers]
         with self._lock:
-            if key in self._days:
-                self._days.move_to_end(key)
-                return self._days[key]
-        day = DayMatrix.build(self.counts(papers, kind))
+            for key in reversed(self._days):
+                day = self._days[key]
+                if key[0] == kind and all(i in day.row_of for i in ids):
+                    self._days.move_to_end(key)
+                    return day, np.array([day.row_of[i] for i in ids], dtype=np.int64)
+            newest = next((d for k, d in reversed(self._days.items()) if k[0] == kind), None)
+        held = sum(i in newest.row_of for i in ids) if newest is not None else 0
+        everything = list(papers)
+        if newest is not None and 2 * held >= len(ids) and len(newest.papers) + len(ids) - held <= DAY_UNION_LIMIT:
+            everything = [*newest.papers, *(p for p in papers if p.id not in newest.row_of)]
+        unique = list({p.id: p for p in everything}.values())
+        day = DayMatrix.build(unique, self.counts(unique, kind))
         with self._lock:
-            self._days[key] = day
+            self._days[(kind, id(day))] = day
             while len(self._days) > DAY_CACHE:
                 self._days.popitem(last=False)
-        return day
+        return day, np.array([day.row_of[i] for i in ids], dtype=np.int64)
 
     def _hasher(self, kind: str) -> Callable[[Sequence[Paper]], sparse.csr_matrix]:
         with self._lock:
@@ -219,21 +233,22 @@ def bm25_learnt(counts: sparse.csr_matrix, weights: np.ndarray, k1: float = 1.2,
 
 @dataclass(frozen=True)
 class DayMatrix:
-    """One list of papers (a day's) as sublinear TF-IDF rows with IDF from that list, L2-normalised,
+    """A list of papers (a day's) as sublinear TF-IDF rows with IDF from that list, L2-normalised,
     over the hashed columns the list uses; columns used by more than `COMMON_SHARE` of its papers
     count in each row's length but are then dropped (they cost most of a product and tell least).
     Other papers (a chat's likes) are weighed against it with `weigh`."""
 
+    papers: tuple[Paper, ...]
+    row_of: dict[str, int]
     columns: np.ndarray  # sorted hashed columns
     idf: np.ndarray
     max_idf: float  # the IDF of a column no paper of the list uses
     common: np.ndarray  # per column: dropped
     rows: sparse.csr_matrix
     rows_t: sparse.csr_matrix
-    day: np.ndarray  # each row's cosine to the list's own centroid
 
     @classmethod
-    def build(cls, counts: sparse.csr_matrix) -> DayMatrix:
+    def build(cls, papers: Sequence[Paper], counts: sparse.csr_matrix) -> DayMatrix:
         columns, counts = _compact(counts)
         n = counts.shape[0]
         df = np.bincount(counts.indices, minlength=len(columns))
@@ -244,9 +259,8 @@ class DayMatrix:
         rows = l2_normalize(rows)
         rows.data[common[rows.indices]] = 0.0
         rows.eliminate_zeros()
-        centroid = np.asarray(rows.mean(axis=0)).ravel()
-        centroid /= np.linalg.norm(centroid) or 1.0
-        return cls(columns, idf, float(np.log(1.0 + n) + 1.0), common, rows, rows.T.tocsr(), rows @ centroid)
+        return cls(tuple(papers), {p.id: i for i, p in enumerate(papers)}, columns, idf,
+                   float(np.log(1.0 + n) + 1.0), common, rows, rows.T.tocsr())
 
     def weigh(self, counts: sparse.csr_matrix) -> sparse.csr_matrix:
         """Other papers' rows (hashed counts) weighed with this list's IDF, L2-normalised over all their
@@ -255,7 +269,8 @@ class DayMatrix:
         position[position >= len(self.columns)] = 0
         found = self.columns[position] == counts.indices if len(self.columns) else np.zeros(len(position), bool)
         weighted = counts.copy()
-        weighted.data = ((1.0 + np.log(counts.data)) * np.where(found, self.idf[position], self.max_idf)).astype(np.float32)
+        idf = np.where(found, self.idf[position], self.max_idf)
+        weighted.data = ((1.0 + np.log(counts.data)) * idf).astype(np.float32)
         weighted = l2_normalize(weighted)
         keep = found & ~self.common[position] if len(self.columns) else found
         owner = np.repeat(np.arange(counts.shape[0]), np.diff(counts.indptr))

@@ -190,7 +190,7 @@ class TermWeights:
                 with np.load(self.path) as saved:
                     self._weights = saved["weights"].astype(np.float32)
                     self.fitted_on = int(saved["fitted_on"])
-            except (OSError, KeyError, ValueError):
+            except Exception:  # a torn or foreign file is relearnt, never fatal
                 log.warning("term weights: %s is unreadable; they will be learnt again", self.path)
 
     def _fit(self) -> None:
