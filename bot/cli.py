@@ -22,6 +22,7 @@ import datetime as dt
 import logging
 import signal
 import sys
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -298,12 +299,22 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
         if missing:
             print(f"No such file: {', '.join(missing)}", file=sys.stderr)
             return 2
-        report = await in_db_thread(_bulk_import, app, [Path(p) for p in args.files], args.quiet)
+        stop = threading.Event()
+        importing = asyncio.ensure_future(in_db_thread(_bulk_import, app, [Path(p) for p in args.files],
+                                                       args.quiet, stop))
+        try:
+            report = await asyncio.shield(importing)
+        except asyncio.CancelledError:  # Ctrl-C: the chunk being written is committed, then it stops
+            print("Stopping: storing the papers read so far...", file=sys.stderr)
+            stop.set()
+            report = await importing
         for refusal in report.refusals:
             print(f"refused {refusal}", file=sys.stderr)
         if report.refused > len(report.refusals):
             print(f"... and {report.refused - len(report.refusals)} more refused lines", file=sys.stderr)
         print(report.summary())
+        if report.interrupted:
+            return 130
     except PaperboyError as exc:
         print(f"paperboy import: {exc}", file=sys.stderr)
         return 1
@@ -312,7 +323,7 @@ async def cmd_import(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _bulk_import(app: Paperboy, files: list[Path], quiet: bool) -> ImportReport:
+def _bulk_import(app: Paperboy, files: list[Path], quiet: bool, stop: threading.Event) -> ImportReport:
     """Import, search index included: each chunk of papers is committed with its index entries, so
     an interrupted import leaves a consistent, searchable store (see digest/import_writer.py)."""
     from tqdm import tqdm
@@ -322,7 +333,7 @@ def _bulk_import(app: Paperboy, files: list[Path], quiet: bool) -> ImportReport:
     total = sum(f.stat().st_size for f in files)
     with tqdm(total=total, unit="B", unit_scale=True, disable=quiet or not sys.stderr.isatty(),
               mininterval=0.5, desc="import") as bar:
-        return import_jsonl(files, app.sessions, progress=bar.update)
+        return import_jsonl(files, app.sessions, progress=bar.update, stop=stop)
 
 
 async def cmd_backfill(settings: Settings, args: argparse.Namespace) -> int:

@@ -1,10 +1,11 @@
-"""Writing imported papers: one transaction per chunk, from a writer thread, search index included.
+"""Writing imported papers: one transaction per chunk, from a writer thread or process, search index included.
 
-Why a thread: parsing and validating a line is Python (it holds the GIL), while storing it is
-mostly the database's own work: SQLite tokenises and stems the text for its FTS5 index in C with
-the GIL released, PostgreSQL computes its tsvectors in the server process. So `ChunkWriter` stores
-chunk N while the importer reads chunk N+1, and on two cores the two halves overlap instead of
-adding up (`bench/bench_scale.py` measures it; figures in the README's "Scale").
+Why a separate writer: parsing and validating a line is Python, while storing it is mostly the
+database's own work (SQLite tokenises and stems the text for its FTS5 index in C; PostgreSQL
+computes its tsvectors in the server process). So `ChunkWriter` stores chunk N while the importer
+reads chunk N+1. For a large file the writer is a process of its own, so each half gets a core
+(a thread would wait for the GIL at every row); `bench/bench_scale.py` measures it, figures in the
+README's "Scale".
 
 Why it stays consistent: every chunk is one transaction holding its papers, their announcements
 and their search index entries. A crash or Ctrl-C at any moment leaves the store as it was after
@@ -23,9 +24,14 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import queue
+import logging
+import multiprocessing
+import multiprocessing.process
+import signal
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, Self
 
@@ -45,13 +51,22 @@ from digest.search import (
     sqlite_suspend_insert_trigger,
 )
 
-__all__ = ["ChunkWriter", "write_papers"]
+log = logging.getLogger(__name__)
 
-CHUNKS_AHEAD = 2  # chunks read ahead of the writer: enough to keep it busy, memory stays flat
+__all__ = ["ChunkWriter", "SqliteChunk", "can_write_from_a_process", "write_papers"]
+
 # FTS5 flushes its in-memory index to a new segment when the pending data passes this size (1 MB by
 # default, a few hundred papers) and at each commit; fewer, larger segments mean less merging later.
 FTS_HASH_BYTES = 32 * 1024 * 1024
 FTS_AUTOMERGE = 8  # merge eight segments of a level at once, not four: fewer rewrites of the same data
+FTS_CRISISMERGE = 16  # FTS5's default: a level with this many segments is merged at once
+# While an import writes, FTS5 merges nothing (automerge 0, no crisis merge below 2,000 segments):
+# each chunk adds one segment and the import's `optimize` merges them all once at the end, instead
+# of rewriting the same index entries level after level. At a million papers this took the writer
+# from 70 to 57 CPU seconds. The settings are FTS5's persistent configuration, so each chunk sets
+# them and puts them back inside its own transaction: a killed import leaves the usual settings.
+_NO_MERGING = (("automerge", 0), ("crisismerge", 2000))
+_USUAL_MERGING = (("automerge", FTS_AUTOMERGE), ("crisismerge", FTS_CRISISMERGE))
 
 Chunk = tuple[dict[str, Paper], dict[str, dt.date]]
 
@@ -130,6 +145,30 @@ def _sqlite_row(paper: Paper, now: str) -> tuple:
             paper.comment, published, now)
 
 
+@dataclass(frozen=True, slots=True)
+class SqliteChunk:
+    """A chunk as SQLite stores it: DB-API parameter rows, built by the reading side so the writer
+    only writes (and the rows cross to a writer process in a third of the time papers would)."""
+
+    rows: list[tuple]  # `_SQLITE_UPSERT`'s parameters, one per paper
+    index_rows: list[tuple[str, str, str, str, str]]  # `sqlite_fts_values`, in the same order
+    announcements: list[tuple[str, str, str, int]]
+
+    @classmethod
+    def of(cls, papers: dict[str, Paper], days: dict[str, dt.date]) -> SqliteChunk:
+        now = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
+        return cls(
+            rows=[_sqlite_row(p, now) for p in papers.values()],
+            index_rows=[sqlite_fts_values(p.id, p.title, p.abstract, p.authors, p.categories, p.published)
+                        for p in papers.values()],
+            announcements=[(day.isoformat(), pid, AnnounceType.NEW.value, papers[pid].version)
+                           for pid, day in days.items()],
+        )
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+
 class _SqliteChunks:
     """Writes chunks on one DB-API connection of the engine (its pragmas included), in explicit
     transactions (`BEGIN IMMEDIATE`: the write lock is taken up front, waiting out other writers)."""
@@ -145,27 +184,27 @@ class _SqliteChunks:
         self.indexed = bool(cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'papers_fts'")
                             .fetchone()[0])
         if self.indexed:
-            for key, value in (("hashsize", FTS_HASH_BYTES), ("automerge", FTS_AUTOMERGE)):
-                cursor.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES (?, ?)", (key, value))
+            self._configure(cursor, (("hashsize", FTS_HASH_BYTES),))
 
-    def write(self, papers: dict[str, Paper], days: dict[str, dt.date]) -> int:
-        now = utcnow().strftime("%Y-%m-%d %H:%M:%S.%f")
-        rows = [_sqlite_row(p, now) for p in papers.values()]
+    def write(self, chunk: SqliteChunk) -> int:
         cursor = self.connection.cursor()
         cursor.execute("BEGIN IMMEDIATE")
         try:
-            stored = {r[0] for r in cursor.execute(_SQLITE_STORED, (json.dumps(list(papers)),))}
-            new = [p for p in papers.values() if p.id not in stored]
+            ids = json.dumps([row[0] for row in chunk.rows])
+            stored = {r[0] for r in cursor.execute(_SQLITE_STORED, (ids,))}
+            new = [row for row in chunk.index_rows if row[0] not in stored]
             if self.indexed and new:
                 sqlite_suspend_insert_trigger(cursor)
-            cursor.executemany(_SQLITE_UPSERT, rows)
+            cursor.executemany(_SQLITE_UPSERT, chunk.rows)
             if self.indexed and new:
-                sqlite_bulk_index(cursor, [sqlite_fts_values(p.id, p.title, p.abstract, p.authors, p.categories,
-                                                             p.published) for p in new])
+                self._configure(cursor, _NO_MERGING)
+                sqlite_bulk_index(cursor, new)
+                cursor.execute("SAVEPOINT flush")  # FTS5 writes its pending entries as one segment here,
+                cursor.execute("RELEASE flush")  # while merging is still off
+                self._configure(cursor, _USUAL_MERGING)
                 sqlite_restore_insert_trigger(cursor)
             before = self.connection.total_changes
-            cursor.executemany(_SQLITE_ANNOUNCE, [(day.isoformat(), pid, AnnounceType.NEW.value,
-                                                   papers[pid].version) for pid, day in days.items()])
+            cursor.executemany(_SQLITE_ANNOUNCE, chunk.announcements)
             added = self.connection.total_changes - before
             cursor.execute("COMMIT")
         except BaseException:
@@ -174,18 +213,23 @@ class _SqliteChunks:
             raise
         return added
 
-    def finish(self, written: int) -> None:
-        """After a large import, merge the FTS5 index into one segment (`optimize`).
+    @staticmethod
+    def _configure(cursor: Any, settings: tuple[tuple[str, int], ...]) -> None:
+        for key, value in settings:
+            cursor.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES (?, ?)", (key, value))
 
-        An import leaves the index in many segments, and a search reads every one: at a million
-        papers the README's query mix had p95 69 ms before and 40 ms after (same machine, same
-        load). Optimizing costs about 7 CPU seconds at a million papers, whatever the import's size,
-        so it is done only when the import wrote at least a tenth of the store."""
+    def finish(self, written: int, chunks: int) -> None:
+        """After an import of several chunks, merge the FTS5 index into one segment (`optimize`).
+
+        The import leaves one segment a chunk, and a search reads every one: at a million papers
+        the README's query mix had p95 69 ms before and 40 ms after (same machine, same load).
+        Optimizing costs 7-10 CPU seconds at a million papers, whatever the import's size, so a
+        small import into a large store leaves its few segments to FTS5's usual merging instead."""
         if not self.indexed or written == 0:
             return
         cursor = self.connection.cursor()
         stored = cursor.execute("SELECT count(*) FROM search_docs").fetchone()[0]
-        if written * 10 >= stored:
+        if chunks >= FTS_AUTOMERGE or written * 10 >= stored:
             cursor.execute("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')")
 
     def close(self) -> None:
@@ -199,7 +243,8 @@ class _SessionChunks:
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
 
-    def write(self, papers: dict[str, Paper], days: dict[str, dt.date]) -> int:
+    def write(self, chunk: Chunk) -> int:
+        papers, days = chunk
         with self.sessions.begin() as session:
             connection = session.connection()
             postgres_bulk_index_off(connection)
@@ -207,76 +252,165 @@ class _SessionChunks:
             postgres_bulk_index(connection, list(papers))
             return added
 
-    def finish(self, written: int) -> None:
+    def finish(self, written: int, chunks: int) -> None:
         pass
 
     def close(self) -> None:
         pass
 
 
-# --- the writer thread ----------------------------------------------------------------------------
+# --- the writer: a thread, or a process for large imports ------------------------------------------
+
+
+_STOP = "stop"  # the reader stopped early (Ctrl-C, an unreadable file): no final `optimize`
+
+
+def _open_target(sessions: sessionmaker[Session]) -> _SqliteChunks | _SessionChunks:
+    engine = sessions.kw["bind"]
+    return _SqliteChunks(engine) if engine.dialect.name == "sqlite" else _SessionChunks(sessions)
+
+
+def _serve(sessions: sessionmaker[Session], inbox: Connection, outbox: Connection) -> None:
+    """The writer's loop, in a thread or a process: store each chunk received, acknowledge it.
+
+    Acknowledgements: ("written", papers, announcements) per chunk, then ("done",), or ("error",
+    exception). After an error the inbox is drained until the reader says it is done, so the
+    reader never blocks on a full pipe. A closed inbox (the reader died) stops the writer at once:
+    what was committed stays, as after a crash."""
+    target: _SqliteChunks | _SessionChunks | None = None
+    try:
+        target = _open_target(sessions)
+        written = chunks = 0
+        while (chunk := inbox.recv()) not in (None, _STOP):
+            added = target.write(chunk)
+            size = len(chunk[0]) if isinstance(chunk, tuple) else len(chunk)
+            outbox.send(("written", size, added))
+            written, chunks = written + size, chunks + 1
+        if chunk is None:  # the end of the input: merge the index; after an interruption, the next run will
+            target.finish(written, chunks)
+        outbox.send(("done",))
+    except (EOFError, OSError) as exc:  # the reader is gone: nothing to tell, nothing left to write
+        log.debug("import writer stopped: %s", exc)
+    except BaseException as exc:
+        _send_error(outbox, exc)
+        try:
+            while inbox.recv() not in (None, _STOP):
+                pass
+        except (EOFError, OSError):
+            pass
+    finally:
+        if target is not None:
+            target.close()
+
+
+def _send_error(outbox: Connection, exc: BaseException) -> None:
+    try:
+        outbox.send(("error", exc))
+    except Exception:  # an exception that does not pickle (some carry a connection or a statement)
+        outbox.send(("error", BadInput(f"storing failed: {type(exc).__name__}: {exc}")))
+
+
+def _serve_in_process(url: str, inbox: Connection, outbox: Connection) -> None:
+    """The writer process: its own engine on the same database; Ctrl-C is left to the reader, which
+    then stops submitting, so the chunk being written is committed rather than cut short."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    from digest.db import make_engine, make_sessionmaker  # the child imports what it needs only
+
+    engine = make_engine(url)
+    try:
+        _serve(make_sessionmaker(engine), inbox, outbox)
+    finally:
+        engine.dispose()
+
+
+def can_write_from_a_process(sessions: sessionmaker[Session]) -> bool:
+    """A second process can open the same database: a file or a server, not `sqlite://` in memory."""
+    url = sessions.kw["bind"].url
+    return not (url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"))
 
 
 class ChunkWriter:
-    """Stores chunks of papers in a background thread, in the order they are given.
+    """Stores chunks of papers in the background, in the order they are given.
 
-    `submit` blocks while `CHUNKS_AHEAD` chunks wait, and raises the writer's error if it failed
+    The writer runs in a thread, or with `process=True` in a process of its own: parsing a line
+    is Python and holds the GIL, and a writer thread that releases the GIL at every row
+    (`sqlite3_step`) waits its turn behind the parser each time, so on two cores a thread only
+    overlaps a little (the whole import ran at 99 % of one core). A process overlaps fully; it
+    costs a second to start, so it is for imports large enough to repay that (`import_jsonl` decides).
+
+    Chunks cross a pipe (on SQLite as prepared `SqliteChunk` rows); `submit` blocks while the
+    writer is a chunk behind, so memory stays flat, and raises the writer's error if it failed
     (nothing after the failed chunk is written). Leaving the `with` block waits for every submitted
     chunk to be stored, also when the reader stopped on an error.
-    `written(papers, announcements)` is called from the writer thread after each chunk commits.
+    `written(papers, announcements)` is called in the submitting thread as chunks commit.
     """
 
-    def __init__(self, sessions: sessionmaker[Session], written: Callable[[int, int], None]) -> None:
+    def __init__(self, sessions: sessionmaker[Session], written: Callable[[int, int], None], *,
+                 process: bool = False) -> None:
         self.sessions = sessions
         self.written = written
-        self.queue: queue.Queue[Chunk | None] = queue.Queue(maxsize=CHUNKS_AHEAD)
+        self.sqlite = sessions.kw["bind"].dialect.name == "sqlite"
         self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="import-writer", daemon=True)
+        self.finished = False
+        self.interrupted = False  # set by the reader when it stops before the end of its input
+        self._inbox, self._sender = multiprocessing.Pipe(duplex=False)
+        self._receiver, self._outbox = multiprocessing.Pipe(duplex=False)
+        self.worker: threading.Thread | multiprocessing.process.BaseProcess
+        if process and can_write_from_a_process(sessions):
+            url = sessions.kw["bind"].url.render_as_string(hide_password=False)
+            self.worker = multiprocessing.get_context("spawn").Process(
+                target=_serve_in_process, args=(url, self._inbox, self._outbox), name="import-writer", daemon=True)
+        else:
+            self.worker = threading.Thread(target=_serve, args=(sessions, self._inbox, self._outbox),
+                                           name="import-writer", daemon=True)
 
     def __enter__(self) -> Self:
-        self.thread.start()
+        self.worker.start()
+        if isinstance(self.worker, multiprocessing.process.BaseProcess):
+            self._inbox.close()  # the child holds these ends now: a dead child reads as EOF here
+            self._outbox.close()
         return self
 
     def submit(self, papers: dict[str, Paper], days: dict[str, dt.date]) -> None:
-        while True:
+        self._collect(block=False)
+        self._raise_if_failed()
+        chunk: SqliteChunk | Chunk = SqliteChunk.of(papers, days) if self.sqlite else (papers, days)
+        try:
+            self._sender.send(chunk)
+        except OSError:  # BrokenPipeError: the writer process died
+            self._collect(block=True)
             self._raise_if_failed()
-            try:
-                self.queue.put((papers, days), timeout=0.5)
-                return
-            except queue.Full:
-                continue
+            raise BadInput("the import's writer process stopped unexpectedly") from None
 
     def __exit__(self, kind: type[BaseException] | None, error: BaseException | None,
                  trace: TracebackType | None) -> None:
-        while self.thread.is_alive():
-            try:
-                self.queue.put(None, timeout=0.5)
-                break
-            except queue.Full:
-                continue
-        self.thread.join()
+        try:
+            self._sender.send(None if kind is None and not self.interrupted else _STOP)
+        except OSError:
+            pass
+        self._collect(block=True)
+        self.worker.join()
+        self._sender.close()
+        self._receiver.close()
         if kind is None:
             self._raise_if_failed()
+            if not self.finished:
+                raise BadInput("the import's writer process stopped unexpectedly")
+
+    def _collect(self, *, block: bool) -> None:
+        """Read the writer's acknowledgements; with `block`, until it is done or gone."""
+        while not self.finished and self.error is None and (block or self._receiver.poll()):
+            try:
+                message = self._receiver.recv()
+            except (EOFError, OSError):
+                return
+            if message[0] == "written":
+                self.written(message[1], message[2])
+            elif message[0] == "done":
+                self.finished = True
+            else:
+                self.error = message[1]
 
     def _raise_if_failed(self) -> None:
         if self.error is not None:
             raise self.error
-
-    def _run(self) -> None:
-        target: _SqliteChunks | _SessionChunks | None = None
-        try:
-            engine = self.sessions.kw["bind"]
-            target = _SqliteChunks(engine) if engine.dialect.name == "sqlite" else _SessionChunks(self.sessions)
-            written = 0
-            while (chunk := self.queue.get()) is not None:
-                papers, days = chunk
-                self.written(len(papers), target.write(papers, days))
-                written += len(papers)
-            target.finish(written)
-        except BaseException as exc:  # handed to the reading thread, which raises it
-            self.error = exc
-            while self.queue.get() is not None:  # let the reader finish submitting, then stop
-                pass
-        finally:
-            if target is not None:
-                target.close()

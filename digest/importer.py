@@ -36,6 +36,7 @@ import gzip
 import json
 import logging
 import re
+import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -56,7 +57,10 @@ log = logging.getLogger(__name__)
 __all__ = ["ImportReport", "NotKept", "Refusal", "Refused", "import_jsonl", "paper_from_record",
            "read_records", "write_papers"]
 
-CHUNK = 5000  # papers a transaction (the writer holds one, two more wait)
+CHUNK = 5000  # papers a transaction (the writer stores one while the next is read)
+# from this much input on, the writer runs in a process of its own (a second to start, then the
+# reading and the writing each get a core; see digest.import_writer.ChunkWriter)
+PROCESS_MIN_BYTES = 16 * 1024 * 1024  # on disk: some 8,000 papers plain, 30,000 gzipped
 REFUSALS_KEPT = 100  # refusals listed in the report; the count covers all of them
 _DAY_IN_NAME = re.compile(r"(\d{4}-\d{2}-\d{2})")
 # arXiv category names, current and retired: cs.CL, math-ph, hep-th, astro-ph.GA, q-bio.NC, cmp-lg
@@ -97,10 +101,14 @@ class ImportReport:
     papers: int = 0  # distinct papers written (a paper read from two files counts twice)
     announcements: int = 0
     refusals: list[Refusal] = field(default_factory=list)
+    interrupted: bool = False  # stopped on request before the end of the files
 
     def summary(self) -> str:
-        return (f"Imported {self.papers} papers ({self.announcements} new announcement listings) "
+        text = (f"Imported {self.papers} papers ({self.announcements} new announcement listings) "
                 f"from {self.lines} lines: {self.taken} taken, {self.skipped} skipped, {self.refused} refused.")
+        if self.interrupted:
+            text += " Interrupted: the papers above are stored and searchable; run the same command again to finish."
+        return text
 
 
 # --- reading ----------------------------------------------------------------------------------------
@@ -439,8 +447,12 @@ def import_jsonl(
     sessions: sessionmaker[Session],
     *,
     progress: Callable[[int], None] | None = None,
+    stop: threading.Event | None = None,
 ) -> ImportReport:
     """Import every file; `progress(n)` is called with the bytes of the file read since the last call.
+
+    Setting `stop` (Ctrl-C in `paperboy import`) ends the import within a chunk: what was read is
+    stored, the report says `interrupted`, and running the import again completes it.
 
     Lines are read and validated here while a writer thread stores the previous chunk, search index
     included, one transaction a chunk (`digest.import_writer`).
@@ -451,18 +463,26 @@ def import_jsonl(
         report.papers += papers
         report.announcements += announcements
 
-    with ChunkWriter(sessions, written) as writer:
+    paths = [Path(p) for p in paths]
+    process = sum(p.stat().st_size for p in paths if p.is_file()) >= PROCESS_MIN_BYTES
+    with ChunkWriter(sessions, written, process=process) as writer:
         for path in paths:
-            _import_file(Path(path), writer, report, progress)
+            _import_file(Path(path), writer, report, progress, stop or threading.Event())
+            if report.interrupted:
+                writer.interrupted = True
+                break
     return report
 
 
 def _import_file(path: Path, writer: ChunkWriter, report: ImportReport,
-                 progress: Callable[[int], None] | None) -> None:
+                 progress: Callable[[int], None] | None, stop: threading.Event) -> None:
     papers: dict[str, Paper] = {}
     days: dict[str, dt.date] = {}
     seen: set[str] = set()  # ids read from this file: a repeat is skipped unless it is a newer version
     for item in read_records(path, progress):
+        if stop.is_set():
+            report.interrupted = True
+            break
         report.lines += 1
         if item is None:
             report.skipped += 1
