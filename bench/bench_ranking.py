@@ -8,7 +8,8 @@ on which they published, their new paper(s) are hidden among every paper announc
     python bench/bench_ranking.py [--users 300] [--seed 7] [--corpus PATH]
 
 Rankers compared on the same users and days:
-- `personal`: the bot's ranker (nearest liked paper + centroid cosine on TF-IDF, + co-author bonus);
+- `personal`: the bot's ranker (nearest liked paper + centroid cosine on five views of the text:
+  words, character n-grams, style, comment, words under learnt term weights; + co-author bonus);
 - `personal (text only)`: the same without the co-author bonus, i.e. the text model alone; the
   proxy (an author's own new paper) rewards the co-author signal directly, so this line is the
   honest measure of the text model;

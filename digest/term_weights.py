@@ -213,7 +213,7 @@ class TermWeights:
     def _save(self, weights: np.ndarray, size: int) -> None:
         assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        partial = self.path.with_name(self.path.name + ".partial")
+        partial = self.path.with_name(f"{self.path.name}.{os.getpid()}.{threading.get_ident()}.partial")
         with open(partial, "wb") as handle:
             np.savez(handle, weights=weights.astype(np.float16), fitted_on=np.int64(size),
                      fitted_at=np.array(dt.datetime.now(dt.UTC).isoformat()))
