@@ -8,15 +8,23 @@ on which they published, their new paper(s) are hidden among every paper announc
     python bench/bench_ranking.py [--users 300] [--seed 7] [--corpus PATH]
 
 Rankers compared on the same users and days:
-- `personal`: the bot's ranker (nearest liked paper + centroid cosine on TF-IDF, + co-author bonus);
+- `personal`: the bot's ranker (nearest liked paper + centroid cosine on five views of the text:
+  words, character n-grams, style, comment, words under learnt term weights; + co-author bonus);
 - `personal (text only)`: the same without the co-author bonus, i.e. the text model alone; the
   proxy (an author's own new paper) rewards the co-author signal directly, so this line is the
   honest measure of the text model;
+- `words view alone`: the text model before its other views (characters, style, comment, learnt
+  term weights) were added, for comparison;
 - `tfidf cosine`: cosine of each paper to the centroid of the liked papers (textbook TF-IDF on
   the same hashed words and word pairs);
 - `random`: the day's papers in random order.
-Latency is per reader with the day's papers already vectorised (the digest builder ranks many
-chats against the same day). Authors with one name shared by several people make some "likes" noisy; that noise is the same
+The learnt term weights (digest.term_weights) are learnt here, before any ranking, from the
+corpus minus every hidden paper of the evaluated readers, with the evaluated readers left out as
+supervision (authors are the supervision of that fit; no ranker ever reads a paper's authors
+except the `personal` line's co-author bonus), so no reader's answer is learnt from.
+Latency is per reader with the day's papers already vectorised and the day's character n-gram
+matrix built (the digest builder ranks many chats against the same day; building it costs about
+20-40 ms once per day). Authors with one name shared by several people make some "likes" noisy; that noise is the same
 for every ranker. Authors of huge collaborations (>30 authors on a paper) are not used as readers.
 """
 
@@ -37,6 +45,7 @@ from sklearn.preprocessing import normalize
 
 from digest.personal import rank_papers  # noqa: E402
 from digest.term_counts import HashedTermCounts  # noqa: E402
+from digest.term_weights import learn_weights  # noqa: E402
 
 
 def build_cases(papers, users: int, seed: int, min_likes: int = 3, max_likes: int = 20):
@@ -96,18 +105,28 @@ def main() -> None:
           f"median {statistics.median(len(c[2]) for c in cases):.0f}; loaded in {time.perf_counter() - started:.1f} s")
     vectors = HashedTermCounts(limit=10**6)  # every reader's day stays cached, as one day does in the bot
     rng = random.Random(args.seed)
+    started = time.perf_counter()
+    hidden = {pid for _, _, _, relevant in cases for pid in relevant}
+    weights = learn_weights([p for p in papers if p.id not in hidden], exclude_authors={c[0] for c in cases})
+    print(f"term weights learnt from {len(papers) - len(hidden)} papers in {time.perf_counter() - started:.1f} s "
+          f"({len(hidden)} hidden papers and {len(cases)} readers left out)")
+    started = time.perf_counter()
     for _, likes, candidates, _ in cases:  # hash every paper once, as a day's digests would
-        vectors.counts([*likes, *candidates])
+        for kind in ("words", "chars", "style", "comment"):
+            vectors.counts([*likes, *candidates], kind)
+    print(f"papers hashed in {time.perf_counter() - started:.1f} s")
 
-    def personal(use_authors):
+    def personal(use_authors, views=True):
         def run(likes, candidates):
-            scores = rank_papers(likes, candidates, vectors=vectors, use_authors=use_authors)
+            scores = rank_papers(likes, candidates, vectors=vectors, use_authors=use_authors,
+                                 term_weights=weights if views else None, views=views)
             return sorted(scores, key=lambda pid: -scores[pid][0])
         return run
 
     rankers = {
         "personal": personal(True),
         "personal (text only)": personal(False),
+        "words view alone": personal(False, views=False),
         "tfidf cosine": lambda likes, cands: cosine_order(likes, cands, vectors),
         "random": lambda likes, cands: rng.sample([p.id for p in cands], len(cands)),
     }
@@ -116,6 +135,7 @@ def main() -> None:
     for name, ranker in rankers.items():
         ndcgs, recalls, times = [], [], []
         for _, likes, candidates, relevant in cases:
+            vectors.day_matrix(candidates, "chars")  # built once per day for every chat, like the hashing
             t0 = time.perf_counter()
             ranked = ranker(likes, candidates)
             times.append((time.perf_counter() - t0) * 1000)

@@ -48,6 +48,7 @@ from digest.errors import PaperboyError
 from digest.personal import PersonalRanker
 from digest.store import PaperStore
 from digest.subscriptions import Subscription, SubscriptionStore
+from digest.term_weights import TermWeights, default_weights_file
 
 if TYPE_CHECKING:
     from digest.importer import ImportReport
@@ -80,7 +81,8 @@ def build_app(settings: Settings, *, clock: Callable[[], dt.datetime] | None = N
         store=store,
         subscriptions=SubscriptionStore(sessions, defaults=defaults, clock=clock),
         assistant=Assistant(settings, sessions, http, clock),
-        personal=PersonalRanker(sessions, embeddings=embeddings),
+        personal=PersonalRanker(sessions, term_weights=TermWeights(sessions, default_weights_file(
+            engine.url.render_as_string(), settings.search.term_weights_file)), embeddings=embeddings),
         finder=Finder.build(engine, sessions, settings.search.engine, settings.search.index_dir, embeddings),
         feed_watch=FeedWatch(settings.schedule.ingest_retry_min),
         commands=features.COMMAND_HANDLERS,
@@ -98,8 +100,11 @@ def _embeddings(settings: Settings, sessions: sessionmaker[Session]) -> PaperEmb
 
 
 def warm_up(app: Paperboy) -> None:
-    """Open (or, the first time, fit) the Related index in the background, so no press waits for it."""
+    """Open (or, the first time, fit) the Related index and the ranker's term weights in the background,
+    so no press waits for them."""
     app.spawn(asyncio.to_thread(app.finder.vectors.refresh))
+    if app.personal.term_weights is not None:  # opened, or learnt in a thread of its own: nothing waits
+        app.spawn(asyncio.to_thread(app.personal.term_weights.current))
 
 
 class _NoVoiceWarnings(logging.Filter):

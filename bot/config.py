@@ -253,6 +253,8 @@ class SearchSettings(_Section):
     engine: Annotated[Text, _rule(lambda v: v in {"auto", "fts5", "postgres"},
                                   lambda v: f"has value {v!r}; use auto, fts5 or postgres")] = "auto"
     index_dir: Text = ""  # the persisted Related vectors; "" = beside the SQLite file (<file>.related)
+    # the personal ranker's learnt term weights; "" = beside the SQLite file (<file>.termweights.npz)
+    term_weights_file: Text = ""
 
 
 class LoggingSettings(_Section):
