@@ -108,7 +108,10 @@ async def run(args: argparse.Namespace) -> None:
         dims = len(next(iter(embeddings.vectors([papers[0].id]).values())))
         tokens = embedder.tokens / max(done, 1)
         print(f"server: {args.base_url} model {args.model} ({dims} dimensions); {done} papers embedded")
-        print(f"embedding: {seconds * 1000 / done * 100:.0f} ms per 100 papers ({done / seconds:.0f} papers/s), "
+        if not done:
+            print("embedding: nothing to embed (the --workdir database has every vector already)")
+        print(f"embedding: {seconds * 1000 / max(done, 1) * 100:.0f} ms per 100 papers "
+              f"({done / seconds:.0f} papers/s), "
               f"{embedder.requests} requests of up to {bot.embedder.BATCH}, "
               f"{tokens:.0f} tokens per paper as the server counts")
         print(f"storage: {per_paper_bytes:.0f} bytes per paper in SQLite ({dims * 2} of them the float16 vector); "

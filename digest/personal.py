@@ -44,8 +44,8 @@ With provider embeddings on (`llm.embedding_model`), `EMBED_WEIGHT` times the em
 affinity (best cosine to a liked paper plus cosine to the likes' centroid, over the papers that
 have vectors, after taking the day's mean vector out of every vector) is added to each score
 (`_embedding_affinity`). Measured with the one real model reachable here (all-MiniLM-L6-v2, run
-locally; bench_embeddings --ndcg, 100 readers): text alone 0.333, + embeddings x 0.25 0.312
-(x 0.5 0.301; without the centring 0.289 and 0.266), embeddings alone 0.288. So with that model
+locally; bench_embeddings --ndcg, 100 readers): text alone 0.356, + embeddings x 0.25 0.316
+(x 0.5 0.303; without the centring 0.310 and 0.279), embeddings alone 0.288. So with that model
 embeddings make ranking worse; a provider's stronger model was not measured (see the README).
 """
 
