@@ -35,7 +35,7 @@ from multiprocessing.connection import Connection
 from types import TracebackType
 from typing import Any, Self
 
-from sqlalchemy import ColumnElement, Engine, func
+from sqlalchemy import ColumnElement, Engine, func, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -253,7 +253,22 @@ class _SessionChunks:
             return added
 
     def finish(self, written: int, chunks: int) -> None:
-        pass
+        """After an import of several chunks or a tenth of the store, `VACUUM (ANALYZE)` the tables.
+
+        Without it the planner plans searches on the statistics of the store before the import,
+        and autovacuum comes by minutes later, competing with the first searches: at 100,000 papers
+        the README's query mix had p95 67 ms while it ran and 16-22 ms once it was done (quiet
+        machine). The vacuum also marks the pages all-visible, which the search's bitmap scans use."""
+        if written == 0:
+            return
+        engine = self.sessions.kw["bind"]
+        with engine.connect() as connection:
+            stored = connection.execute(text("SELECT count(*) FROM papers")).scalar_one()
+        if chunks < FTS_AUTOMERGE and written * 10 < stored:
+            return
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
+            for table in ("papers", "paper_search"):
+                connection.execute(text(f"VACUUM (ANALYZE) {table}"))
 
     def close(self) -> None:
         pass

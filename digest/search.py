@@ -681,7 +681,10 @@ def _postgres_window_sql(query: SearchQuery, relaxed: bool, tsquery: str, join: 
         params["recent"] = " | ".join(recent)
         months = "w.facets @@ to_tsquery('simple', :recent)"
         newer = candidates.replace("ORDER BY", f"AND {months} ORDER BY")
-        older = candidates.replace("ORDER BY", f"AND NOT ({months}) ORDER BY")
+        # (ordered by an expression, not the column: otherwise PostgreSQL may walk the primary key
+        # backwards, reading and filtering every older row until it has `window` matches, 40,000
+        # rows and 81 ms for "potential decode" at 1M papers; the words' bitmap reads 5,300: 34 ms)
+        older = candidates.replace("ORDER BY w.paper_id", f"AND NOT ({months}) ORDER BY (w.paper_id || '')")
         candidates = f"SELECT paper_id FROM (({newer}) UNION ALL ({older})) c LIMIT :window"
     where = " AND ".join(["s.document @@ q.q", *filters])
     return (f"SELECT s.paper_id, ts_rank(s.document, q.q, 1) AS score FROM (SELECT {tsquery} AS q) q "

@@ -222,6 +222,10 @@ def test_on_postgres_the_imports_index_is_the_triggers_and_the_trigger_still_ind
         assert len(imported) == conn.execute(text("SELECT count(*) FROM papers")).scalar_one() == 43
         rebuild_search_index(conn)  # the trigger's functions, row by row from the stored papers
         assert conn.execute(text(documents)).all() == imported
+        # an import of a tenth of the store or more leaves it vacuumed and analyzed, ready to search
+        vacuumed = conn.execute(text("SELECT relname FROM pg_stat_user_tables WHERE last_vacuum IS NOT NULL "
+                                     "AND last_analyze IS NOT NULL ORDER BY relname")).scalars().all()
+        assert {"paper_search", "papers"} <= set(vacuumed)
     store = PaperStore(sessions)
     store.upsert_papers([dataclasses.replace(store.get_paper("1501.00003"), title="Origami folding")])
     assert [h.id for h in PaperSearch(engine).search(parse_query("origami")).hits] == ["1501.00003"]
