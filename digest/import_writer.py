@@ -30,6 +30,7 @@ import multiprocessing.process
 import signal
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from types import TracebackType
@@ -58,6 +59,7 @@ __all__ = ["ChunkWriter", "SqliteChunk", "can_write_from_a_process", "write_pape
 # FTS5 flushes its in-memory index to a new segment when the pending data passes this size (1 MB by
 # default, a few hundred papers) and at each commit; fewer, larger segments mean less merging later.
 FTS_HASH_BYTES = 32 * 1024 * 1024
+PG_WRITERS = 2  # connections (server backends) a PostgreSQL chunk is split across
 FTS_AUTOMERGE = 8  # merge eight segments of a level at once, not four: fewer rewrites of the same data
 FTS_CRISISMERGE = 16  # FTS5's default: a level with this many segments is merged at once
 # While an import writes, FTS5 merges nothing (automerge 0, no crisis merge below 2,000 segments):
@@ -238,13 +240,28 @@ class _SqliteChunks:
 
 
 class _SessionChunks:
-    """Writes chunks through SQLAlchemy (PostgreSQL): the search trigger indexes them in the server."""
+    """Writes chunks through SQLAlchemy (PostgreSQL), each split across `PG_WRITERS` connections.
+
+    Indexing is the server's work (English stemming and three GIN indexes: about 390 µs of one
+    backend's CPU a paper), so a chunk's halves go to two backends at once, each half a transaction
+    of its own with its papers' search rows: a 100,000-paper import took 30.4 s instead of 37.6 s
+    on two cores (more cores would gain more). A crash may leave one half of a chunk stored,
+    consistent and searchable like any whole chunk; the next run stores the rest."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
+        self.pool = ThreadPoolExecutor(PG_WRITERS, thread_name_prefix="import-pg")
 
     def write(self, chunk: Chunk) -> int:
         papers, days = chunk
+        ids = list(papers)
+        step = max(1, -(-len(ids) // PG_WRITERS))
+        parts = [ids[i:i + step] for i in range(0, len(ids), step)]
+        futures = [self.pool.submit(self._write_part, {i: papers[i] for i in part},
+                                    {i: days[i] for i in part if i in days}) for part in parts]
+        return sum(f.result() for f in futures)
+
+    def _write_part(self, papers: dict[str, Paper], days: dict[str, dt.date]) -> int:
         with self.sessions.begin() as session:
             connection = session.connection()
             postgres_bulk_index_off(connection)
@@ -271,7 +288,7 @@ class _SessionChunks:
                 connection.execute(text(f"VACUUM (ANALYZE) {table}"))
 
     def close(self) -> None:
-        pass
+        self.pool.shutdown()
 
 
 # --- the writer: a thread, or a process for large imports ------------------------------------------
