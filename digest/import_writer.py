@@ -231,12 +231,18 @@ class _SqliteChunks:
             return
         cursor = self.connection.cursor()
         stored = cursor.execute("SELECT count(*) FROM search_docs").fetchone()[0]
-        if chunks >= FTS_AUTOMERGE or written * 10 >= stored:
+        if _large_import(written, chunks, stored):
             cursor.execute("INSERT INTO papers_fts(papers_fts) VALUES ('optimize')")
 
     def close(self) -> None:
         self.connection.isolation_level = self.isolation
         self.pooled.close()
+
+
+def _large_import(written: int, chunks: int, stored: int) -> bool:
+    """Whether an import rewrote enough of the store (many chunks, or a tenth of its papers) to
+    repay the whole-table work that follows it: FTS5's `optimize`, PostgreSQL's `VACUUM (ANALYZE)`."""
+    return chunks >= FTS_AUTOMERGE or written * 10 >= stored
 
 
 class _SessionChunks:
@@ -281,7 +287,7 @@ class _SessionChunks:
         engine = self.sessions.kw["bind"]
         with engine.connect() as connection:
             stored = connection.execute(text("SELECT count(*) FROM papers")).scalar_one()
-        if chunks < FTS_AUTOMERGE and written * 10 < stored:
+        if not _large_import(written, chunks, stored):
             return
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as connection:
             for table in ("papers", "paper_search"):
